@@ -1,0 +1,24 @@
+"""seqloss: fast sequence losses and scores on the CPU.
+
+CTC loss (log-space forward-backward with fused softmax), Levenshtein edit
+distance with WER/CER, and fused softmax / cross-entropy kernels: OpenMP C++
+under a NumPy API, with optional torch autograd drop-ins in ``seqloss.torch``.
+"""
+from ._core import get_max_threads as get_num_threads
+from ._core import is_openmp_enabled as openmp_enabled
+from ._core import simd_level
+# --- area imports (each area adds its own line) ---
+# ctc
+# edit_distance
+# softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "get_num_threads",
+    "openmp_enabled",
+    "simd_level",
+    # ctc
+    # edit_distance
+    # softmax
+]
