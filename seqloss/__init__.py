@@ -8,7 +8,7 @@ from ._core import get_max_threads as get_num_threads
 from ._core import is_openmp_enabled as openmp_enabled
 from ._core import simd_level
 # --- area imports (each area adds its own line) ---
-# ctc
+from .ctc import ctc_loss, ctc_loss_and_grad
 # edit_distance
 # softmax
 
@@ -18,7 +18,8 @@ __all__ = [
     "get_num_threads",
     "openmp_enabled",
     "simd_level",
-    # ctc
+    "ctc_loss",
+    "ctc_loss_and_grad",
     # edit_distance
     # softmax
 ]

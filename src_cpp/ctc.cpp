@@ -1,0 +1,65 @@
+// Dispatch of the CTC kernel to the best instruction-set variant, plus the
+// defensive argument re-check (no Python here: callers validate first).
+#include "ctc.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "common.hpp"
+
+namespace seqloss {
+
+namespace {
+
+void check_args(const CtcArgs& a) {
+    if (!a.acts || !a.losses || !a.targets || !a.target_offsets || !a.input_lengths ||
+        !a.target_lengths)
+        throw std::invalid_argument("ctc_loss: null pointer argument");
+    if (a.grad && !a.grad_scale)
+        throw std::invalid_argument("ctc_loss: grad_scale is required with grad");
+    if (a.T < 0 || a.N < 0 || a.C < 1)
+        throw std::invalid_argument("ctc_loss: bad sizes");
+    if (a.blank < 0 || a.blank >= a.C)
+        throw std::out_of_range("ctc_loss: blank " + std::to_string(a.blank) +
+                                " outside [0, " + std::to_string(a.C) + ")");
+    if (a.n_threads < 1) throw std::invalid_argument("ctc_loss: n_threads must be >= 1");
+    for (int64_t n = 0; n < a.N; ++n) {
+        const int64_t tl = a.input_lengths[n], L = a.target_lengths[n];
+        if (tl < 0 || tl > a.T)
+            throw std::out_of_range("ctc_loss: input length " + std::to_string(tl) +
+                                    " outside [0, " + std::to_string(a.T) + "]");
+        if (L < 0) throw std::out_of_range("ctc_loss: negative target length");
+        const int64_t* lab = a.targets + a.target_offsets[n];
+        for (int64_t i = 0; i < L; ++i) {
+            if (lab[i] < 0 || lab[i] >= a.C || lab[i] == a.blank)
+                throw std::out_of_range("ctc_loss: label " + std::to_string(lab[i]) +
+                                        " is not a valid non-blank class");
+        }
+    }
+}
+
+}  // namespace
+
+void ctc_loss_f32(const CtcArgs& args) {
+    check_args(args);
+    switch (active_isa()) {
+#if defined(SEQLOSS_X86_DISPATCH)
+        case Isa::Avx512: return avx512::ctc_run_f32(args);
+        case Isa::Avx2: return avx2::ctc_run_f32(args);
+#endif
+        default: return base::ctc_run_f32(args);
+    }
+}
+
+void ctc_loss_f64(const CtcArgs& args) {
+    check_args(args);
+    switch (active_isa()) {
+#if defined(SEQLOSS_X86_DISPATCH)
+        case Isa::Avx512: return avx512::ctc_run_f64(args);
+        case Isa::Avx2: return avx2::ctc_run_f64(args);
+#endif
+        default: return base::ctc_run_f64(args);
+    }
+}
+
+}  // namespace seqloss
