@@ -1,0 +1,182 @@
+# distutils: language = c++
+"""Cython glue for the fused softmax / cross-entropy kernels (src_cpp/softmax.hpp).
+
+Callers (seqloss/softmax.py) pass C-contiguous float32/float64 arrays already
+validated; this module only turns them into raw pointers (buffer protocol,
+cheaper than typed memoryviews for the per-call overhead), releases the GIL
+and calls C++.  One cheap validation loop over the targets lives here
+(`check_targets`) so that the server-sized call path stays a few microseconds.
+"""
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE
+from libc.stdint cimport int64_t
+
+
+cdef extern from "softmax.hpp" namespace "seqloss":
+    cdef enum class Reduction "seqloss::Reduction":
+        pass
+
+    cdef cppclass CeArgs[T]:
+        CeArgs()
+        const T* logits          # (N, C)
+        int64_t n_rows
+        int64_t n_classes
+        const int64_t* targets   # (N,) or NULL
+        const T* probs           # (N, C) or NULL
+        const T* weight          # (C,) or NULL
+        int64_t ignore_index
+        double label_smoothing
+        Reduction reduction
+        T* grad                  # (N, C) or NULL
+        double grad_scale
+        T* loss_rows             # (N,) or NULL
+        int n_threads
+
+    double cross_entropy[T](const CeArgs[T]&) except + nogil
+    double nll_loss[T](const CeArgs[T]&) except + nogil
+    void softmax_rows[T](const T* x, T* y, int64_t n_rows, int64_t n_classes, bint log,
+                         int n_threads) except + nogil
+    const char* softmax_isa() nogil
+
+
+cdef class _Buffers:
+    """Holds up to 6 acquired buffers and releases them (also on error)."""
+    cdef Py_buffer views[6]
+    cdef int n
+
+    def __cinit__(self):
+        self.n = 0
+
+    cdef void* get(self, object arr, bint writable) except? NULL:
+        if arr is None:
+            return NULL
+        cdef int flags = PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
+        PyObject_GetBuffer(arr, &self.views[self.n], flags)
+        self.n += 1
+        return self.views[self.n - 1].buf
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(self.n):
+            PyBuffer_Release(&self.views[i])
+
+
+def kernel_isa():
+    """Kernel variant in use: 'base', 'avx2' or 'avx512'."""
+    return softmax_isa().decode()
+
+
+def check_targets(object targets, int64_t n_classes, int64_t ignore_index):
+    """Return the first target outside [0, n_classes) other than ignore_index, or None.
+
+    targets: C-contiguous int64 array (any shape).
+    """
+    cdef _Buffers b = _Buffers()
+    cdef const int64_t* t = <const int64_t*>b.get(targets, False)
+    cdef Py_ssize_t n = b.views[0].len // 8
+    cdef Py_ssize_t i
+    cdef int64_t v
+    cdef int64_t bad = 0
+    cdef bint found = False
+    with nogil:
+        for i in range(n):
+            v = t[i]
+            if (v < 0 or v >= n_classes) and v != ignore_index:
+                bad = v
+                found = True
+                break
+    return bad if found else None
+
+
+cdef double _ce_float(bint nll, object x, int64_t n, int64_t c, object targets, object probs,
+                      object weight, int64_t ignore_index, double label_smoothing,
+                      int reduction, object grad, double grad_scale, object loss_rows,
+                      int n_threads) except *:
+    cdef _Buffers b = _Buffers()
+    cdef CeArgs[float] a
+    a.logits = <const float*>b.get(x, False)
+    a.n_rows = n
+    a.n_classes = c
+    a.targets = <const int64_t*>b.get(targets, False)
+    a.probs = <const float*>b.get(probs, False)
+    a.weight = <const float*>b.get(weight, False)
+    a.ignore_index = ignore_index
+    a.label_smoothing = label_smoothing
+    a.reduction = <Reduction>reduction
+    a.grad = <float*>b.get(grad, True)
+    a.grad_scale = grad_scale
+    a.loss_rows = <float*>b.get(loss_rows, True)
+    a.n_threads = n_threads
+    cdef double r
+    with nogil:
+        if nll:
+            r = nll_loss[float](a)
+        else:
+            r = cross_entropy[float](a)
+    return r
+
+
+cdef double _ce_double(bint nll, object x, int64_t n, int64_t c, object targets, object probs,
+                       object weight, int64_t ignore_index, double label_smoothing,
+                       int reduction, object grad, double grad_scale, object loss_rows,
+                       int n_threads) except *:
+    cdef _Buffers b = _Buffers()
+    cdef CeArgs[double] a
+    a.logits = <const double*>b.get(x, False)
+    a.n_rows = n
+    a.n_classes = c
+    a.targets = <const int64_t*>b.get(targets, False)
+    a.probs = <const double*>b.get(probs, False)
+    a.weight = <const double*>b.get(weight, False)
+    a.ignore_index = ignore_index
+    a.label_smoothing = label_smoothing
+    a.reduction = <Reduction>reduction
+    a.grad = <double*>b.get(grad, True)
+    a.grad_scale = grad_scale
+    a.loss_rows = <double*>b.get(loss_rows, True)
+    a.n_threads = n_threads
+    cdef double r
+    with nogil:
+        if nll:
+            r = nll_loss[double](a)
+        else:
+            r = cross_entropy[double](a)
+    return r
+
+
+def loss_kernel(bint nll, bint is_double, x, int64_t n_rows, int64_t n_classes, targets, probs,
+                weight, int64_t ignore_index, double label_smoothing, int reduction, grad,
+                double grad_scale, loss_rows, int n_threads):
+    """Run the fused cross-entropy (nll=False) or NLL (nll=True) kernel.
+
+    x        # IN  (N, C) C-contiguous, float32 (is_double=False) or float64
+    targets  # IN  (N,) int64 or None (then probs)
+    probs    # IN  (N, C) same dtype as x, or None
+    weight   # IN  (C,) same dtype as x, or None
+    grad     # OUT (N, C) same dtype as x, or None for the loss only
+    loss_rows# OUT (N,) same dtype as x (reduction 0 = none), or None
+    reduction: 0 none, 1 mean, 2 sum.  Returns the reduced loss as a float.
+    """
+    if is_double:
+        return _ce_double(nll, x, n_rows, n_classes, targets, probs, weight, ignore_index,
+                          label_smoothing, reduction, grad, grad_scale, loss_rows, n_threads)
+    return _ce_float(nll, x, n_rows, n_classes, targets, probs, weight, ignore_index,
+                     label_smoothing, reduction, grad, grad_scale, loss_rows, n_threads)
+
+
+def softmax_kernel(bint is_double, x, y, int64_t n_rows, int64_t n_classes, bint log,
+                   int n_threads):
+    """y = log_softmax(x) or softmax(x) along the rows of (N, C) C-contiguous arrays.
+
+    x  # IN  (N, C) float32 / float64
+    y  # OUT (N, C) same dtype (may be x itself)
+    """
+    cdef _Buffers b = _Buffers()
+    cdef void* xp = b.get(x, False)
+    cdef void* yp = b.get(y, True)
+    with nogil:
+        if is_double:
+            softmax_rows[double](<const double*>xp, <double*>yp, n_rows, n_classes, log,
+                                 n_threads)
+        else:
+            softmax_rows[float](<const float*>xp, <float*>yp, n_rows, n_classes, log,
+                                n_threads)

@@ -1,0 +1,121 @@
+// Fused softmax / log-softmax / NLL / cross-entropy kernels (pure C++17).
+//
+// Memory layout (all arrays C-contiguous, row-major):
+//   x, logits, log_probs   (N, C)  element (n, c) at  x[n * C + c]
+//   probs (prob. targets)  (N, C)  same layout as the logits
+//   targets                (N,)    int64 class indices in [0, C) or ignore_index
+//   weight                 (C,)    per-class weights (>= 0), or nullptr for all ones
+//   grad                   (N, C)  output, same layout as the logits
+//   loss_rows              (N,)    output per-row losses (reduction "none" only)
+// N = n_rows, C = n_classes.  The Python layer moves the class axis last and
+// validates everything (targets in range, weight length, ...) before calling
+// in; these functions re-check cheaply and throw std::invalid_argument /
+// std::out_of_range, never from inside an OpenMP region.
+//
+// Semantics are torch.nn.functional.cross_entropy / nll_loss exactly
+// (weighted mean, ignore_index, label_smoothing mixed as torch mixes it, with
+// weights; probability targets).  `grad` is the gradient of the *reduced*
+// loss (for reduction "none": of the sum of the per-row losses), times
+// grad_scale.  Per-row losses are reduced in row order in double, so results
+// are bit-identical for any thread count.
+//
+// Algorithm: one read pass per row computes max and sum of exponentials
+// (online log-sum-exp over L1-sized chunks, base-2 polynomial exp), plus the
+// dot products that label smoothing / probability targets need; one more pass
+// writes the gradient (softmax - target distribution) * weight / normaliser.
+// Rows holding +-inf or NaN take an IEEE (non fast-math) scalar path with
+// torch's results.
+#pragma once
+
+#include <cstdint>
+
+namespace seqloss {
+
+enum class Reduction : int { None = 0, Mean = 1, Sum = 2 };
+
+template <typename T>
+struct CeArgs {
+    const T* logits = nullptr;        // (N, C)
+    int64_t n_rows = 0;               // N
+    int64_t n_classes = 0;            // C
+    const int64_t* targets = nullptr; // (N,) class indices, or nullptr with probs
+    const T* probs = nullptr;         // (N, C) probability targets, or nullptr
+    const T* weight = nullptr;        // (C,) or nullptr
+    int64_t ignore_index = -100;      // index targets only
+    double label_smoothing = 0.0;     // in [0, 1]
+    Reduction reduction = Reduction::Mean;
+    T* grad = nullptr;                // (N, C) output, or nullptr for the loss only
+    double grad_scale = 1.0;          // multiplies the gradient
+    T* loss_rows = nullptr;           // (N,) output, required for Reduction::None
+    int n_threads = 1;
+};
+
+// Cross-entropy of logits (log_softmax fused).  Returns the reduced loss
+// (meaningless for Reduction::None, which writes loss_rows).
+template <typename T>
+double cross_entropy(const CeArgs<T>& a);
+
+// NLL of log-probabilities (probs must be nullptr, label_smoothing 0).
+// Gradient w.r.t. the log-probabilities: zero except -w[y] / normaliser at y.
+template <typename T>
+double nll_loss(const CeArgs<T>& a);
+
+// y = log_softmax(x) (log=true) or softmax(x) (log=false) along rows;
+// y may alias x.
+template <typename T>
+void softmax_rows(const T* x, T* y, int64_t n_rows, int64_t n_classes, bool log,
+                  int n_threads);
+
+// Name of the kernel variant in use ("base", "avx2", "avx512").
+const char* softmax_isa();
+
+namespace detail {
+
+// Per-row coefficients shared by the fast (fast-math, vectorised) kernels and
+// the IEEE slow path.  For an index-target row with target y:
+//   loss_row = c1 * w[y] * (lse - x[y]) + c2 * (lse * S_w - sum_c w[c] x[c])
+//   grad[c]  = p[c] * (c1 w[y] + c2 S_w) - c2 w[c] - [c == y] c1 w[y]
+// For probability targets q (q' = (1 - eps) q + eps / C):
+//   loss_row = c1 * sum_c w[c] q'[c] (lse - x[c])
+//   grad[c]  = c1 * (p[c] * sum_c' w[c'] q'[c'] - w[c] q'[c])
+// (the gradient terms are then multiplied by grad_scale).
+struct CeCoef {
+    double c1 = 1.0;      // nll part scale (1 - eps) / D1, or 1 / D for probs
+    double c2 = 0.0;      // smoothing part scale eps / (C * D2)
+    double eps = 0.0;     // label smoothing
+    double sum_w = 0.0;   // S_w = sum of the class weights (C without weights)
+    double gscale = 1.0;  // grad_scale
+    bool need_dot = false;  // row needs sum_c w[c] x[c] (smoothing, probs)
+};
+
+// IEEE scalar path for one row (compiled without fast-math): used for rows
+// holding +-inf or NaN, and for non-finite coefficients.  Returns the row's
+// contribution to the reduced loss; writes the gradient row when g != nullptr.
+template <typename T>
+double ce_row_ieee(const CeArgs<T>& a, const CeCoef& k, int64_t row, T* g);
+
+// IEEE softmax / log-softmax of one row.
+template <typename T>
+void softmax_row_ieee(const T* x, T* y, int64_t n_classes, bool log);
+
+}  // namespace detail
+
+// Per-ISA entry points (defined in softmax_kernel_<isa>.cpp).  ce_rows writes
+// the gradient rows (if a.grad) and contrib[n] = row n's contribution to the
+// reduced loss (c1/c2 already applied); ignored rows get 0 and a zero
+// gradient.  force_ieee sends every non-ignored row through the IEEE path.
+#define SEQLOSS_SOFTMAX_DECLARE(NS)                                                     \
+    namespace NS {                                                                      \
+    void ce_rows(const CeArgs<float>& a, const detail::CeCoef& k, double* contrib,      \
+                 bool force_ieee);                                                      \
+    void ce_rows(const CeArgs<double>& a, const detail::CeCoef& k, double* contrib,     \
+                 bool force_ieee);                                                      \
+    void softmax_rows(const float* x, float* y, int64_t n, int64_t c, bool log, int nt);   \
+    void softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, int nt); \
+    }
+SEQLOSS_SOFTMAX_DECLARE(base)
+SEQLOSS_SOFTMAX_DECLARE(avx2)
+SEQLOSS_SOFTMAX_DECLARE(avx512)
+#undef SEQLOSS_SOFTMAX_DECLARE
+
+}  // namespace seqloss
