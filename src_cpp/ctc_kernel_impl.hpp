@@ -75,13 +75,16 @@ struct CtcKernel {
     const T* in_row(int64_t t, int64_t n) const { return acts + t * a.stride_t + n * a.stride_n; }
     T* grad_row(int64_t t, int64_t n) const { return grad + t * a.stride_t + n * a.stride_n; }
 
-    void fill_rows(int64_t n, int64_t t0, int64_t t1, T value) const {
+    // Gradient rows [t0, t1) of item n set to 0, or to NaN.  (No float
+    // compare here: under -ffinite-math-only NaN == 0 may test true.)
+    void fill_rows(int64_t n, int64_t t0, int64_t t1, bool nan) const {
+        const T qnan = std::numeric_limits<T>::quiet_NaN();
         for (int64_t t = t0; t < t1; ++t) {
             T* g = grad_row(t, n);
-            if (value == T(0)) {
+            if (!nan) {
                 std::memset(g, 0, sizeof(T) * a.C);
             } else {
-                for (int64_t c = 0; c < a.C; ++c) g[c] = value;
+                for (int64_t c = 0; c < a.C; ++c) g[c] = qnan;
             }
         }
     }
@@ -166,12 +169,12 @@ struct CtcKernel {
         const T inf = std::numeric_limits<T>::infinity();
         const T qnan = std::numeric_limits<T>::quiet_NaN();
 
-        if (grad) fill_rows(n, Tn, T_all, T(0));
+        if (grad) fill_rows(n, Tn, T_all, false);
         int64_t repeats = 0;
         for (int64_t i = 1; i < L; ++i) repeats += lab[i] == lab[i - 1];
         if (Tn < L + repeats) {  // no alignment exists (includes Tn == 0 < L)
             a.losses[n] = a.zero_infinity ? 0.0 : static_cast<double>(inf);
-            if (grad) fill_rows(n, 0, Tn, a.zero_infinity ? T(0) : qnan);
+            if (grad) fill_rows(n, 0, Tn, !a.zero_infinity);
             return;
         }
         if (Tn == 0) {  // empty input, empty target: probability 1
@@ -235,7 +238,7 @@ struct CtcKernel {
         }
         if (bad) {
             a.losses[n] = static_cast<double>(qnan);
-            if (grad) fill_rows(n, 0, Tn, qnan);
+            if (grad) fill_rows(n, 0, Tn, true);
             return;
         }
 
@@ -293,7 +296,7 @@ struct CtcKernel {
         }
         if (!(log2p > 0.5 * static_cast<double>(kSent))) {  // every path has an impossible emission
             a.losses[n] = a.zero_infinity ? 0.0 : std::numeric_limits<double>::infinity();
-            if (grad) fill_rows(n, 0, Tn, a.zero_infinity ? T(0) : qnan);
+            if (grad) fill_rows(n, 0, Tn, !a.zero_infinity);
             return;
         }
         a.losses[n] = -log2p * fm::kLn2;

@@ -1,0 +1,412 @@
+"""CTC loss: parity with torch (float64) and the textbook reference, gradients,
+edge cases, threading, and every rejected input."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference
+import seqloss
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+SETTINGS = dict(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@st.composite
+def ctc_cases(draw, max_T=24, max_N=4, max_C=8):
+    """A batch with ragged lengths, repeats, empty targets and impossible items."""
+    C = draw(st.integers(1, max_C))
+    blank = draw(st.sampled_from(sorted({0, C // 2, C - 1})))
+    N = draw(st.integers(1, max_N))
+    T = draw(st.integers(1, max_T))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    symbols = [c for c in range(C) if c != blank]
+    # few distinct symbols -> many repeats
+    alphabet = symbols[: draw(st.integers(1, max(1, len(symbols))))] if symbols else []
+    il, tl, rows = [], [], []
+    for _ in range(N):
+        L = draw(st.integers(0, min(12, T + 2))) if alphabet else 0
+        tl.append(L)
+        il.append(draw(st.integers(0, T)))
+        rows.append(rng.choice(alphabet, size=L).tolist() if L else [])
+    width = max(tl + [1])
+    targets = np.zeros((N, width), dtype=np.int64)
+    fill = symbols[0] if symbols else blank
+    targets[:] = fill
+    for n, r in enumerate(rows):
+        targets[n, : len(r)] = r
+    scale = draw(st.sampled_from([0.5, 1.0, 3.0]))
+    x = rng.standard_normal((T, N, C)) * scale
+    return dict(x=x, targets=targets, il=np.array(il), tl=np.array(tl), blank=blank)
+
+
+def torch_reference(x, targets, il, tl, blank, reduction, zero_infinity, from_logits):
+    """torch float64: loss and the gradient w.r.t. the input (logits or log-probs)."""
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    lp = xt.log_softmax(-1) if from_logits else xt
+    loss = F.ctc_loss(lp, torch.tensor(targets), torch.tensor(il), torch.tensor(tl), blank=blank,
+                      reduction=reduction, zero_infinity=zero_infinity)
+    loss.sum().backward()
+    return loss.detach().numpy(), xt.grad.numpy()
+
+
+def grad_scale(tl, N, reduction):
+    if reduction == "mean":
+        return 1.0 / (np.maximum(tl, 1) * N)
+    return np.ones(N)
+
+
+def expected_grad_logprobs(torch_grad, lp, targets, il, tl, blank, reduction):
+    """Our gradient w.r.t. log_probs is torch's minus exp(log_probs) (on the valid frames
+    of items with a finite loss; torch gives 0 or NaN for the others, as we do)."""
+    T, N, _ = lp.shape
+    g = grad_scale(tl, N, reduction)
+    raw, _ = torch_reference(lp, targets, il, tl, blank, "none", False, False)
+    mask = (np.arange(T)[:, None] < il[None, :]).astype(np.float64) * np.isfinite(raw)[None, :]
+    return torch_grad - np.exp(lp) * (mask * g[None, :])[:, :, None]
+
+
+def assert_close(actual, expected, rtol, atol):
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+
+
+@settings(**SETTINGS)
+@given(case=ctc_cases(), reduction=st.sampled_from(["none", "mean", "sum"]),
+       zero_infinity=st.booleans(), from_logits=st.booleans(),
+       dtype=st.sampled_from([np.float64, np.float32]), n_threads=st.sampled_from([1, 2]),
+       batch_first=st.booleans(), concat=st.booleans())
+def test_matches_torch(case, reduction, zero_infinity, from_logits, dtype, n_threads,
+                       batch_first, concat):
+    """Loss and gradient equal torch float64 for every layout, reduction and dtype."""
+    x, targets, il, tl, blank = case["x"], case["targets"], case["il"], case["tl"], case["blank"]
+    inp = x if from_logits else reference.log_softmax(x)
+    ref_loss, ref_grad = torch_reference(inp, targets, il, tl, blank, reduction, zero_infinity,
+                                         from_logits)
+    if not from_logits:
+        ref_grad = expected_grad_logprobs(ref_grad, inp, targets, il, tl, blank, reduction)
+    arg = inp.astype(dtype)
+    if batch_first:
+        arg = np.ascontiguousarray(arg.transpose(1, 0, 2))
+    tg = np.concatenate([targets[n, : tl[n]] for n in range(len(tl))]) if concat else targets
+    kw = dict(blank=blank, reduction=reduction, zero_infinity=zero_infinity,
+              from_logits=from_logits, batch_first=batch_first, n_threads=n_threads)
+    loss, grad = seqloss.ctc_loss_and_grad(arg, tg, il, tl, **kw)
+    loss_only = seqloss.ctc_loss(arg, tg, il, tl, **kw)
+    if batch_first:
+        grad = grad.transpose(1, 0, 2)
+    assert grad.dtype == dtype and np.asarray(loss).dtype == dtype
+    tol = dict(rtol=1e-9, atol=1e-9) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    assert_close(loss, ref_loss, **tol)
+    assert_close(loss_only, loss, rtol=0, atol=0)
+    assert_close(grad, ref_grad, rtol=tol["rtol"], atol=tol["atol"] / 10)
+
+
+@settings(**SETTINGS)
+@given(case=ctc_cases(max_T=12, max_N=3, max_C=5))
+def test_matches_textbook_reference(case):
+    """Per-item losses equal the textbook float64 alpha recursion (incl. inf)."""
+    x, targets, il, tl, blank = case["x"], case["targets"], case["il"], case["tl"], case["blank"]
+    lp = reference.log_softmax(x)
+    ref = reference.ctc_loss(lp, targets, il, tl, blank=blank, reduction="none")
+    got = seqloss.ctc_loss(lp, targets, il, tl, blank=blank, reduction="none")
+    assert_close(got, ref, rtol=1e-10, atol=1e-10)
+    got_logits = seqloss.ctc_loss(x, targets, il, tl, blank=blank, reduction="none",
+                                  from_logits=True)
+    assert_close(got_logits, ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_gradient_finite_differences(from_logits, reduction):
+    """The float64 gradient is the true derivative of the reduced loss (central differences)."""
+    rng = np.random.default_rng(1)
+    T, N, C = 7, 3, 5
+    x = rng.standard_normal((T, N, C))
+    if not from_logits:
+        x = reference.log_softmax(x) + 0.1 * rng.standard_normal((T, N, C))  # not normalised
+    targets = np.array([[1, 1, 2], [3, 4, 0], [2, 0, 0]])
+    il = np.array([7, 5, 6])
+    tl = np.array([3, 2, 1])
+    kw = dict(reduction=reduction, from_logits=from_logits, blank=0)
+
+    def f(v):
+        out = seqloss.ctc_loss(v, targets, il, tl, **kw)
+        return float(np.sum(out))
+
+    _, grad = seqloss.ctc_loss_and_grad(x, targets, il, tl, **kw)
+    num = reference.numeric_grad(f, x)
+    np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-8)
+
+
+def test_long_sequence_float32_accuracy():
+    """On a long sequence float32 loss and gradient stay close to float64 (closer than torch's
+    own float32 kernel gets)."""
+    rng = np.random.default_rng(2)
+    T, N, C, L = 1500, 2, 20, 300
+    x = rng.standard_normal((T, N, C)) * 2
+    targets = rng.integers(1, C, (N, L))
+    l64, g64 = seqloss.ctc_loss_and_grad(x, targets, T, L, from_logits=True, reduction="sum")
+    l32, g32 = seqloss.ctc_loss_and_grad(x.astype(np.float32), targets, T, L, from_logits=True,
+                                         reduction="sum")
+    ref, ref_grad = torch_reference(x, targets, np.full(N, T), np.full(N, L), 0, "sum", False, True)
+    xt = torch.tensor(x.astype(np.float32), requires_grad=True)
+    F.ctc_loss(xt.log_softmax(-1), torch.tensor(targets), torch.full((N,), T), torch.full((N,), L),
+               reduction="sum").backward()
+    torch32_err = np.abs(xt.grad.numpy() - ref_grad).max()
+    assert abs(l64 - ref) <= 1e-9 * abs(ref)
+    assert abs(float(l32) - ref) <= 1e-5 * abs(ref)
+    np.testing.assert_allclose(g64, ref_grad, atol=1e-9)
+    ours32_err = np.abs(g32 - ref_grad).max()
+    assert ours32_err < 1e-3 and ours32_err <= torch32_err
+
+
+def test_thread_counts_bit_identical():
+    """Losses and gradients are bit-identical for 1, 2 and -1 threads (work above the threshold)."""
+    rng = np.random.default_rng(3)
+    T, N, C, L = 120, 9, 30, 25
+    x = rng.standard_normal((T, N, C)).astype(np.float32)
+    targets = rng.integers(1, C, (N, L))
+    il = rng.integers(L * 2, T + 1, N)
+    tl = rng.integers(0, L + 1, N)
+    outs = [seqloss.ctc_loss_and_grad(x, targets, il, tl, from_logits=True, n_threads=k,
+                                      reduction="none") for k in (1, 2, -1)]
+    for loss, grad in outs[1:]:
+        assert np.array_equal(loss, outs[0][0])
+        assert np.array_equal(grad, outs[0][1])
+
+
+@pytest.mark.parametrize("isa", ["base", "avx2"])
+def test_instruction_set_variants_agree(isa):
+    """The portable and AVX2 kernels (forced via SEQLOSS_ISA) agree with the default one."""
+    code = (
+        "import numpy as np, seqloss\n"
+        "rng = np.random.default_rng(4)\n"
+        "x = rng.standard_normal((60, 5, 13))\n"
+        "tg = rng.integers(1, 13, (5, 12))\n"
+        "for dt in (np.float32, np.float64):\n"
+        "    l, g = seqloss.ctc_loss_and_grad(x.astype(dt), tg, [60, 50, 40, 30, 24], 12,\n"
+        "                                     from_logits=True, reduction='none')\n"
+        "    np.save(__import__('sys').argv[1] + dt.__name__ + 'l.npy', l)\n"
+        "    np.save(__import__('sys').argv[1] + dt.__name__ + 'g.npy', g)\n"
+        "print(seqloss.simd_level())\n")
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        outs = {}
+        for level in (isa, "avx512"):
+            env = dict(os.environ, SEQLOSS_ISA=level)
+            prefix = os.path.join(d, level)
+            res = subprocess.run([sys.executable, "-c", code, prefix], env=env,
+                                 capture_output=True, text=True, check=True)
+            outs[level] = res.stdout.strip()
+        if isa == "avx2" and outs["avx512"] == "base":
+            pytest.skip("CPU has no AVX2")
+        for dt in ("float32", "float64"):
+            a = [np.load(os.path.join(d, lv + dt + s + ".npy")) for lv in (isa, "avx512")
+                 for s in "lg"]
+            tol = 1e-5 if dt == "float32" else 1e-12
+            np.testing.assert_allclose(a[0], a[2], rtol=tol)
+            np.testing.assert_allclose(a[1], a[3], rtol=tol, atol=tol)
+
+
+# ------------------------------------------------------------------ edge cases
+
+def test_impossible_alignment_inf_and_nan_grad():
+    """Too few frames for labels plus repeats: loss inf, NaN gradient on valid frames (torch)."""
+    x = np.log(np.full((5, 1, 3), 1 / 3))
+    targets = np.array([[1, 1, 1]])  # needs 5 frames
+    loss, grad = seqloss.ctc_loss_and_grad(x, targets, [4], [3], reduction="none")
+    assert np.isinf(loss[0]) and loss[0] > 0
+    assert np.isnan(grad[:4]).all() and (grad[4:] == 0).all()
+    loss, grad = seqloss.ctc_loss_and_grad(x, targets, [5], [3], reduction="none")
+    assert np.isfinite(loss[0])  # exactly T == L + repeats is possible
+    assert np.isclose(loss[0], reference.ctc_nll_single(x[:, 0], [1, 1, 1]))
+
+
+def test_zero_infinity_zeroes_loss_and_gradient():
+    """zero_infinity: an impossible item contributes 0 loss and an all-zero gradient."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 2, 4))
+    targets = np.array([[1, 2, 3, 1, 2], [1, 2, 0, 0, 0]])
+    loss, grad = seqloss.ctc_loss_and_grad(x, targets, [3, 6], [5, 2], zero_infinity=True,
+                                           reduction="none", from_logits=True)
+    assert loss[0] == 0 and np.all(grad[:, 0] == 0)
+    assert loss[1] > 0 and np.abs(grad[:, 1]).sum() > 0
+
+
+def test_zero_length_input_and_empty_target():
+    """Empty input with empty target costs 0; empty input with a label is inf; empty
+    targets are the all-blank path."""
+    x = reference.log_softmax(np.random.default_rng(6).standard_normal((4, 3, 3)))
+    loss = seqloss.ctc_loss(x, np.array([[1], [1], [0]]), [0, 0, 4], [0, 1, 0], reduction="none")
+    assert loss[0] == 0 and np.isinf(loss[1])
+    assert np.isclose(loss[2], -x[:, 2, 0].sum())
+
+
+def test_nan_input_gives_nan_loss():
+    """A NaN in a used input gives a NaN loss for that item only; others unaffected."""
+    x = reference.log_softmax(np.random.default_rng(7).standard_normal((5, 2, 4)))
+    x[2, 0, 1] = np.nan
+    loss, grad = seqloss.ctc_loss_and_grad(x, np.array([[1, 2], [1, 3]]), 5, 2, reduction="none")
+    assert np.isnan(loss[0]) and np.isfinite(loss[1])
+    assert np.isnan(grad[:, 0]).all() and np.isfinite(grad[:, 1]).all()
+    lossl = seqloss.ctc_loss(x, np.array([[1, 2], [1, 3]]), 5, 2, reduction="none",
+                             from_logits=True)
+    assert np.isnan(lossl[0]) and np.isfinite(lossl[1])
+
+
+def test_neg_inf_log_probs_are_zero_probabilities():
+    """-inf log-probabilities are valid: paths through them are impossible, others count."""
+    lp = np.log(np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.5, 0.0, 0.5]]))[:, None, :]
+    got = seqloss.ctc_loss(lp, np.array([[1]]), 3, 1, reduction="none")
+    assert np.isclose(got[0], reference.ctc_nll_single(lp[:, 0], [1]))
+    got = seqloss.ctc_loss(lp, np.array([[2, 2]]), 3, 2, reduction="none")
+    assert np.isinf(got[0])
+
+
+def test_unbatched_input():
+    """(T, C) input with 1-D targets behaves like torch's unbatched form."""
+    rng = np.random.default_rng(8)
+    x = reference.log_softmax(rng.standard_normal((9, 5)))
+    tg = np.array([1, 2, 2, 4])
+    ref = F.ctc_loss(torch.tensor(x), torch.tensor(tg), torch.tensor(9), torch.tensor(4),
+                     reduction="none")
+    got = seqloss.ctc_loss(x, tg, 9, 4, reduction="none")
+    assert got.shape == () and np.isclose(got, ref.item())
+    loss, grad = seqloss.ctc_loss_and_grad(x, tg, 9, 4)
+    assert grad.shape == x.shape and np.isclose(loss, ref.item() / 4)
+
+
+def test_half_precision_returns_input_dtype():
+    """float16 input is computed in float32 and returned as float16."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((20, 2, 6)).astype(np.float16)
+    tg = rng.integers(1, 6, (2, 5))
+    loss, grad = seqloss.ctc_loss_and_grad(x, tg, 20, 5, from_logits=True)
+    ref, rgrad = seqloss.ctc_loss_and_grad(x.astype(np.float32), tg, 20, 5, from_logits=True)
+    assert loss.dtype == np.float16 and grad.dtype == np.float16
+    assert np.isclose(float(loss), float(ref), rtol=1e-3)
+    np.testing.assert_allclose(grad.astype(np.float32), rgrad, atol=1e-3)
+
+
+def test_grad_out_is_filled_and_returned():
+    """grad_out receives exactly the gradient a fresh call returns."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((30, 3, 7)).astype(np.float32)
+    tg = rng.integers(1, 7, (3, 6))
+    buf = np.full_like(x, 123.0)
+    loss, grad = seqloss.ctc_loss_and_grad(x, tg, [30, 20, 12], 6, from_logits=True, grad_out=buf)
+    loss2, grad2 = seqloss.ctc_loss_and_grad(x, tg, [30, 20, 12], 6, from_logits=True)
+    assert grad is buf and np.array_equal(buf, grad2) and loss == loss2
+
+
+def test_padding_values_past_lengths_are_ignored():
+    """Target values past each length (e.g. -1 padding) are never read."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((10, 2, 5))
+    tg = np.array([[1, 2, -1, -1], [3, 99, 99, 99]])
+    got = seqloss.ctc_loss(x, tg, 10, [2, 1], reduction="none", from_logits=True)
+    ref = seqloss.ctc_loss(x, np.array([[1, 2], [3, 0]]), 10, [2, 1], reduction="none",
+                           from_logits=True)
+    assert np.array_equal(got, ref)
+
+
+def test_integer_dtypes_of_targets_and_lengths():
+    """Any integer dtype works for targets and lengths, and lists/scalars for lengths."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((10, 2, 5))
+    base = seqloss.ctc_loss(x, np.array([[1, 2], [3, 4]]), [10, 9], [2, 2], from_logits=True)
+    for dt in (np.int8, np.uint8, np.int16, np.int32, np.uint32, np.uint64):
+        got = seqloss.ctc_loss(x, np.array([[1, 2], [3, 4]], dtype=dt),
+                               np.array([10, 9], dtype=dt), np.array([2, 2], dtype=dt),
+                               from_logits=True)
+        assert got == base
+    assert seqloss.ctc_loss(x, [[1, 2], [3, 4]], (10, 9), 2, from_logits=True) == base
+
+
+# ------------------------------------------------------------------ bad input
+
+def _args(**over):
+    rng = np.random.default_rng(13)
+    a = dict(log_probs=rng.standard_normal((8, 2, 5)), targets=np.array([[1, 2], [3, 4]]),
+             input_lengths=[8, 8], target_lengths=[2, 2])
+    a.update(over)
+    return a
+
+
+@pytest.mark.parametrize("over,exc,msg", [
+    (dict(targets=np.array([[1, 5], [3, 4]])), ValueError,
+     r"targets to have values in \[0, 5\), but got value 5 at item 0, position 1"),
+    (dict(targets=np.array([[1, -2], [3, 4]])), ValueError, r"but got value -2"),
+    (dict(targets=np.array([[1, 0], [3, 4]])), ValueError, r"not contain the blank index 0"),
+    (dict(targets=np.array([[1.0, 2.0], [3.0, 4.0]])), TypeError, r"targets to have an integer"),
+    (dict(targets=np.array([[True, False]])), TypeError, r"targets to have an integer"),
+    (dict(input_lengths=[9, 8]), ValueError, r"input_lengths to have value at most 8, but got "
+                                             r"value 9"),
+    (dict(input_lengths=[-1, 8]), ValueError, r"input_lengths to be non-negative, but got value -1"),
+    (dict(target_lengths=[3, 2]), ValueError, r"target_lengths to have value at most 2"),
+    (dict(target_lengths=[-1, 2]), ValueError, r"target_lengths to be non-negative"),
+    (dict(input_lengths=[8, 8, 8]), ValueError, r"input_lengths to have size 2"),
+    (dict(target_lengths=[2]), ValueError, r"target_lengths to have size 2"),
+    (dict(input_lengths=[8.0, 8.0]), TypeError, r"input_lengths to have an integer"),
+    (dict(targets=np.array([[1, 2]])), ValueError, r"targets to have 2 rows"),
+    (dict(targets=np.array([1, 2, 3])), ValueError, r"sum\(target_lengths\) = 4 elements, but "
+                                                    r"got 3"),
+    (dict(targets=np.zeros((2, 2, 2), dtype=int)), ValueError, r"targets to be 2-D"),
+    (dict(log_probs=np.zeros((8, 2, 5, 1))), ValueError, r"log_probs to have 2 \(T, C\) or 3"),
+    (dict(log_probs=np.zeros(8)), ValueError, r"log_probs to have 2"),
+    (dict(log_probs=np.zeros((8, 2, 5), dtype=np.int64)), TypeError, r"log_probs to be a floating"),
+    (dict(log_probs=np.zeros((8, 2, 0))), ValueError, r"at least one class"),
+])
+def test_bad_input_rejected(over, exc, msg):
+    """Each invalid argument raises a clear error naming it and the bad value."""
+    with pytest.raises(exc, match=msg):
+        seqloss.ctc_loss(**_args(**over))
+    with pytest.raises(exc, match=msg):
+        seqloss.ctc_loss_and_grad(**_args(**over))
+
+
+@pytest.mark.parametrize("kw,exc,msg", [
+    (dict(blank=5), ValueError, r"blank to be in \[0, 5\), but got 5"),
+    (dict(blank=-1), ValueError, r"blank to be in \[0, 5\), but got -1"),
+    (dict(blank=1.0), TypeError, r"blank to be an int"),
+    (dict(reduction="avg"), ValueError, r"reduction to be one of 'none', 'mean' or 'sum', but got "
+                                        r"'avg'"),
+    (dict(n_threads=0), ValueError, r"n_threads to be a non-zero int"),
+    (dict(n_threads=1.5), TypeError, r"n_threads to be an int or None"),
+])
+def test_bad_options_rejected(kw, exc, msg):
+    """Bad blank, reduction and n_threads raise clear errors."""
+    with pytest.raises(exc, match=msg):
+        seqloss.ctc_loss(**_args(targets=np.array([[1, 2], [3, 4]]), **{}), **kw)
+
+
+def test_bad_grad_out_rejected():
+    """grad_out of the wrong shape, dtype, layout or overlapping the input is rejected."""
+    a = _args()
+    x = a["log_probs"]
+    for buf, msg in [(np.empty((8, 2, 4)), "grad_out to have shape"),
+                     (np.empty((8, 2, 5), dtype=np.float32), "grad_out to have shape"),
+                     (np.empty((5, 2, 8)).transpose(2, 1, 0), "C-contiguous"),
+                     (x, "not overlap")]:
+        with pytest.raises(ValueError, match=msg):
+            seqloss.ctc_loss_and_grad(**a, grad_out=buf)
+    with pytest.raises(TypeError, match="grad_out to be a numpy.ndarray"):
+        seqloss.ctc_loss_and_grad(**a, grad_out=[0.0])
+
+
+def test_threads_api():
+    """get_num_threads is positive and openmp_enabled is a bool; negative counts work."""
+    assert seqloss.get_num_threads() >= 1
+    assert isinstance(seqloss.openmp_enabled(), bool)
+    a = _args()
+    assert seqloss.ctc_loss(**a, n_threads=-1) == seqloss.ctc_loss(**a, n_threads=-100)
