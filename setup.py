@@ -40,7 +40,12 @@ EXTENSIONS = {
 # Optional modules: built only when their .pyx exists (work in progress lives
 # in its own files and never breaks the build of the others).
 OPTIONAL_EXTENSIONS = {
-    "_edit": ["src_cpp/edit_distance.cpp"],
+    "_edit": [
+        "src_cpp/edit_distance.cpp",
+        "src_cpp/edit_distance_kernel_base.cpp",
+        "src_cpp/edit_distance_kernel_avx2.cpp",
+        "src_cpp/edit_distance_kernel_avx512.cpp",
+    ],
     "_softmax": [
         "src_cpp/softmax.cpp",
         "src_cpp/softmax_kernel_base.cpp",
@@ -57,6 +62,8 @@ SOURCE_FLAGS = {
     "src_cpp/ctc_kernel_base.cpp": ["fastmath"],
     "src_cpp/ctc_kernel_avx2.cpp": ["fastmath", "avx2"],
     "src_cpp/ctc_kernel_avx512.cpp": ["fastmath", "avx512"],
+    "src_cpp/edit_distance_kernel_avx2.cpp": ["avx2"],
+    "src_cpp/edit_distance_kernel_avx512.cpp": ["avx512"],
     "src_cpp/softmax_kernel_base.cpp": ["fastmath"],
     "src_cpp/softmax_kernel_avx2.cpp": ["fastmath", "avx2"],
     "src_cpp/softmax_kernel_avx512.cpp": ["fastmath", "avx512"],

@@ -1,0 +1,116 @@
+# distutils: language = c++
+"""Cython glue for the edit-distance kernels: buffers -> raw pointers, GIL released.
+
+All checking the user sees happens in seqloss/edit_distance.py; the C++ side
+re-checks defensively and its exceptions become ValueError / IndexError here.
+"""
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, int32_t
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object) except? -1
+    void* PyUnicode_DATA(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+
+cdef extern from "edit_distance.hpp" namespace "seqloss":
+    cdef enum TokenType:
+        TOKEN_U8, TOKEN_U16, TOKEN_U32, TOKEN_I32, TOKEN_I64
+    cdef cppclass SeqBatch:
+        SeqBatch()
+        const void* data
+        const int64_t* offsets
+        int64_t stride
+        const int64_t* lengths
+    void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
+                           int64_t n_pairs, int64_t* out, int n_threads) except + nogil
+    void error_counts_batch(int unit_bytes, const void* text, const int64_t* offsets,
+                            int64_t n_pairs, int word_unit, int64_t* counts,
+                            int n_threads) except + nogil
+    bint is_py_space(uint32_t c) nogil
+
+ctypedef fused token_t:
+    uint8_t
+    uint16_t
+    uint32_t
+    int32_t
+    int64_t
+
+
+cdef int _token_type(token_t* dummy) noexcept nogil:
+    if token_t is uint8_t:
+        return TOKEN_U8
+    elif token_t is uint16_t:
+        return TOKEN_U16
+    elif token_t is uint32_t:
+        return TOKEN_U32
+    elif token_t is int32_t:
+        return TOKEN_I32
+    else:
+        return TOKEN_I64
+
+
+def distance_batch(const token_t[::1] hyp,            # IN  tokens (flat or padded (N, Wh) raveled)
+                   const int64_t[::1] hyp_offsets,    # IN  (N,) starts, or None: start = i * hyp_stride
+                   int64_t hyp_stride,
+                   const int64_t[::1] hyp_lengths,    # IN  (N,)
+                   const token_t[::1] ref,            # IN  tokens, same element type as hyp
+                   const int64_t[::1] ref_offsets,    # IN  (N,) or None
+                   int64_t ref_stride,
+                   const int64_t[::1] ref_lengths,    # IN  (N,)
+                   int64_t[::1] out,                  # OUT (N,) distances
+                   int n_threads):
+    """Levenshtein distance of N pairs (see src_cpp/edit_distance.hpp for the layout)."""
+    cdef SeqBatch h, r
+    cdef int64_t n = out.shape[0]
+    if hyp_lengths.shape[0] != n or ref_lengths.shape[0] != n:
+        raise ValueError("distance_batch: lengths and out disagree")
+    if n == 0:
+        return
+    h.data = &hyp[0] if hyp.shape[0] > 0 else NULL
+    r.data = &ref[0] if ref.shape[0] > 0 else NULL
+    h.offsets = &hyp_offsets[0] if hyp_offsets is not None else NULL
+    r.offsets = &ref_offsets[0] if ref_offsets is not None else NULL
+    h.stride = hyp_stride
+    r.stride = ref_stride
+    h.lengths = &hyp_lengths[0]
+    r.lengths = &ref_lengths[0]
+    # empty token buffers are valid when every length is 0; give the kernel a
+    # non-null dummy so its null check stays meaningful
+    cdef int64_t dummy = 0
+    if h.data == NULL:
+        h.data = &dummy
+    if r.data == NULL:
+        r.data = &dummy
+    cdef int tt = _token_type(<token_t*>NULL)
+    with nogil:
+        levenshtein_batch(tt, h, r, n, &out[0], n_threads)
+
+
+def error_counts(str text,                      # IN  all hypotheses then all references, joined
+                 const int64_t[::1] offsets,    # IN  (2N+1,) code-point offsets into text
+                 bint word_unit,
+                 int64_t[:, ::1] counts,        # OUT (N, 6) hits, subs, dels, ins, hyp_len, ref_len
+                 int n_threads):
+    """Word or character error counts of N sentence pairs, read straight from
+    the string's PEP 393 buffer (1, 2 or 4 bytes per code point, no copy)."""
+    cdef int64_t n = counts.shape[0]
+    if offsets.shape[0] != 2 * n + 1 or counts.shape[1] != 6:
+        raise ValueError("error_counts: offsets and counts disagree")
+    if offsets[2 * n] > PyUnicode_GET_LENGTH(text):
+        raise ValueError("error_counts: offsets past the end of the text")
+    if n == 0:
+        return
+    cdef int kind = PyUnicode_KIND(text)
+    cdef const void* data = PyUnicode_DATA(text)
+    with nogil:
+        error_counts_batch(kind, data, &offsets[0], n, 1 if word_unit else 0,
+                           &counts[0, 0], n_threads)
+
+
+def space_mask(const uint32_t[::1] code_points):
+    """Bytes with 1 where the tokenizer treats the code point as whitespace (for tests)."""
+    cdef Py_ssize_t i
+    out = bytearray(code_points.shape[0])
+    cdef unsigned char[::1] o = out
+    for i in range(code_points.shape[0]):
+        o[i] = is_py_space(code_points[i])
+    return bytes(out)

@@ -1,0 +1,92 @@
+// Dispatch of the edit-distance kernels to the best instruction-set variant,
+// plus the defensive argument re-check (callers validate first, in Python).
+#include "edit_distance.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "common.hpp"
+
+namespace seqloss {
+
+#define SEQLOSS_EDIT_DECLARE(NS)                                                            \
+    namespace NS {                                                                           \
+    void levenshtein_batch_impl(int, const SeqBatch&, const SeqBatch&, int64_t, int64_t*,   \
+                                int);                                                        \
+    void error_counts_impl(int, const void*, const int64_t*, int64_t, int, int64_t*, int);  \
+    }
+SEQLOSS_EDIT_DECLARE(edit_base)
+#if defined(SEQLOSS_X86_DISPATCH)
+SEQLOSS_EDIT_DECLARE(edit_avx2)
+SEQLOSS_EDIT_DECLARE(edit_avx512)
+#endif
+#undef SEQLOSS_EDIT_DECLARE
+
+namespace {
+
+void check_side(const char* name, const SeqBatch& b, int64_t N) {
+    if (N > 0 && (!b.data || !b.lengths))
+        throw std::invalid_argument(std::string("levenshtein_batch: null ") + name + " pointer");
+    if (!b.offsets && b.stride < 0)
+        throw std::invalid_argument(std::string("levenshtein_batch: negative ") + name + " stride");
+    for (int64_t i = 0; i < N; ++i) {
+        if (b.lengths[i] < 0)
+            throw std::out_of_range(std::string("levenshtein_batch: negative ") + name +
+                                    " length " + std::to_string(b.lengths[i]));
+        if (!b.offsets && b.lengths[i] > b.stride)
+            throw std::out_of_range(std::string("levenshtein_batch: ") + name + " length " +
+                                    std::to_string(b.lengths[i]) + " over the padded width " +
+                                    std::to_string(b.stride));
+    }
+}
+
+}  // namespace
+
+void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref, int64_t n_pairs,
+                       int64_t* out, int n_threads) {
+    if (n_pairs < 0) throw std::invalid_argument("levenshtein_batch: negative batch size");
+    if (n_pairs == 0) return;
+    if (!out) throw std::invalid_argument("levenshtein_batch: null output");
+    if (n_threads < 1) throw std::invalid_argument("levenshtein_batch: n_threads must be >= 1");
+    check_side("hypothesis", hyp, n_pairs);
+    check_side("reference", ref, n_pairs);
+    switch (active_isa()) {
+#if defined(SEQLOSS_X86_DISPATCH)
+        case Isa::Avx512:
+            return edit_avx512::levenshtein_batch_impl(token_type, hyp, ref, n_pairs, out, n_threads);
+        case Isa::Avx2:
+            return edit_avx2::levenshtein_batch_impl(token_type, hyp, ref, n_pairs, out, n_threads);
+#endif
+        default:
+            return edit_base::levenshtein_batch_impl(token_type, hyp, ref, n_pairs, out, n_threads);
+    }
+}
+
+void error_counts_batch(int unit_bytes, const void* text, const int64_t* offsets, int64_t n_pairs,
+                        int word_unit, int64_t* counts, int n_threads) {
+    if (n_pairs < 0) throw std::invalid_argument("error_counts: negative batch size");
+    if (n_pairs == 0) return;
+    if (!offsets || !counts) throw std::invalid_argument("error_counts: null pointer argument");
+    if (n_threads < 1) throw std::invalid_argument("error_counts: n_threads must be >= 1");
+    for (int64_t i = 0; i < 2 * n_pairs; ++i)
+        if (offsets[i + 1] < offsets[i])
+            throw std::out_of_range("error_counts: offsets must be non-decreasing");
+    if (offsets[0] < 0) throw std::out_of_range("error_counts: negative offset");
+    if (!text && offsets[2 * n_pairs] > 0)
+        throw std::invalid_argument("error_counts: null text");
+    switch (active_isa()) {
+#if defined(SEQLOSS_X86_DISPATCH)
+        case Isa::Avx512:
+            return edit_avx512::error_counts_impl(unit_bytes, text, offsets, n_pairs, word_unit,
+                                                  counts, n_threads);
+        case Isa::Avx2:
+            return edit_avx2::error_counts_impl(unit_bytes, text, offsets, n_pairs, word_unit,
+                                                counts, n_threads);
+#endif
+        default:
+            return edit_base::error_counts_impl(unit_bytes, text, offsets, n_pairs, word_unit,
+                                                counts, n_threads);
+    }
+}
+
+}  // namespace seqloss

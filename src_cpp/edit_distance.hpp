@@ -1,0 +1,79 @@
+// Levenshtein edit distance and word/character error counts: batched,
+// OpenMP-parallel, bit-parallel (Myers 1999 / Hyyroe 2003) C++17 kernels.
+// Pure C++, no Python headers.
+//
+// Memory layout
+// -------------
+// A batch of N pairs is two SeqBatch views, one for the hypotheses and one for
+// the references.  Sequence i of a side holds
+//
+//     data[start(i) + k]   for k in [0, lengths[i])        (element units)
+//     start(i) = offsets ? offsets[i] : i * stride
+//
+// so a padded (N, W) C-contiguous array is {data, nullptr, W, lengths} and a
+// concatenation of ragged sequences is {data, offsets, 0, lengths}.  Elements
+// are one of the TokenType integer types below (hypothesis and reference use
+// the same type); tokens are equal iff their integer values are equal.
+//
+// error_counts_batch works on text: `text` holds one Python-style fixed-width
+// code-point buffer (PEP 393: 1, 2 or 4 bytes per code point, `unit_bytes`),
+// hypothesis i is text[offsets[i], offsets[i+1]) and reference i is
+// text[offsets[N+i], offsets[N+i+1]) (offsets has 2N+1 entries, in code
+// points).  counts is (N, 6) int64, row i = hits, substitutions, deletions,
+// insertions, hypothesis length, reference length (in tokens).
+//
+// Word unit = jiwer's default transform: runs of >= 2 whitespace characters
+// become one space, strip, split on single spaces (a lone tab or other lone
+// non-space whitespace character stays inside its word); whitespace is
+// Python's str.isspace().  Char unit = strip, then every code point.
+//
+// Alignment tie rule (identical to rapidfuzz.distance.Levenshtein.opcodes(ref,
+// hyp), which jiwer 4 uses): strip the common prefix and suffix (they are
+// hits), fill the bit-parallel matrix with the reference as the pattern, and
+// walk back from the end preferring, at each cell, a deletion (reference token
+// dropped) when it is optimal, else an insertion when optimal, else the
+// diagonal (hit or substitution).
+#pragma once
+
+#include <cstdint>
+
+namespace seqloss {
+
+enum TokenType : int {
+    TOKEN_U8 = 0,
+    TOKEN_U16 = 1,
+    TOKEN_U32 = 2,
+    TOKEN_I32 = 3,
+    TOKEN_I64 = 4,
+};
+
+struct SeqBatch {
+    const void* data = nullptr;         // tokens of TokenType
+    const int64_t* offsets = nullptr;   // (N,) start of sequence i, or nullptr
+    int64_t stride = 0;                 // start(i) = i * stride when offsets is null
+    const int64_t* lengths = nullptr;   // (N,) tokens in sequence i
+};
+
+// out[i] = Levenshtein distance (unit costs) between hypothesis i and reference i.
+// Throws std::invalid_argument on bad arguments; never lets an exception escape
+// its OpenMP region.
+void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
+                       int64_t n_pairs, int64_t* out /* (N,) */, int n_threads);
+
+// Word (word_unit != 0) or character error counts of N sentence pairs; see the
+// layout above.  Throws std::length_error when one pair's alignment matrix
+// would exceed 1 GiB.
+void error_counts_batch(int unit_bytes, const void* text, const int64_t* offsets /* (2N+1,) */,
+                        int64_t n_pairs, int word_unit, int64_t* counts /* (N, 6) */,
+                        int n_threads);
+
+// Python's str.isspace() (Py_UNICODE_ISSPACE, also what re's \s and
+// str.strip() use) for one code point.
+inline bool is_py_space(uint32_t c) {
+    if (c < 128) return (c >= 9 && c <= 13) || (c >= 28 && c <= 32);
+    if (c < 0x1680) return c == 0x85 || c == 0xA0;
+    return c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+}  // namespace seqloss

@@ -1,0 +1,677 @@
+// Edit-distance kernels, compiled once per instruction-set level: included by
+// edit_distance_kernel_{base,avx2,avx512}.cpp with SEQLOSS_KERNEL_NS set (the
+// AVX2 / AVX-512 files are built with -mavx2 / -mavx512bw, so the
+// __AVX2__ / __AVX512BW__ branches below select the SIMD pattern compares).
+//
+// Algorithms (see edit_distance.hpp for layouts and the alignment tie rule):
+//  * distance, pattern <= 64 tokens: Hyyroe's bit-parallel recurrence, one
+//    64-bit word per text token; the pattern-match mask of a text token is
+//    computed on the fly by comparing it with the (padded) pattern in SIMD
+//    registers, so no per-pair alphabet table is built at all.
+//  * distance, longer patterns: Myers' blocked recurrence over ceil(m/64)
+//    words restricted to Ukkonen's diagonal band |i - j*| <= k for a bound k
+//    that starts small and doubles until the result is within it; the pair's
+//    alphabet is compacted to dense ids with a small stamped hash map, so the
+//    mask table is (distinct symbols) x (words), not 2^bits entries.
+//  * error counts: the same blocked recurrence with every row's VP/VN
+//    recorded, then a backtrace with rapidfuzz's tie rule.
+#ifndef SEQLOSS_KERNEL_NS
+#error "SEQLOSS_KERNEL_NS must name the instruction-set namespace"
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <vector>
+
+#if defined(__AVX2__) || defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
+#include "common.hpp"
+#include "edit_distance.hpp"
+
+namespace seqloss {
+namespace SEQLOSS_KERNEL_NS {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Pattern of at most 64 tokens: match mask of one text token by SIMD compares.
+template <typename T>
+struct ShortPattern {
+    alignas(64) T p[64];
+    int m = 0;
+    int chunks = 0;  // SIMD registers that hold the m tokens
+
+    void load(const T* src, int m_) {
+        m = m_;
+        std::memcpy(p, src, sizeof(T) * m);
+        for (int i = m; i < 64; ++i) p[i] = src[m - 1];  // never read as a match past m
+#if defined(__AVX512BW__)
+        constexpr int lanes = 64 / sizeof(T);
+#elif defined(__AVX2__)
+        constexpr int lanes = 32 / sizeof(T);
+#else
+        constexpr int lanes = 1;
+#endif
+        chunks = (m + lanes - 1) / lanes;
+    }
+
+    // bit i set iff p[i] == c, for i < m (bits >= m are don't-care: in the
+    // bit-parallel recurrence carries only travel upwards, so they never reach
+    // the bits that matter)
+    inline uint64_t match(T c) const {
+#if defined(__AVX512BW__)
+        if constexpr (sizeof(T) == 1) {
+            return _mm512_cmpeq_epi8_mask(_mm512_load_si512(p), _mm512_set1_epi8((char)c));
+        } else if constexpr (sizeof(T) == 2) {
+            const __m512i v = _mm512_set1_epi16((short)c);
+            uint64_t r = _mm512_cmpeq_epi16_mask(_mm512_load_si512(p), v);
+            if (chunks > 1)
+                r |= (uint64_t)_mm512_cmpeq_epi16_mask(_mm512_load_si512(p + 32), v) << 32;
+            return r;
+        } else if constexpr (sizeof(T) == 4) {
+            const __m512i v = _mm512_set1_epi32((int)c);
+            uint64_t r = 0;
+            for (int k = 0; k < chunks; ++k)
+                r |= (uint64_t)_mm512_cmpeq_epi32_mask(_mm512_load_si512(p + 16 * k), v) << (16 * k);
+            return r;
+        } else {
+            const __m512i v = _mm512_set1_epi64((long long)c);
+            uint64_t r = 0;
+            for (int k = 0; k < chunks; ++k)
+                r |= (uint64_t)_mm512_cmpeq_epi64_mask(_mm512_load_si512(p + 8 * k), v) << (8 * k);
+            return r;
+        }
+#elif defined(__AVX2__)
+        if constexpr (sizeof(T) == 1) {
+            const __m256i v = _mm256_set1_epi8((char)c);
+            uint64_t r = (uint32_t)_mm256_movemask_epi8(
+                _mm256_cmpeq_epi8(_mm256_load_si256((const __m256i*)p), v));
+            if (chunks > 1)
+                r |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
+                         _mm256_cmpeq_epi8(_mm256_load_si256((const __m256i*)(p + 32)), v))
+                     << 32;
+            return r;
+        } else if constexpr (sizeof(T) == 2) {
+            const __m256i v = _mm256_set1_epi16((short)c);
+            uint64_t r = 0;
+            for (int k = 0; k < chunks; ++k) {
+                uint32_t mm = (uint32_t)_mm256_movemask_epi8(
+                    _mm256_cmpeq_epi16(_mm256_load_si256((const __m256i*)(p + 16 * k)), v));
+                r |= (uint64_t)_pext_u32(mm, 0x55555555u) << (16 * k);
+            }
+            return r;
+        } else if constexpr (sizeof(T) == 4) {
+            const __m256i v = _mm256_set1_epi32((int)c);
+            uint64_t r = 0;
+            for (int k = 0; k < chunks; ++k)
+                r |= (uint64_t)(uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(
+                         _mm256_cmpeq_epi32(_mm256_load_si256((const __m256i*)(p + 8 * k)), v)))
+                     << (8 * k);
+            return r;
+        } else {
+            const __m256i v = _mm256_set1_epi64x((long long)c);
+            uint64_t r = 0;
+            for (int k = 0; k < chunks; ++k)
+                r |= (uint64_t)(uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(
+                         _mm256_cmpeq_epi64(_mm256_load_si256((const __m256i*)(p + 4 * k)), v)))
+                     << (4 * k);
+            return r;
+        }
+#else
+        uint64_t r = 0;
+        for (int i = 0; i < m; ++i) r |= (uint64_t)(p[i] == c) << i;
+        return r;
+#endif
+    }
+};
+
+// Hyyroe (2003) single-word recurrence: distance between pattern P (m <= 64)
+// and text t[0, n).
+template <typename T>
+inline int64_t lev_short(const ShortPattern<T>& P, const T* t, int64_t n) {
+    uint64_t VP = ~UINT64_C(0), VN = 0;
+    const uint64_t last = UINT64_C(1) << (P.m - 1);
+    int64_t score = P.m;
+    for (int64_t j = 0; j < n; ++j) {
+        const uint64_t X = P.match(t[j]) | VN;
+        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X;
+        uint64_t HP = VN | ~(D0 | VP);
+        uint64_t HN = VP & D0;
+        score += (HP & last) != 0;
+        score -= (HN & last) != 0;
+        HP = (HP << 1) | 1;
+        HN <<= 1;
+        VP = HN | ~(D0 | HP);
+        VN = HP & D0;
+    }
+    return score;
+}
+
+// ---------------------------------------------------------------------------
+// Stamped open-addressing map: key -> dense id in order of first insertion.
+// Reused across pairs without clearing (a slot is live iff its stamp is the
+// current one).
+struct DenseMap {
+    struct Slot {
+        uint64_t key;
+        int32_t id;
+        uint32_t stamp;
+    };
+    std::vector<Slot> slots;
+    uint32_t stamp = 0;
+    uint64_t mask = 0;
+    int shift = 64;
+    int32_t size = 0;
+
+    void reset(int64_t n_keys) {
+        uint64_t cap = 16;
+        int bits = 4;
+        while (cap < (uint64_t)(2 * n_keys)) {
+            cap <<= 1;
+            ++bits;
+        }
+        if (cap > slots.size()) {
+            slots.assign(cap, Slot{0, 0, 0});
+            stamp = 0;
+        }
+        if (++stamp == 0) {
+            for (auto& s : slots) s.stamp = 0;
+            stamp = 1;
+        }
+        mask = cap - 1;
+        shift = 64 - bits;
+        size = 0;
+    }
+    inline uint64_t slot_of(uint64_t key) const {
+        return (key * UINT64_C(0x9E3779B97F4A7C15)) >> shift;
+    }
+    inline int32_t insert(uint64_t key) {
+        uint64_t i = slot_of(key);
+        for (;;) {
+            Slot& s = slots[i];
+            if (s.stamp != stamp) {
+                s.key = key;
+                s.stamp = stamp;
+                s.id = size++;
+                return s.id;
+            }
+            if (s.key == key) return s.id;
+            i = (i + 1) & mask;
+        }
+    }
+    // id of key, or `absent` when it was never inserted
+    inline int32_t find(uint64_t key, int32_t absent) const {
+        uint64_t i = slot_of(key);
+        for (;;) {
+            const Slot& s = slots[i];
+            if (s.stamp != stamp) return absent;
+            if (s.key == key) return s.id;
+            i = (i + 1) & mask;
+        }
+    }
+};
+
+// Per-thread scratch memory, grown on demand and reused across pairs.
+struct Scratch {
+    DenseMap map;
+    std::vector<int32_t> pid, tid;      // dense ids of pattern / text
+    std::vector<uint64_t> pm;           // (alphabet + 1, words) match masks
+    std::vector<uint64_t> vp, vn;       // (words,) current column deltas
+    std::vector<uint64_t> rec_vp, rec_vn;  // (n, words) recorded deltas
+    std::vector<int32_t> wstart, wlen;  // word tokens of one sentence
+    std::vector<int32_t> wstart2, wlen2;
+    std::vector<int64_t> score;         // (words,) score at each block's bottom row
+};
+
+// Build dense ids: pattern tokens get ids 0..k-1 by first occurrence, text
+// tokens get the id of the equal pattern token or k.  Returns k.
+template <typename T>
+int32_t densify(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
+    s.map.reset(m);
+    s.pid.resize(m);
+    s.tid.resize(n);
+    for (int64_t i = 0; i < m; ++i) s.pid[i] = s.map.insert((uint64_t)(int64_t)p[i]);
+    const int32_t k = s.map.size;
+    for (int64_t j = 0; j < n; ++j) s.tid[j] = s.map.find((uint64_t)(int64_t)t[j], k);
+    return k;
+}
+
+// Masks: pm[id * W + w] has bit b set iff pattern token 64 w + b has that id.
+inline void build_masks(const int32_t* pid, int64_t m, int32_t k, int64_t W, Scratch& s) {
+    s.pm.assign((size_t)(k + 1) * W, 0);
+    for (int64_t i = 0; i < m; ++i) s.pm[(size_t)pid[i] * W + (i >> 6)] |= UINT64_C(1) << (i & 63);
+}
+
+// One 64-row block of Myers' (1999) recurrence.  h_in / return: horizontal
+// delta (-1, 0, +1) entering at the block's top / leaving at bit `out_bit`.
+struct BlockStep {
+    static inline int step(uint64_t Eq, uint64_t& VP, uint64_t& VN, int h_in, uint64_t out_bit) {
+        const uint64_t Xv = Eq | VN;
+        if (h_in < 0) Eq |= 1;
+        const uint64_t Xh = (((Eq & VP) + VP) ^ VP) | Eq;
+        uint64_t HP = VN | ~(Xh | VP);
+        uint64_t HN = VP & Xh;
+        const int h_out = (HP & out_bit) ? 1 : ((HN & out_bit) ? -1 : 0);
+        HP <<= 1;
+        HN <<= 1;
+        if (h_in < 0)
+            HN |= 1;
+        else if (h_in > 0)
+            HP |= 1;
+        VP = HN | ~(Xv | HP);
+        VN = HP & Xv;
+        return h_out;
+    }
+};
+
+// Distance between dense-id pattern (m > 0 tokens, masks in s.pm) and text
+// ids tid[0, n), restricted to Ukkonen's band for the bound `k`: returns the
+// exact distance when it is <= k, otherwise some value > k.
+//
+// Band: a cell (pattern row i, text column j) can lie on a path of cost <= k
+// only if  j - (k - (n - m)) / 2 <= i <= j + (k + (n - m)) / 2 (both sides
+// of the diagonal share the k edits with the length difference).  Blocks
+// entirely below the band are not computed yet; a block entering the band
+// from below starts from the column above it plus +1 per row (an upper bound,
+// exact where it matters: cells outside the band cost more than k anyway).
+// Blocks entirely above the band are dropped: the block that then becomes
+// the first one gets h_in = +1 (an upper bound for the same reason).
+inline int64_t lev_block_banded(const int32_t* tid, int64_t n, int64_t m, int64_t k, Scratch& s) {
+    const int64_t W = (m + 63) >> 6;
+    const uint64_t last_bit = UINT64_C(1) << ((m - 1) & 63);
+    s.vp.resize(W);
+    s.vn.resize(W);
+    uint64_t* VP = s.vp.data();
+    uint64_t* VN = s.vn.data();
+    // score[w] = D[row 64 w + 63 (or m - 1)][current column]
+    s.score.resize(W);
+    int64_t* score = s.score.data();
+    const int64_t diff = n - m;
+    if (k < (diff < 0 ? -diff : diff)) return k + 1;
+    const int64_t up = (k + diff) / 2 + 1;    // rows i >= j - up are in band
+    const int64_t down = (k - diff) / 2 + 1;  // rows i <= j + down are in band
+    int64_t first = 0;
+    int64_t last = std::min<int64_t>(W - 1, down >> 6);
+    for (int64_t w = 0; w <= last; ++w) {
+        VP[w] = ~UINT64_C(0);
+        VN[w] = 0;
+        score[w] = std::min<int64_t>(64 * (w + 1), m);
+    }
+    const uint64_t* pm = s.pm.data();
+    for (int64_t j = 0; j < n; ++j) {
+        const uint64_t* col = pm + (size_t)tid[j] * W;
+        // extend the band downwards
+        const int64_t want_last = std::min<int64_t>(W - 1, (j + 1 + down) >> 6);
+        while (last < want_last) {
+            ++last;
+            VP[last] = ~UINT64_C(0);
+            VN[last] = 0;
+            const int64_t rows = std::min<int64_t>(64 * (last + 1), m) - 64 * last;
+            score[last] = score[last - 1] + rows;
+        }
+        int h = 1;  // top boundary: D[0][j+1] - D[0][j] = +1 (an upper bound when first > 0)
+        for (int64_t w = first; w <= last; ++w) {
+            h = BlockStep::step(col[w], VP[w], VN[w], h, w == W - 1 ? last_bit : (UINT64_C(1) << 63));
+            score[w] += h;
+        }
+        // drop blocks that fell above the band: rows < j - up
+        while (first < last && 64 * (first + 1) - 1 < j + 1 - up) ++first;
+    }
+    if (last != W - 1) return k + 1;
+    return score[W - 1];
+}
+
+// Distance between p[0, m) and t[0, n) with m > 64 (dense ids built here).
+template <typename T>
+int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
+    const int32_t k = densify(p, m, t, n, s);
+    const int64_t W = (m + 63) >> 6;
+    build_masks(s.pid.data(), m, k, W, s);
+    const int64_t diff = n > m ? n - m : m - n;
+    const int64_t full = std::max(n, m);
+    int64_t bound = std::max<int64_t>(diff + 64, 2 * diff);
+    for (;;) {
+        if (bound >= full) bound = full;
+        const int64_t d = lev_block_banded(s.tid.data(), n, m, bound, s);
+        if (d <= bound) return d;
+        bound *= 2;
+    }
+}
+
+template <typename T>
+int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) {
+    // common prefix and suffix cost nothing
+    while (n > 0 && m > 0 && h[0] == r[0]) {
+        ++h;
+        ++r;
+        --n;
+        --m;
+    }
+    while (n > 0 && m > 0 && h[n - 1] == r[m - 1]) {
+        --n;
+        --m;
+    }
+    if (n == 0) return m;
+    if (m == 0) return n;
+    // the shorter sequence is the pattern (the distance is symmetric)
+    const T* p = r;
+    const T* t = h;
+    int64_t pm = m, tn = n;
+    if (n < m) {
+        std::swap(p, t);
+        std::swap(pm, tn);
+    }
+    if (pm <= 64) {
+        ShortPattern<T> P;
+        P.load(p, (int)pm);
+        return lev_short(P, t, tn);
+    }
+    return lev_long(p, pm, t, tn, s);
+}
+
+// Runs f(i, scratch) for i in [0, N) over n_threads threads with dynamic
+// scheduling; the first exception is re-thrown after the parallel region.
+template <typename F>
+void parallel_pairs(int64_t N, int n_threads, int64_t chunk, F f) {
+    std::exception_ptr error;
+    int failed = 0;
+    if (n_threads < 1) n_threads = 1;
+    if ((int64_t)n_threads > N) n_threads = (int)std::max<int64_t>(N, 1);
+#if SEQLOSS_HAVE_OPENMP
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+#endif
+    {
+        Scratch* s = nullptr;
+        try {
+            s = new Scratch();
+        } catch (...) {
+#if SEQLOSS_HAVE_OPENMP
+#pragma omp critical(seqloss_edit_error)
+#endif
+            {
+                if (!error) error = std::current_exception();
+                failed = 1;
+            }
+        }
+#if SEQLOSS_HAVE_OPENMP
+#pragma omp for schedule(dynamic, chunk)
+#endif
+        for (int64_t i = 0; i < N; ++i) {
+            int stop;
+#if SEQLOSS_HAVE_OPENMP
+#pragma omp atomic read
+#endif
+            stop = failed;
+            if (stop || !s) continue;
+            try {
+                f(i, *s);
+            } catch (...) {
+#if SEQLOSS_HAVE_OPENMP
+#pragma omp critical(seqloss_edit_error)
+#endif
+                {
+                    if (!error) error = std::current_exception();
+#if SEQLOSS_HAVE_OPENMP
+#pragma omp atomic write
+#endif
+                    failed = 1;
+                }
+            }
+        }
+        delete s;
+    }
+    if (error) std::rethrow_exception(error);
+}
+
+inline int64_t chunk_for(int64_t N, int n_threads) {
+    int64_t c = N / (16 * (int64_t)std::max(n_threads, 1));
+    return std::max<int64_t>(1, std::min<int64_t>(c, 256));
+}
+
+template <typename T>
+void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, int64_t* out,
+                         int n_threads) {
+    const T* hd = static_cast<const T*>(hyp.data);
+    const T* rd = static_cast<const T*>(ref.data);
+    // a tiny batch is not worth waking threads for
+    int64_t work = 0;
+    for (int64_t i = 0; i < N && work < 20000; ++i) work += hyp.lengths[i] + ref.lengths[i] + 8;
+    if (work < 20000) n_threads = 1;
+    parallel_pairs(N, n_threads, chunk_for(N, n_threads), [&](int64_t i, Scratch& s) {
+        const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
+        const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
+        out[i] = pair_distance(h, hyp.lengths[i], r, ref.lengths[i], s);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Error counts (hits, substitutions, deletions, insertions) of dense-id
+// reference rid[0, m) (ids < k) and hypothesis hid[0, n) (ids <= k, k = not
+// in the reference), with rapidfuzz's tie rule.
+inline void sdi_counts(const int32_t* rid, int64_t m, const int32_t* hid, int64_t n, int32_t k,
+                       Scratch& s, int64_t* c /* hits, subs, dels, ins */) {
+    const int64_t m0 = m;
+    while (n > 0 && m > 0 && rid[0] == hid[0]) {
+        ++rid;
+        ++hid;
+        --n;
+        --m;
+    }
+    while (n > 0 && m > 0 && rid[m - 1] == hid[n - 1]) {
+        --n;
+        --m;
+    }
+    int64_t subs = 0, dels = 0, ins = 0;
+    if (m == 0 || n == 0) {
+        dels = m;
+        ins = n;
+    } else {
+        const int64_t W = (m + 63) >> 6;
+        if ((double)n * (double)W * 16.0 > (double)(INT64_C(1) << 30))
+            throw std::length_error(
+                "error_rates: a pair is too long for the alignment matrix (over 1 GiB)");
+        build_masks(rid, m, k, W, s);
+        s.vp.assign(W, ~UINT64_C(0));
+        s.vn.assign(W, 0);
+        s.rec_vp.resize((size_t)n * W);
+        s.rec_vn.resize((size_t)n * W);
+        uint64_t* VP = s.vp.data();
+        uint64_t* VN = s.vn.data();
+        const uint64_t last_bit = UINT64_C(1) << ((m - 1) & 63);
+        for (int64_t j = 0; j < n; ++j) {
+            const uint64_t* col = s.pm.data() + (size_t)hid[j] * W;
+            int h = 1;
+            for (int64_t w = 0; w < W; ++w)
+                h = BlockStep::step(col[w], VP[w], VN[w], h, w == W - 1 ? last_bit : (UINT64_C(1) << 63));
+            std::memcpy(&s.rec_vp[(size_t)j * W], VP, sizeof(uint64_t) * W);
+            std::memcpy(&s.rec_vn[(size_t)j * W], VN, sizeof(uint64_t) * W);
+        }
+        auto bit = [W](const std::vector<uint64_t>& rec, int64_t row, int64_t col) {
+            return (rec[(size_t)row * W + (col >> 6)] >> (col & 63)) & 1;
+        };
+        int64_t row = n, col = m;
+        while (row && col) {
+            if (bit(s.rec_vp, row - 1, col - 1)) {  // deletion
+                ++dels;
+                --col;
+            } else {
+                --row;
+                if (row && bit(s.rec_vn, row - 1, col - 1)) {  // insertion
+                    ++ins;
+                } else {  // hit or substitution
+                    --col;
+                    subs += rid[col] != hid[row];
+                }
+            }
+        }
+        dels += col;
+        ins += row;
+    }
+    c[0] = m0 - subs - dels;
+    c[1] = subs;
+    c[2] = dels;
+    c[3] = ins;
+}
+
+// Word tokenizer (jiwer's default word transform), positions relative to t.
+template <typename U>
+void split_words(const U* t, int64_t L, std::vector<int32_t>& start, std::vector<int32_t>& len) {
+    start.clear();
+    len.clear();
+    int64_t i = 0;
+    while (i < L && is_py_space((uint32_t)t[i])) ++i;  // strip
+    int64_t end = L;
+    while (end > i && is_py_space((uint32_t)t[end - 1])) --end;
+    int64_t ws = i;
+    while (i < end) {
+        if (!is_py_space((uint32_t)t[i])) {
+            ++i;
+            continue;
+        }
+        int64_t j = i + 1;
+        while (j < end && is_py_space((uint32_t)t[j])) ++j;
+        if (j - i >= 2 || t[i] == (U)' ') {
+            start.push_back((int32_t)ws);
+            len.push_back((int32_t)(i - ws));
+            ws = j;
+        }
+        i = j;
+    }
+    if (end > ws) {
+        start.push_back((int32_t)ws);
+        len.push_back((int32_t)(end - ws));
+    }
+}
+
+template <typename U>
+inline uint64_t word_hash(const U* w, int32_t n) {
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)n;
+    for (int32_t i = 0; i < n; ++i) h = (h ^ (uint64_t)w[i]) * UINT64_C(0x100000001b3);
+    return h ^ (h >> 29);
+}
+
+// Word -> dense id map keyed by hash, equality checked on the code points.
+template <typename U>
+struct WordIds {
+    struct Slot {
+        uint64_t hash;
+        const U* ptr;
+        int32_t len;
+        int32_t id;
+        uint32_t stamp;
+    };
+    std::vector<Slot> slots;
+    uint32_t stamp = 0;
+    uint64_t mask = 0;
+    int32_t size = 0;
+    void reset(int64_t n_keys) {
+        uint64_t cap = 16;
+        while (cap < (uint64_t)(2 * n_keys)) cap <<= 1;
+        if (cap > slots.size()) {
+            slots.assign(cap, Slot{0, nullptr, 0, 0, 0});
+            stamp = 0;
+        }
+        if (++stamp == 0) {
+            for (auto& sl : slots) sl.stamp = 0;
+            stamp = 1;
+        }
+        mask = cap - 1;
+        size = 0;
+    }
+    inline int32_t lookup(const U* w, int32_t n, bool insert, int32_t absent) {
+        const uint64_t h = word_hash(w, n);
+        uint64_t i = (h * UINT64_C(0x9E3779B97F4A7C15)) >> 40;
+        i &= mask;
+        for (;;) {
+            Slot& sl = slots[i];
+            if (sl.stamp != stamp) {
+                if (!insert) return absent;
+                sl.hash = h;
+                sl.ptr = w;
+                sl.len = n;
+                sl.stamp = stamp;
+                sl.id = size++;
+                return sl.id;
+            }
+            if (sl.hash == h && sl.len == n && std::memcmp(sl.ptr, w, sizeof(U) * n) == 0)
+                return sl.id;
+            i = (i + 1) & mask;
+        }
+    }
+};
+
+template <typename U>
+void error_counts_t(const U* text, const int64_t* off, int64_t N, int word_unit, int64_t* counts,
+                    int n_threads) {
+    parallel_pairs(N, n_threads, chunk_for(N, n_threads), [&](int64_t i, Scratch& s) {
+        const U* h = text + off[i];
+        int64_t hn = off[i + 1] - off[i];
+        const U* r = text + off[N + i];
+        int64_t rn = off[N + i + 1] - off[N + i];
+        int64_t* c = counts + 6 * i;
+        if (word_unit) {
+            static thread_local WordIds<U> ids;
+            split_words(r, rn, s.wstart, s.wlen);
+            split_words(h, hn, s.wstart2, s.wlen2);
+            const int64_t m = (int64_t)s.wstart.size(), n = (int64_t)s.wstart2.size();
+            ids.reset(m);
+            s.pid.resize(m);
+            s.tid.resize(n);
+            for (int64_t a = 0; a < m; ++a) s.pid[a] = ids.lookup(r + s.wstart[a], s.wlen[a], true, 0);
+            const int32_t k = ids.size;
+            for (int64_t b = 0; b < n; ++b)
+                s.tid[b] = ids.lookup(h + s.wstart2[b], s.wlen2[b], false, k);
+            sdi_counts(s.pid.data(), m, s.tid.data(), n, k, s, c);
+            c[4] = n;
+            c[5] = m;
+        } else {
+            // strip, then every code point is a token
+            while (hn > 0 && is_py_space((uint32_t)h[0])) ++h, --hn;
+            while (hn > 0 && is_py_space((uint32_t)h[hn - 1])) --hn;
+            while (rn > 0 && is_py_space((uint32_t)r[0])) ++r, --rn;
+            while (rn > 0 && is_py_space((uint32_t)r[rn - 1])) --rn;
+            const int32_t k = densify(r, rn, h, hn, s);
+            // densify filled pid (reference ids) and tid (hypothesis ids)
+            sdi_counts(s.pid.data(), rn, s.tid.data(), hn, k, s, c);
+            c[4] = hn;
+            c[5] = rn;
+        }
+    });
+}
+
+}  // namespace
+
+void levenshtein_batch_impl(int token_type, const SeqBatch& hyp, const SeqBatch& ref, int64_t N,
+                            int64_t* out, int n_threads) {
+    switch (token_type) {
+        case TOKEN_U8: return levenshtein_batch_t<uint8_t>(hyp, ref, N, out, n_threads);
+        case TOKEN_U16: return levenshtein_batch_t<uint16_t>(hyp, ref, N, out, n_threads);
+        case TOKEN_U32: return levenshtein_batch_t<uint32_t>(hyp, ref, N, out, n_threads);
+        case TOKEN_I32: return levenshtein_batch_t<int32_t>(hyp, ref, N, out, n_threads);
+        case TOKEN_I64: return levenshtein_batch_t<int64_t>(hyp, ref, N, out, n_threads);
+        default: throw std::invalid_argument("levenshtein_batch: unknown token type");
+    }
+}
+
+void error_counts_impl(int unit_bytes, const void* text, const int64_t* offsets, int64_t N,
+                       int word_unit, int64_t* counts, int n_threads) {
+    switch (unit_bytes) {
+        case 1:
+            return error_counts_t(static_cast<const uint8_t*>(text), offsets, N, word_unit, counts,
+                                  n_threads);
+        case 2:
+            return error_counts_t(static_cast<const uint16_t*>(text), offsets, N, word_unit, counts,
+                                  n_threads);
+        case 4:
+            return error_counts_t(static_cast<const uint32_t*>(text), offsets, N, word_unit, counts,
+                                  n_threads);
+        default: throw std::invalid_argument("error_counts: unit_bytes must be 1, 2 or 4");
+    }
+}
+
+}  // namespace SEQLOSS_KERNEL_NS
+}  // namespace seqloss
