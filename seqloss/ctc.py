@@ -104,6 +104,8 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank, reduction
             % ("N, T, C" if batch_first else "T, N, C", x.ndim))
     if C < 1:
         raise ValueError("Expected log_probs to have at least one class, but got C=0")
+    if C > 2147483647:
+        raise ValueError("Expected log_probs to have at most 2147483647 classes, but got %d" % C)
     if isinstance(blank, (bool, np.bool_)) or not isinstance(blank, numbers.Integral):
         raise TypeError("Expected blank to be an int, but got %r" % (blank,))
     blank = int(blank)

@@ -17,7 +17,7 @@ void check_args(const CtcArgs& a) {
         throw std::invalid_argument("ctc_loss: null pointer argument");
     if (a.grad && !a.grad_scale)
         throw std::invalid_argument("ctc_loss: grad_scale is required with grad");
-    if (a.T < 0 || a.N < 0 || a.C < 1)
+    if (a.T < 0 || a.N < 0 || a.C < 1 || a.C > 2147483647)
         throw std::invalid_argument("ctc_loss: bad sizes");
     if (a.blank < 0 || a.blank >= a.C)
         throw std::out_of_range("ctc_loss: blank " + std::to_string(a.blank) +

@@ -58,7 +58,8 @@ struct CtcKernel {
     struct Work {
         AlignedBuffer<T> E, A, B, gam, skip, lse2;
         AlignedBuffer<double> Oa;
-        AlignedBuffer<int64_t> cls;
+        AlignedBuffer<int32_t> cls;
+        AlignedBuffer<uint8_t> live;
     };
 
     const CtcArgs& a;
@@ -89,36 +90,37 @@ struct CtcKernel {
         }
     }
 
-    // Max of a row and a flag for any inf/NaN in it (bit test).
+    // Max of a row and a flag for any inf/NaN in it (bit test).  Two simple
+    // W-lane loops (the row is in L1 for the second) so both vectorise.
     static T row_max(const T* x, int64_t C, bool& nonfinite) {
         T mx[kW];
-        UInt bad[kW];
-        for (int64_t j = 0; j < kW; ++j) {
-            mx[j] = std::numeric_limits<T>::lowest();
-            bad[j] = 0;
-        }
+        for (int64_t j = 0; j < kW; ++j) mx[j] = std::numeric_limits<T>::lowest();
         int64_t c = 0;
-        for (; c + kW <= C; c += kW) {
+        for (; c + kW <= C; c += kW)
+            for (int64_t j = 0; j < kW; ++j) mx[j] = vmax(mx[j], x[c + j]);
+        T m = std::numeric_limits<T>::lowest();
+        for (int64_t c2 = c; c2 < C; ++c2) m = vmax(m, x[c2]);
+        for (int64_t j = 0; j < kW; ++j) m = vmax(m, mx[j]);
+        nonfinite = any_nonfinite(x, C);
+        return m;
+    }
+
+    static bool any_nonfinite(const T* x, int64_t C) {
+        UInt bad[kW];
+        for (int64_t j = 0; j < kW; ++j) bad[j] = 0;
+        int64_t c = 0;
+        for (; c + kW <= C; c += kW)
             for (int64_t j = 0; j < kW; ++j) {
-                const T v = x[c + j];
-                mx[j] = vmax(mx[j], v);
-                const UInt b = fm::bit_cast<UInt>(v) & M::kAbsMask;
+                const UInt b = fm::bit_cast<UInt>(x[c + j]) & M::kAbsMask;
                 bad[j] = bad[j] > b ? bad[j] : b;
             }
-        }
-        T m = std::numeric_limits<T>::lowest();
         UInt bb = 0;
         for (; c < C; ++c) {
-            m = vmax(m, x[c]);
             const UInt b = fm::bit_cast<UInt>(x[c]) & M::kAbsMask;
             bb = bb > b ? bb : b;
         }
-        for (int64_t j = 0; j < kW; ++j) {
-            m = vmax(m, mx[j]);
-            bb = bb > bad[j] ? bb : bad[j];
-        }
-        nonfinite = bb >= M::kInfBits;
-        return m;
+        for (int64_t j = 0; j < kW; ++j) bb = bb > bad[j] ? bb : bad[j];
+        return bb >= M::kInfBits;
     }
 
     // A row with an inf or NaN: true when the softmax is undefined (a NaN, a
@@ -192,14 +194,15 @@ struct CtcKernel {
         w.lse2.resize(Tn);
         w.Oa.resize(Tn);
         w.cls.resize(Sp);
+        w.live.resize(Sp / kW);
 
         // Extended-state classes and the additive skip mask (0 where s-2 -> s
         // is allowed, the sentinel elsewhere and in the padding).
-        int64_t* cls = w.cls.data();
+        int32_t* cls = w.cls.data();
         T* skip = w.skip.data() + kW;
         for (int64_t s = -kW; s < Sp + kW; ++s) skip[s] = kSent;
         for (int64_t s = 0; s < S; ++s) {
-            cls[s] = (s & 1) ? lab[(s - 1) / 2] : a.blank;
+            cls[s] = static_cast<int32_t>((s & 1) ? lab[(s - 1) / 2] : a.blank);
             if ((s & 1) && s >= 3 && lab[(s - 1) / 2] != lab[(s - 3) / 2]) skip[s] = 0;
         }
 
@@ -221,19 +224,15 @@ struct CtcKernel {
                 lse2[t] = sub;
             }
             T* e = w.E.data() + t * RS + kW;
-            UInt seen = 0;
-            for (int64_t s = 0; s < S; ++s) {
-                const T v = x[cls[s]];
-                const UInt b = fm::bit_cast<UInt>(v);
-                // NaN or +inf in a used log-probability: the loss is NaN.
-                if (!a.from_logits && (b & M::kAbsMask) >= M::kInfBits && b != (M::kInfBits | ~M::kAbsMask))
-                    seen = 1;
-                e[s] = vmax(v * kLog2e - sub, kSent);
+            for (int64_t s = 0; s < S; ++s) e[s] = x[cls[s]];  // gather
+            // NaN or +inf in a used log-probability makes the loss NaN (-inf
+            // is a valid zero probability); from_logits checked whole rows.
+            if (!a.from_logits && any_nonfinite(e, S)) {
+                for (int64_t s = 0; s < S; ++s)
+                    if (fm::is_nan_bits(e[s]) || fm::is_posinf_bits(e[s])) bad = true;
+                if (bad) break;
             }
-            if (seen) {
-                bad = true;
-                break;
-            }
+            for (int64_t s = 0; s < S; ++s) e[s] = vmax(e[s] * kLog2e - sub, kSent);
             for (int64_t s = S; s < Sp + kW; ++s) e[s] = kSent;
         }
         if (bad) {
@@ -351,12 +350,16 @@ struct CtcKernel {
             const T c0 = static_cast<T>(Oa[t] + Ob - log2p);
             T bsum[kW];
             for (int64_t j = 0; j < kW; ++j) bsum[j] = 0;
+            uint8_t* live = w.live.data();  // blocks holding a non-negligible posterior
             for (int64_t s = lo; s < hi; s += kW) {
+                int any = 0;
                 for (int64_t j = 0; j < kW; ++j) {
                     const T g = M::exp2(at[s + j] + bt[s + j] + c0);
                     gam[s + j] = g;
                     bsum[j] += (j & 1) ? T(0) : g;  // even states are blanks
+                    any |= g > kTiny;
                 }
+                live[s / kW] = static_cast<uint8_t>(any);
             }
             T blank_post = 0;
             for (int64_t j = 0; j < kW; ++j) blank_post += bsum[j];
@@ -375,10 +378,13 @@ struct CtcKernel {
                 std::memset(gr, 0, sizeof(T) * C);
             }
             gr[a.blank] -= gsT * blank_post;
-            const int64_t s_end = std::min(hi, S);
-            for (int64_t s = lo + 1; s < s_end; s += 2) {
-                const T g = gam[s];
-                if (g > kTiny) gr[cls[s]] -= gsT * g;
+            for (int64_t s0 = lo; s0 < hi; s0 += kW) {
+                if (!live[s0 / kW]) continue;
+                const int64_t s_end = std::min(s0 + kW, S);
+                for (int64_t s = s0 + 1; s < s_end; s += 2) {
+                    const T g = gam[s];
+                    if (g > kTiny) gr[cls[s]] -= gsT * g;
+                }
             }
         }
     }

@@ -62,7 +62,8 @@ struct Math<float> {
         return x < kMinExp ? 0.0f : r;
     }
 
-    // log2(y) for finite y > 0 (normal numbers).
+    // log2(y) for finite y > 0 (normal numbers).  Division-free (Cephes logf
+    // polynomial), since vector division is slow on most x86 cores.
     static inline float log2(float y) {
         Int bits = bit_cast<Int>(y);
         Int e = ((bits >> 23) & 0xff) - 127;
@@ -70,15 +71,19 @@ struct Math<float> {
         bool big = m > 1.41421356f;
         m = big ? m * 0.5f : m;
         float ef = static_cast<float>(e) + (big ? 1.0f : 0.0f);
-        float z = (m - 1.0f) / (m + 1.0f);  // |z| <= 0.1716
-        float z2 = z * z;
-        // log(m) = 2 atanh(z) = 2 z (1 + z^2/3 + z^4/5 + z^6/7 + z^8/9)
-        float p = 0.11111111f;
-        p = p * z2 + 0.14285715f;
-        p = p * z2 + 0.2f;
-        p = p * z2 + 0.33333334f;
-        p = p * z2 + 1.0f;
-        return ef + z * p * static_cast<float>(2.0 * kLog2e);
+        float x = m - 1.0f;  // [-0.293, 0.414]
+        float z = x * x;
+        float p = 7.0376836292e-2f;
+        p = p * x - 1.1514610310e-1f;
+        p = p * x + 1.1676998740e-1f;
+        p = p * x - 1.2420140846e-1f;
+        p = p * x + 1.4249322787e-1f;
+        p = p * x - 1.6668057665e-1f;
+        p = p * x + 2.0000714765e-1f;
+        p = p * x - 2.4999993993e-1f;
+        p = p * x + 3.3333331174e-1f;
+        float ln = x + (x * z * p - 0.5f * z);  // ln(m)
+        return ef + ln * static_cast<float>(kLog2e);
     }
 };
 
