@@ -9,7 +9,7 @@ from ._core import is_openmp_enabled as openmp_enabled
 from ._core import simd_level
 # --- area imports (each area adds its own line) ---
 from .ctc import ctc_loss, ctc_loss_and_grad
-# edit_distance
+from .edit_distance import ErrorRates, cer, edit_distance, edit_distance_batch, error_rates, wer
 # softmax
 
 __version__ = "0.1.0"
@@ -20,6 +20,11 @@ __all__ = [
     "simd_level",
     "ctc_loss",
     "ctc_loss_and_grad",
-    # edit_distance
+    "ErrorRates",
+    "cer",
+    "edit_distance",
+    "edit_distance_batch",
+    "error_rates",
+    "wer",
     # softmax
 ]

@@ -225,15 +225,57 @@ struct Scratch {
     std::vector<int32_t> wstart, wlen;  // word tokens of one sentence
     std::vector<int32_t> wstart2, wlen2;
     std::vector<int64_t> score;         // (words,) score at each block's bottom row
+    std::vector<uint32_t> direct_stamp; // direct value -> id map (see densify)
+    std::vector<int32_t> direct_id;
+    uint32_t stamp = 0;
 };
 
 // Build dense ids: pattern tokens get ids 0..k-1 by first occurrence, text
-// tokens get the id of the equal pattern token or k.  Returns k.
+// tokens get the id of the equal pattern token or k.  Returns k.  When the
+// pattern's values span a small range (code points, small vocabularies) the
+// map is a direct, stamped array indexed by value - min (no hashing, nothing
+// to clear between pairs); otherwise a stamped open-addressing hash map.
 template <typename T>
 int32_t densify(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
-    s.map.reset(m);
     s.pid.resize(m);
     s.tid.resize(n);
+    int64_t lo = (int64_t)p[0], hi = lo;
+    for (int64_t i = 1; i < m; ++i) {
+        const int64_t v = (int64_t)p[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    const uint64_t range = (uint64_t)hi - (uint64_t)lo;  // no overflow in unsigned
+    if (range < (uint64_t)std::max<int64_t>(4096, 8 * m)) {
+        const size_t size = (size_t)range + 1;
+        if (s.direct_stamp.size() < size) {
+            s.direct_stamp.assign(size, 0);
+            s.direct_id.resize(size);
+            s.stamp = 0;
+        }
+        if (++s.stamp == 0) {
+            std::fill(s.direct_stamp.begin(), s.direct_stamp.end(), 0);
+            s.stamp = 1;
+        }
+        const uint32_t st = s.stamp;
+        uint32_t* stamp = s.direct_stamp.data();
+        int32_t* ids = s.direct_id.data();
+        int32_t k = 0;
+        for (int64_t i = 0; i < m; ++i) {
+            const uint64_t x = (uint64_t)(int64_t)p[i] - (uint64_t)lo;
+            if (stamp[x] != st) {
+                stamp[x] = st;
+                ids[x] = k++;
+            }
+            s.pid[i] = ids[x];
+        }
+        for (int64_t j = 0; j < n; ++j) {
+            const uint64_t x = (uint64_t)(int64_t)t[j] - (uint64_t)lo;
+            s.tid[j] = (x <= range && stamp[x] == st) ? ids[x] : k;
+        }
+        return k;
+    }
+    s.map.reset(m);
     for (int64_t i = 0; i < m; ++i) s.pid[i] = s.map.insert((uint64_t)(int64_t)p[i]);
     const int32_t k = s.map.size;
     for (int64_t j = 0; j < n; ++j) s.tid[j] = s.map.find((uint64_t)(int64_t)t[j], k);
@@ -246,27 +288,24 @@ inline void build_masks(const int32_t* pid, int64_t m, int32_t k, int64_t W, Scr
     for (int64_t i = 0; i < m; ++i) s.pm[(size_t)pid[i] * W + (i >> 6)] |= UINT64_C(1) << (i & 63);
 }
 
-// One 64-row block of Myers' (1999) recurrence.  h_in / return: horizontal
-// delta (-1, 0, +1) entering at the block's top / leaving at bit `out_bit`.
-struct BlockStep {
-    static inline int step(uint64_t Eq, uint64_t& VP, uint64_t& VN, int h_in, uint64_t out_bit) {
-        const uint64_t Xv = Eq | VN;
-        if (h_in < 0) Eq |= 1;
-        const uint64_t Xh = (((Eq & VP) + VP) ^ VP) | Eq;
-        uint64_t HP = VN | ~(Xh | VP);
-        uint64_t HN = VP & Xh;
-        const int h_out = (HP & out_bit) ? 1 : ((HN & out_bit) ? -1 : 0);
-        HP <<= 1;
-        HN <<= 1;
-        if (h_in < 0)
-            HN |= 1;
-        else if (h_in > 0)
-            HP |= 1;
-        VP = HN | ~(Xv | HP);
-        VN = HP & Xv;
-        return h_out;
-    }
-};
+// One 64-row block of Myers' (1999) recurrence, branch-free.  hp / hn: the
+// horizontal delta (+1 / -1 as a 0-or-1 bit) entering at the block's top; on
+// return, the delta leaving at bit `out` (63, or the last pattern row).
+static inline void block_step(uint64_t Eq, uint64_t& VP, uint64_t& VN, uint64_t& hp,
+                              uint64_t& hn, int out) {
+    const uint64_t Xv = Eq | VN;
+    Eq |= hn;
+    const uint64_t Xh = (((Eq & VP) + VP) ^ VP) | Eq;
+    uint64_t HP = VN | ~(Xh | VP);
+    uint64_t HN = VP & Xh;
+    const uint64_t hp_out = (HP >> out) & 1, hn_out = (HN >> out) & 1;
+    HP = (HP << 1) | hp;
+    HN = (HN << 1) | hn;
+    VP = HN | ~(Xv | HP);
+    VN = HP & Xv;
+    hp = hp_out;
+    hn = hn_out;
+}
 
 // Distance between dense-id pattern (m > 0 tokens, masks in s.pm) and text
 // ids tid[0, n), restricted to Ukkonen's band for the bound `k`: returns the
@@ -282,7 +321,7 @@ struct BlockStep {
 // the first one gets h_in = +1 (an upper bound for the same reason).
 inline int64_t lev_block_banded(const int32_t* tid, int64_t n, int64_t m, int64_t k, Scratch& s) {
     const int64_t W = (m + 63) >> 6;
-    const uint64_t last_bit = UINT64_C(1) << ((m - 1) & 63);
+    const int last_out = (int)((m - 1) & 63);
     s.vp.resize(W);
     s.vn.resize(W);
     uint64_t* VP = s.vp.data();
@@ -313,10 +352,16 @@ inline int64_t lev_block_banded(const int32_t* tid, int64_t n, int64_t m, int64_
             const int64_t rows = std::min<int64_t>(64 * (last + 1), m) - 64 * last;
             score[last] = score[last - 1] + rows;
         }
-        int h = 1;  // top boundary: D[0][j+1] - D[0][j] = +1 (an upper bound when first > 0)
-        for (int64_t w = first; w <= last; ++w) {
-            h = BlockStep::step(col[w], VP[w], VN[w], h, w == W - 1 ? last_bit : (UINT64_C(1) << 63));
-            score[w] += h;
+        // top boundary: D[0][j+1] - D[0][j] = +1 (an upper bound when first > 0)
+        uint64_t hp = 1, hn = 0;
+        const int64_t full_end = last == W - 1 ? last : last + 1;
+        for (int64_t w = first; w < full_end; ++w) {
+            block_step(col[w], VP[w], VN[w], hp, hn, 63);
+            score[w] += (int64_t)hp - (int64_t)hn;
+        }
+        if (full_end == last) {
+            block_step(col[last], VP[last], VN[last], hp, hn, last_out);
+            score[last] += (int64_t)hp - (int64_t)hn;
         }
         // drop blocks that fell above the band: rows < j - up
         while (first < last && 64 * (first + 1) - 1 < j + 1 - up) ++first;
@@ -481,12 +526,12 @@ inline void sdi_counts(const int32_t* rid, int64_t m, const int32_t* hid, int64_
         s.rec_vn.resize((size_t)n * W);
         uint64_t* VP = s.vp.data();
         uint64_t* VN = s.vn.data();
-        const uint64_t last_bit = UINT64_C(1) << ((m - 1) & 63);
+        const int last_out = (int)((m - 1) & 63);
         for (int64_t j = 0; j < n; ++j) {
             const uint64_t* col = s.pm.data() + (size_t)hid[j] * W;
-            int h = 1;
-            for (int64_t w = 0; w < W; ++w)
-                h = BlockStep::step(col[w], VP[w], VN[w], h, w == W - 1 ? last_bit : (UINT64_C(1) << 63));
+            uint64_t hp = 1, hn = 0;
+            for (int64_t w = 0; w + 1 < W; ++w) block_step(col[w], VP[w], VN[w], hp, hn, 63);
+            block_step(col[W - 1], VP[W - 1], VN[W - 1], hp, hn, last_out);
             std::memcpy(&s.rec_vp[(size_t)j * W], VP, sizeof(uint64_t) * W);
             std::memcpy(&s.rec_vn[(size_t)j * W], VN, sizeof(uint64_t) * W);
         }

@@ -1,0 +1,180 @@
+"""Edit distance and WER benchmark: seqloss vs rapidfuzz, editdistance and jiwer.
+
+On every ``edit_distance`` shape of ../shared/bench_shapes.json ([pairs,
+min_len, max_len, vocab]): references of length uniform in [min_len, max_len]
+over ``vocab`` symbols, hypotheses = references with ~15% substitutions and
+occasional (10%) truncation to 50-100% of the length; seeded.  Then seqloss.wer
+vs jiwer.wer on a generated 100k-sentence corpus.  Results are checked to be
+identical before any time is printed.
+
+What each timing includes (all in this one process, median of repeats):
+  seqloss        edit_distance_batch on the padded int64 (N, W) arrays + lengths
+                 (validation, kernel, output array): all of it.
+  rapidfuzz      process.cpdist(hyps, refs, scorer=Levenshtein.distance,
+                 workers=-1) where hyps/refs are lists of the 1-D row slices of
+                 the same arrays (making the slices is included; rapidfuzz then
+                 converts every element itself).  A second column gives
+                 cpdist on ready-made Python lists (conversion excluded).
+  editdistance   an editdistance.eval loop over ready-made Python lists
+                 (the .tolist() conversion excluded).
+  jiwer / wer    jiwer.wer(refs, hyps) vs seqloss.wer(hyps, refs) on lists of str.
+
+Usage:  python benchmarks/bench_edit_distance.py [--shapes words,chars] [--repeat 5]
+        [--threads N] [--corpus 100000]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import seqloss  # noqa: E402
+
+SHAPES = os.path.join(HERE, "..", "..", "shared", "bench_shapes.json")
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def make_pairs(n_pairs, lo, hi, vocab, seed):
+    rng = np.random.default_rng(seed)
+    ref_len = rng.integers(lo, hi + 1, n_pairs).astype(np.int64)
+    ref = rng.integers(0, vocab, (n_pairs, hi)).astype(np.int64)
+    hyp = ref.copy()
+    sub = rng.random((n_pairs, hi)) < 0.15
+    hyp[sub] = rng.integers(0, vocab, int(sub.sum()))
+    hyp_len = ref_len.copy()
+    cut = rng.random(n_pairs) < 0.10
+    hyp_len[cut] = (hyp_len[cut] * rng.uniform(0.5, 1.0, int(cut.sum()))).astype(np.int64)
+    # padding past the lengths is garbage on purpose (it must be ignored)
+    for a, ln in ((hyp, hyp_len), (ref, ref_len)):
+        a[np.arange(hi)[None, :] >= ln[:, None]] = -7
+    return hyp, hyp_len, ref, ref_len
+
+
+def make_corpus(n, seed):
+    rng = np.random.default_rng(seed)
+    vocab = ["w%d" % i for i in range(3000)] + ["über", "naïve", "東京", "😀"]
+    refs, hyps = [], []
+    for _ in range(n):
+        k = int(rng.integers(3, 25))
+        ws = [vocab[i] for i in rng.integers(0, len(vocab), k)]
+        h = [vocab[int(rng.integers(0, len(vocab)))] if rng.random() < 0.15 else w for w in ws]
+        if rng.random() < 0.1:
+            h = h[:int(len(h) * rng.uniform(0.5, 1.0))]
+        if rng.random() < 0.1:
+            h.insert(int(rng.integers(0, len(h) + 1)), "uh")
+        refs.append(" ".join(ws))
+        hyps.append(" ".join(h))
+    return hyps, refs
+
+
+def timeit(fn, repeat):
+    ts = []
+    out = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts), out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shapes", default=None)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--corpus", type=int, default=100000)
+    args = ap.parse_args()
+
+    import editdistance
+    import jiwer
+    import rapidfuzz
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
+    with open(SHAPES) as f:
+        shapes = {k: v for k, v in json.load(f)["edit_distance"].items() if not k.startswith("_")}
+    if args.shapes:
+        shapes = {k: shapes[k] for k in args.shapes.split(",")}
+    nt = args.threads or seqloss.get_num_threads()
+    print("machine: %s, %d cores, seqloss %s simd=%s openmp=%s threads=%d, rapidfuzz %s, "
+          "editdistance %s, jiwer %s, numpy %s, python %s" % (
+              cpu_name(), os.cpu_count(), seqloss.__version__, seqloss.simd_level(),
+              seqloss.openmp_enabled(), nt, rapidfuzz.__version__,
+              getattr(editdistance, "__version__", "?"), jiwer.__version__ if hasattr(
+                  jiwer, "__version__") else "4", np.__version__, platform.python_version()))
+    print()
+    print("| shape | pairs | seqloss (ms) | rapidfuzz cpdist on array rows (ms) | ratio | "
+          "rapidfuzz cpdist on lists (ms) | ratio | editdistance loop (ms) | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for si, (name, (n_pairs, lo, hi, vocab)) in enumerate(shapes.items()):
+        hyp, hl, ref, rl = make_pairs(n_pairs, lo, hi, vocab, seed=1234 + si)
+        rep = args.repeat if n_pairs * hi < 5e7 else max(3, args.repeat // 2)
+
+        def run_seqloss():
+            return seqloss.edit_distance_batch(hyp, ref, hyp_lengths=hl, ref_lengths=rl,
+                                               n_threads=nt)
+
+        def run_rf_arrays():
+            hs = [hyp[i, :hl[i]] for i in range(n_pairs)]
+            rs = [ref[i, :rl[i]] for i in range(n_pairs)]
+            return process.cpdist(hs, rs, scorer=Levenshtein.distance, workers=-1)
+
+        hs_l = [hyp[i, :hl[i]].tolist() for i in range(n_pairs)]
+        rs_l = [ref[i, :rl[i]].tolist() for i in range(n_pairs)]
+
+        def run_rf_lists():
+            return process.cpdist(hs_l, rs_l, scorer=Levenshtein.distance, workers=-1)
+
+        def run_ed():
+            ev = editdistance.eval
+            return np.array([ev(a, b) for a, b in zip(hs_l, rs_l)], dtype=np.int64)
+
+        t_s, d_s = timeit(run_seqloss, rep)
+        t_ra, d_ra = timeit(run_rf_arrays, rep)
+        t_rl, d_rl = timeit(run_rf_lists, rep)
+        t_e, d_e = timeit(run_ed, max(1, rep // 2))
+        for other, label in ((d_ra, "rapidfuzz arrays"), (d_rl, "rapidfuzz lists"),
+                             (d_e, "editdistance")):
+            if not np.array_equal(np.asarray(other, dtype=np.int64), d_s):
+                raise SystemExit("MISMATCH between seqloss and %s on %s" % (label, name))
+        print("| %s | %d | %.2f | %.2f | %.1fx | %.2f | %.1fx | %.1f | %.1fx |" % (
+            name, n_pairs, 1e3 * t_s, 1e3 * t_ra, t_ra / t_s, 1e3 * t_rl, t_rl / t_s,
+            1e3 * t_e, t_e / t_s))
+        sys.stdout.flush()
+
+    if args.corpus:
+        hyps, refs = make_corpus(args.corpus, seed=99)
+        t_s, w_s = timeit(lambda: seqloss.wer(hyps, refs, n_threads=nt), args.repeat)
+        t_j, w_j = timeit(lambda: jiwer.wer(refs, hyps), 1)
+        t_sc, c_s = timeit(lambda: seqloss.cer(hyps, refs, n_threads=nt), args.repeat)
+        t_jc, c_j = timeit(lambda: jiwer.cer(refs, hyps), 1)
+        if w_s != w_j or c_s != c_j:
+            raise SystemExit("MISMATCH: seqloss wer %r cer %r, jiwer wer %r cer %r"
+                             % (w_s, c_s, w_j, c_j))
+        print()
+        print("| corpus (%d sentence pairs) | seqloss (ms) | jiwer (ms) | ratio |" % len(hyps))
+        print("|---|---|---|---|")
+        print("| wer = %.6f | %.1f | %.1f | %.1fx |" % (w_s, 1e3 * t_s, 1e3 * t_j, t_j / t_s))
+        print("| cer = %.6f | %.1f | %.1f | %.1fx |" % (c_s, 1e3 * t_sc, 1e3 * t_jc, t_jc / t_sc))
+        print("(lists of str in, one float out: everything included for both)")
+
+
+if __name__ == "__main__":
+    main()
