@@ -36,6 +36,7 @@ cdef extern from "softmax.hpp" namespace "seqloss":
     void softmax_rows[T](const T* x, T* y, int64_t n_rows, int64_t n_classes, bint log,
                          int n_threads) except + nogil
     const char* softmax_isa() nogil
+    int64_t set_stream_min_bytes(int64_t) nogil
 
 
 cdef class _Buffers:
@@ -63,6 +64,15 @@ cdef class _Buffers:
 def kernel_isa():
     """Kernel variant in use: 'base', 'avx2' or 'avx512'."""
     return softmax_isa().decode()
+
+
+def stream_min_bytes(int64_t nbytes=-1):
+    """Gradients of at least nbytes are written with non-temporal stores.
+
+    Returns the previous threshold; a negative argument only queries it.
+    A process-wide tuning knob for benchmarks (not thread-safe).
+    """
+    return set_stream_min_bytes(nbytes)
 
 
 def check_targets(object targets, int64_t n_classes, int64_t ignore_index):

@@ -5,6 +5,7 @@
 #include "softmax.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -25,6 +26,12 @@ int effective_threads(int n_threads, int64_t n_rows, int64_t n_classes) {
     if (n_rows * n_classes < kMinParallelElems) return 1;
     return n_threads;
 }
+
+// Gradients at least this large are written with non-temporal stores (they
+// do not fit in the caches, so streaming saves the read-for-ownership).
+int64_t g_stream_min_bytes = int64_t(64) << 20;
+
+bool stream_gradient(int64_t bytes) { return bytes >= g_stream_min_bytes; }
 
 template <typename T>
 void check_args(const CeArgs<T>& a, bool nll) {
@@ -93,6 +100,12 @@ double finish(const CeArgs<T>& a, const std::vector<double>& contrib, bool nan_m
 
 const char* softmax_isa() { return isa_name(active_isa()); }
 
+int64_t set_stream_min_bytes(int64_t bytes) {
+    const int64_t old = g_stream_min_bytes;
+    if (bytes >= 0) g_stream_min_bytes = bytes;
+    return old;
+}
+
 template <typename T>
 double cross_entropy(const CeArgs<T>& in) {
     check_args(in, false);
@@ -120,13 +133,14 @@ double cross_entropy(const CeArgs<T>& in) {
         double d1 = 1.0, d2 = 1.0;
         if (mean) {
             d1 = a.weight ? ts.sum_w : static_cast<double>(ts.count);
-            d2 = a.weight ? ts.sum_w : static_cast<double>(N);
+            d2 = d1;  // torch (>= 1.13) also divides the smoothing term by it
             nan_mean = d1 == 0.0;
         }
         k.c1 = (1.0 - eps) / d1;
         k.c2 = eps / (static_cast<double>(C) * d2);
     }
     const bool force_ieee = !std::isfinite(k.c1) || !std::isfinite(k.c2);
+    k.stream = a.grad != nullptr && stream_gradient(N * C * static_cast<int64_t>(sizeof(T)));
     std::vector<double> contrib(static_cast<size_t>(N));
     if (N > 0) dispatch_ce_rows(a, k, contrib.data(), force_ieee);
     return finish(a, contrib, nan_mean);

@@ -66,6 +66,11 @@ template <typename T>
 void softmax_rows(const T* x, T* y, int64_t n_rows, int64_t n_classes, bool log,
                   int n_threads);
 
+// Gradients of at least this many bytes are written with non-temporal
+// stores; returns the previous value (a negative argument only queries).
+// Process-wide tuning knob for benchmarks, not thread-safe.
+int64_t set_stream_min_bytes(int64_t bytes);
+
 // Name of the kernel variant in use ("base", "avx2", "avx512").
 const char* softmax_isa();
 
@@ -86,6 +91,7 @@ struct CeCoef {
     double sum_w = 0.0;   // S_w = sum of the class weights (C without weights)
     double gscale = 1.0;  // grad_scale
     bool need_dot = false;  // row needs sum_c w[c] x[c] (smoothing, probs)
+    bool stream = false;    // write the gradient with non-temporal stores
 };
 
 // IEEE scalar path for one row (compiled without fast-math): used for rows

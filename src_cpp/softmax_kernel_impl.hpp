@@ -22,6 +22,10 @@
 #include <cmath>
 #include <cstdint>
 
+#if defined(__SSE2__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #include "common.hpp"
 #include "fastmath.hpp"
 #include "softmax.hpp"
@@ -38,6 +42,33 @@ struct K {
     static constexpr int64_t kChunk = 4096 / static_cast<int64_t>(sizeof(T));  // 4 KB: stays in L1
     static constexpr T kNegBig = sizeof(T) == 4 ? T(-1e30) : T(-1e300);
     static constexpr T kLog2e = T(fm::kLog2e);
+
+    // 2^x for x <= 0 (the argument is always x - max here): x is clamped
+    // at the smallest normal exponent, so the result is never a denormal and
+    // never exactly 0 (2^-126 ~ 1e-38 for float, 2^-1022 for double, far
+    // below anything that changes a sum of at least 1 or a gradient entry).
+    // Same polynomials as fm::Math, minus the selects those need for
+    // arbitrary x.
+    static inline T exp2_neg(T x) {
+        T xc = x < M::kMinExp ? M::kMinExp : x;
+        const T magic = sizeof(T) == 4 ? T(12582912.0f) : T(6755399441055744.0);
+        T t = xc + magic;
+        T nn = t - magic;
+        T f = xc - nn;  // [-0.5, 0.5]
+        Int ni = fm::bit_cast<Int>(t) - fm::bit_cast<Int>(magic);
+        T p;
+        if (sizeof(T) == 4) {
+            p = T(1.535336188319500e-4);
+            p = p * f + T(1.339887440266574e-3);
+            p = p * f + T(9.618437357674640e-3);
+            p = p * f + T(5.550332471162809e-2);
+            p = p * f + T(2.402264791363012e-1);
+            p = p * f + T(6.931472028550421e-1);
+            p = p * f + T(1.0);
+            return fm::bit_cast<T>(fm::bit_cast<Int>(p) + (ni << 23));
+        }
+        return M::exp2(xc);
+    }
 };
 
 // Row statistics from pass 1.
@@ -52,13 +83,15 @@ struct RowStats {
 };
 
 // Lane-wise pass over n elements (n a multiple of L) of one chunk.
-template <typename T, bool kW, bool kQ, bool kDot>
+template <typename T, bool kW, bool kQ, bool kDot, bool kStore>
 struct ChunkAcc {
     using KT = K<T>;
+    using Int = typename KT::Int;
     static constexpr int L = KT::L;
     T mx[L];
-    typename KT::Int ab[L];
-    T sm[L], wx[L], wq[L], wqx[L];
+    Int ab[L];
+    T sm[L];
+    T wx[kDot ? L : 1], wq[kQ ? L : 1], wqx[kQ ? L : 1];
 
     inline void reset_max() {
         for (int j = 0; j < L; ++j) {
@@ -71,28 +104,31 @@ struct ChunkAcc {
             for (int j = 0; j < L; ++j) {
                 T v = x[i + j];
                 mx[j] = v > mx[j] ? v : mx[j];
-                typename KT::Int b = fm::bit_cast<typename KT::Int>(v) &
-                                     static_cast<typename KT::Int>(KT::M::kAbsMask);
+                Int b = fm::bit_cast<Int>(v) & static_cast<Int>(KT::M::kAbsMask);
                 ab[j] = b > ab[j] ? b : ab[j];
             }
         }
     }
     inline void reset_sum() {
-        for (int j = 0; j < L; ++j) {
-            sm[j] = T(0);
-            wx[j] = T(0);
-            wq[j] = T(0);
-            wqx[j] = T(0);
-        }
+        for (int j = 0; j < L; ++j) sm[j] = T(0);
+        if (kDot)
+            for (int j = 0; j < L; ++j) wx[j] = T(0);
+        if (kQ)
+            for (int j = 0; j < L; ++j) wq[j] = wqx[j] = T(0);
     }
-    inline void sum_pass(const T* x, const T* w, const T* q, int64_t n, T m, T r) {
+    // e[i] = exp2((x[i] - m) log2e) is also stored when kStore.  kWp: read
+    // the weights from w (else all ones).
+    template <bool kWp>
+    inline void sum_pass(const T* x, const T* w, const T* q, T* e, int64_t n, T m, T r) {
         for (int64_t i = 0; i < n; i += L) {
             for (int j = 0; j < L; ++j) {
                 T v = x[i + j];
-                sm[j] += KT::M::exp2((v - m) * KT::kLog2e);
+                T ev = KT::exp2_neg((v - m) * KT::kLog2e);
+                sm[j] += ev;
+                if (kStore) e[i + j] = ev;
                 if (kDot) {
                     T d = v - r;
-                    T wj = kW ? w[i + j] : T(1);
+                    T wj = kWp ? w[i + j] : T(1);
                     wx[j] += wj * d;
                     if (kQ) {
                         T wqj = wj * q[i + j];
@@ -105,26 +141,37 @@ struct ChunkAcc {
     }
 };
 
+// Horizontal reductions as trees (each level is a vectorisable loop).
 template <typename T, int L>
 inline double hsum(const T* v) {
-    double s = 0.0;
-    for (int j = 0; j < L; ++j) s += static_cast<double>(v[j]);
-    return s;
+    alignas(64) T t[L];
+    for (int j = 0; j < L; ++j) t[j] = v[j];
+    for (int h = L / 2; h >= 1; h /= 2)
+        for (int j = 0; j < h; ++j) t[j] += t[j + h];
+    return static_cast<double>(t[0]);
 }
 
 template <typename T, int L>
 inline T hmax(const T* v) {
-    T m = v[0];
-    for (int j = 1; j < L; ++j) m = v[j] > m ? v[j] : m;
-    return m;
+    alignas(64) T t[L];
+    for (int j = 0; j < L; ++j) t[j] = v[j];
+    for (int h = L / 2; h >= 1; h /= 2)
+        for (int j = 0; j < h; ++j) t[j] = t[j + h] > t[j] ? t[j + h] : t[j];
+    return t[0];
 }
 
-// Pass 1 over one row x[0..C) (w, q rows or nullptr as the flags say).
-template <typename T, bool kW, bool kQ, bool kDot>
-RowStats row_stats(const T* x, const T* w, const T* q, int64_t C) {
+// Pass 1 over one row x[0..C) (w, q rows or nullptr as the flags say).  w
+// must be readable (zero) up to C rounded up to L; x and q may be read past
+// C up to the next multiple of L when overread is true (values there are
+// masked out), otherwise the tail is copied.  With kStore, e[0..C) receives
+// exp2((x - m_k) log2e) where m_k = chunk_m[k] is the running max used for
+// chunk k (e must hold C rounded up to L elements).
+template <typename T, bool kW, bool kQ, bool kDot, bool kStore>
+RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread, T* e,
+                   T* chunk_m) {
     using KT = K<T>;
     constexpr int L = KT::L;
-    ChunkAcc<T, kW, kQ, kDot> acc;
+    ChunkAcc<T, kW, kQ, kDot, kStore> acc;
     RowStats st;
     st.m = static_cast<double>(KT::kNegBig);
     st.s = 0.0;
@@ -134,70 +181,194 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C) {
     const T r = C > 0 ? x[0] : T(0);
     typename KT::Int abmax = 0;
     const int64_t full = (C / L) * L;
-    // Padded copy of the tail (fewer than L elements).
-    alignas(64) T xt[L], wt[L], qt[L];
+    alignas(64) T xt[L], qt[kQ ? L : 1], ones[kDot && !kW ? L : 1];
+    const T* wt = kW ? w + full : ones;
     const int64_t tail = C - full;
     if (tail) {
-        for (int j = 0; j < L; ++j) {
-            xt[j] = j < tail ? x[full + j] : KT::kNegBig;
-            wt[j] = (kW && j < tail) ? w[full + j] : T(0);
-            qt[j] = (kQ && j < tail) ? q[full + j] : T(0);
+        if (kDot && !kW)
+            for (int j = 0; j < L; ++j) ones[j] = j < tail ? T(1) : T(0);
+        if (overread) {
+            for (int j = 0; j < L; ++j) {
+                T v = x[full + j];
+                xt[j] = j < tail ? v : KT::kNegBig;
+            }
+            if (kQ)
+                for (int j = 0; j < L; ++j) {
+                    T v = q[full + j];
+                    qt[j] = j < tail ? v : T(0);
+                }
+        } else {
+            for (int j = 0; j < L; ++j) xt[j] = j < tail ? x[full + j] : KT::kNegBig;
+            if (kQ)
+                for (int j = 0; j < L; ++j) qt[j] = j < tail ? q[full + j] : T(0);
         }
     }
-    for (int64_t c0 = 0; c0 < C; c0 += KT::kChunk) {
+    int64_t k = 0;
+    for (int64_t c0 = 0; c0 < C; c0 += KT::kChunk, ++k) {
         const int64_t c1 = std::min<int64_t>(C, c0 + KT::kChunk);
         const int64_t nfull = std::min<int64_t>(c1, full) - c0;  // multiple of L (or <= 0)
         const bool with_tail = c1 == C && tail;
         acc.reset_max();
         if (nfull > 0) acc.max_pass(x + c0, nfull);
         if (with_tail) acc.max_pass(xt, L);
-        T cm = hmax<T, L>(acc.mx);
-        for (int j = 0; j < L; ++j) abmax = acc.ab[j] > abmax ? acc.ab[j] : abmax;
-        if (static_cast<double>(cm) > st.m) {
+        const T cm = hmax<T, L>(acc.mx);
+        {
+            const typename KT::Int ab = hmax<typename KT::Int, L>(acc.ab);
+            abmax = ab > abmax ? ab : abmax;
+        }
+        if (c0 == 0) {
+            st.m = static_cast<double>(cm);
+        } else if (static_cast<double>(cm) > st.m) {
             st.s *= std::exp(st.m - static_cast<double>(cm));
             st.m = static_cast<double>(cm);
         }
         const T mT = static_cast<T>(st.m);
+        if (kStore) chunk_m[k] = mT;
         acc.reset_sum();
         if (nfull > 0)
-            acc.sum_pass(x + c0, kW ? w + c0 : nullptr, kQ ? q + c0 : nullptr, nfull, mT, r);
-        if (with_tail) acc.sum_pass(xt, wt, qt, L, mT, r);
+            acc.template sum_pass<kW>(x + c0, kW ? w + c0 : nullptr, kQ ? q + c0 : nullptr,
+                                      kStore ? e + c0 : nullptr, nfull, mT, r);
+        if (with_tail)
+            acc.template sum_pass<kDot>(xt, wt, qt, kStore ? e + full : nullptr, L, mT, r);
         st.s += hsum<T, L>(acc.sm);
-        if (kDot) {
-            st.dot_wx += hsum<T, L>(acc.wx);
-            if (kQ) {
-                st.dot_wq += hsum<T, L>(acc.wq);
-                st.dot_wqx += hsum<T, L>(acc.wqx);
-            }
+        if (kDot) st.dot_wx += hsum<T, L>(acc.wx);
+        if (kQ) {
+            st.dot_wq += hsum<T, L>(acc.wq);
+            st.dot_wqx += hsum<T, L>(acc.wqx);
         }
     }
     st.nonfinite = abmax >= static_cast<typename KT::Int>(KT::M::kInfBits);
     return st;
 }
 
-// Pass 2: g[c] = exp2((x[c] - m) log2e) * A - w[c] * (q[c] * Bq + B)
-// (terms absent per the flags: kB = smoothing constant, kQ = prob targets).
+// Copy n elements to dst with non-temporal (streaming) stores where dst is
+// vector aligned: the gradient of a large call is not read again soon, and
+// streaming skips the read-for-ownership of every destination line.
+inline void stream_store(float* dst, const float* src, int64_t n) {
+    int64_t i = 0;
+#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
+#if defined(__AVX512F__)
+    constexpr int V = 16;
+#elif defined(__AVX__)
+    constexpr int V = 8;
+#else
+    constexpr int V = 4;
+#endif
+    while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & (V * 4 - 1))) {
+        dst[i] = src[i];
+        ++i;
+    }
+    for (; i + V <= n; i += V) {
+#if defined(__AVX512F__)
+        _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+#elif defined(__AVX__)
+        _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+#else
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+#endif
+    }
+#endif
+    for (; i < n; ++i) dst[i] = src[i];
+}
+inline void stream_store(double* dst, const double* src, int64_t n) {
+    int64_t i = 0;
+#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
+#if defined(__AVX512F__)
+    constexpr int V = 8;
+#elif defined(__AVX__)
+    constexpr int V = 4;
+#else
+    constexpr int V = 2;
+#endif
+    while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & (V * 8 - 1))) {
+        dst[i] = src[i];
+        ++i;
+    }
+    for (; i + V <= n; i += V) {
+#if defined(__AVX512F__)
+        _mm512_stream_pd(dst + i, _mm512_loadu_pd(src + i));
+#elif defined(__AVX__)
+        _mm256_stream_pd(dst + i, _mm256_loadu_pd(src + i));
+#else
+        _mm_stream_pd(dst + i, _mm_loadu_pd(src + i));
+#endif
+    }
+#endif
+    for (; i < n; ++i) dst[i] = src[i];
+}
+
+inline void stream_fence() {
+#if defined(__SSE2__)
+    _mm_sfence();
+#endif
+}
+
+
+// Pass 2 on n elements: out[c] = e[c] * A - w[c] * (q[c] * Bq + B) (terms
+// absent per the flags: kB = smoothing constant, kQ = prob targets).  out
+// may be e itself.
 template <typename T, bool kW, bool kQ, bool kB>
-void write_grad(const T* x, const T* w, const T* q, T* g, int64_t C, T m, T A, T Bq,
-                T B) {
-    using KT = K<T>;
-    for (int64_t c = 0; c < C; ++c) {
-        T e = KT::M::exp2((x[c] - m) * KT::kLog2e) * A;
+inline void grad_block(const T* e, const T* w, const T* q, T* out, int64_t n, T A, T Bq,
+                       T B) {
+    for (int64_t c = 0; c < n; ++c) {
+        T v = e[c] * A;
         if (kQ || kB) {
             T wc = kW ? w[c] : T(1);
             T t = kQ ? q[c] * Bq + B : B;
-            e -= wc * t;
+            v -= wc * t;
         }
-        g[c] = e;
+        out[c] = v;
     }
 }
+
+// Gradient row g[0..C) from the stored exponentials e (pass 1): per chunk k,
+// A_k = A * exp(m_k - m) rescales to the final max; then g[y] = gy when
+// y >= 0.  With stream, each chunk is finished in e (L1) and streamed out.
+template <typename T, bool kW, bool kQ, bool kB>
+void write_grad(T* e, const T* chunk_m, const T* w, const T* q, T* g, int64_t C, T m,
+                double A, T Bq, T B, int64_t y, T gy, bool stream) {
+    using KT = K<T>;
+    int64_t k = 0;
+    for (int64_t c0 = 0; c0 < C; c0 += KT::kChunk, ++k) {
+        const int64_t n = std::min<int64_t>(KT::kChunk, C - c0);
+        const T Ak = static_cast<T>(
+            chunk_m[k] == m ? A : A * std::exp(static_cast<double>(chunk_m[k]) - m));
+        const T* wk = kW ? w + c0 : nullptr;
+        const T* qk = kQ ? q + c0 : nullptr;
+        if (stream) {
+            T* ek = e + c0;
+            grad_block<T, kW, kQ, kB>(ek, wk, qk, ek, n, Ak, Bq, B);
+            if (y >= c0 && y < c0 + n) ek[y - c0] = gy;
+            stream_store(g + c0, ek, n);
+        } else {
+            grad_block<T, kW, kQ, kB>(e + c0, wk, qk, g + c0, n, Ak, Bq, B);
+        }
+    }
+    if (!stream && y >= 0) g[y] = gy;
+}
+
+// Per-thread scratch: the row's exponentials and per-chunk maxima.
+template <typename T>
+struct Scratch {
+    AlignedBuffer<T> e;
+    AlignedBuffer<T> chunk_m;
+    explicit Scratch(int64_t C) {
+        const int64_t cp = (C + K<T>::L - 1) / K<T>::L * K<T>::L;
+        e.resize(static_cast<size_t>(cp));
+        chunk_m.resize(static_cast<size_t>((C + K<T>::kChunk - 1) / K<T>::kChunk + 1));
+    }
+};
 
 template <typename T, bool kW, bool kQ, bool kDot>
 void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
                   bool force_ieee, int64_t n0, int64_t n1) {
+    using KT = K<T>;
     const int64_t C = a.n_classes;
     const T* w = a.weight;
     const double eps = k.eps;
+    Scratch<T> scratch(a.grad ? C : 1);
+    T* e = scratch.e.data();
+    T* cmax = scratch.chunk_m.data();
     for (int64_t n = n0; n < n1; ++n) {
         const T* x = a.logits + n * C;
         T* g = a.grad ? a.grad + n * C : nullptr;
@@ -211,12 +382,16 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             }
         }
         const T* q = kQ ? a.probs + n * C : nullptr;
-        RowStats st = row_stats<T, kW, kQ, kDot>(x, w, q, C);
+        const bool overread = (n + 1) * C + KT::L <= a.n_rows * C;
+        RowStats st = g ? row_stats<T, kW, kQ, kDot, true>(x, w, q, C, overread, e, cmax)
+                        : row_stats<T, kW, kQ, kDot, false>(x, w, q, C, overread, nullptr,
+                                                            nullptr);
         if (st.nonfinite || force_ieee) {
             contrib[n] = detail::ce_row_ieee<T>(a, k, n, g);
             continue;
         }
         const double lse_m = std::log(st.s);  // lse - m
+        const T mT = static_cast<T>(st.m);
         if (kQ) {
             // q' = (1 - eps) q + eps / C
             const double swq = (1.0 - eps) * st.dot_wq + eps / C * k.sum_w;
@@ -225,10 +400,10 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             contrib[n] = k.c1 * (swq * (st.m + lse_m - st.ref) - swqx);
             if (g) {
                 const double f = k.gscale * k.c1;
-                write_grad<T, kW, true, true>(x, w, q, g, C, static_cast<T>(st.m),
-                                              static_cast<T>(f * swq / st.s),
+                write_grad<T, kW, true, true>(e, cmax, w, q, g, C, mT, f * swq / st.s,
                                               static_cast<T>(f * (1.0 - eps)),
-                                              static_cast<T>(f * eps / C));
+                                              static_cast<T>(f * eps / C), -1, T(0),
+                                              k.stream);
             }
             continue;
         }
@@ -241,27 +416,35 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
         if (g) {
             const double amul = k.c1 * wy + k.c2 * k.sum_w;
             const double A = k.gscale * amul / st.s;
-            if (kDot)
-                write_grad<T, kW, false, true>(x, w, nullptr, g, C, static_cast<T>(st.m),
-                                               static_cast<T>(A), T(0),
-                                               static_cast<T>(k.gscale * k.c2));
-            else
-                write_grad<T, kW, false, false>(x, w, nullptr, g, C, static_cast<T>(st.m),
-                                                static_cast<T>(A), T(0), T(0));
             // Target entry in double: p_y a - c2 w_y - c1 w_y.
             const double py = std::exp(xy - lse);
-            g[y] = static_cast<T>(k.gscale * (py * amul - k.c2 * wy - k.c1 * wy));
+            const T gy = static_cast<T>(k.gscale * (py * amul - k.c2 * wy - k.c1 * wy));
+            if (kDot)
+                write_grad<T, kW, false, true>(e, cmax, w, nullptr, g, C, mT, A, T(0),
+                                               static_cast<T>(k.gscale * k.c2), y, gy,
+                                               k.stream);
+            else
+                write_grad<T, kW, false, false>(e, cmax, w, nullptr, g, C, mT, A, T(0), T(0),
+                                                y, gy, k.stream);
         }
     }
+    if (k.stream) stream_fence();
 }
 
 template <typename T>
 void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_t n1) {
     using KT = K<T>;
+    Scratch<T> scratch(log ? 1 : C);
+    T* e = scratch.e.data();
+    T* cmax = scratch.chunk_m.data();
     for (int64_t n = n0; n < n1; ++n) {
         const T* xr = x + n * C;
         T* yr = y + n * C;
-        RowStats st = row_stats<T, false, false, false>(xr, nullptr, nullptr, C);
+        const bool overread = (n + 1) * C + KT::L <= n1 * C;
+        RowStats st = log ? row_stats<T, false, false, false, false>(xr, nullptr, nullptr, C,
+                                                                    overread, nullptr, nullptr)
+                          : row_stats<T, false, false, false, true>(xr, nullptr, nullptr, C,
+                                                                   overread, e, cmax);
         if (st.nonfinite) {
             detail::softmax_row_ieee<T>(xr, yr, C, log);
             continue;
@@ -272,8 +455,8 @@ void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_
             const T ls = static_cast<T>(std::log(st.s));
             for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) - ls;
         } else {
-            const T inv = static_cast<T>(1.0 / st.s);
-            for (int64_t c = 0; c < C; ++c) yr[c] = KT::M::exp2((xr[c] - m) * KT::kLog2e) * inv;
+            write_grad<T, false, false, false>(e, cmax, nullptr, nullptr, yr, C, m, 1.0 / st.s,
+                                               T(0), T(0), -1, T(0), false);
         }
     }
 }
@@ -301,11 +484,23 @@ void parallel_rows(int64_t n, int nt, F&& f) {
 }
 
 template <typename T>
-void ce_rows_t(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
+void ce_rows_t(const CeArgs<T>& in, const detail::CeCoef& k, double* contrib,
                bool force_ieee) {
-    const bool kw = a.weight != nullptr;
-    const bool kq = a.probs != nullptr;
+    const bool kw = in.weight != nullptr;
+    const bool kq = in.probs != nullptr;
     const bool kdot = k.need_dot || kq;
+    // Weights padded with zeros to a multiple of the lane count (row_stats
+    // reads whole lane groups).
+    CeArgs<T> a = in;
+    AlignedBuffer<T> wpad;
+    if (kw) {
+        const int64_t C = a.n_classes;
+        const int64_t cp = (C + K<T>::L - 1) / K<T>::L * K<T>::L;
+        wpad.resize(static_cast<size_t>(cp));
+        std::copy(in.weight, in.weight + C, wpad.data());
+        std::fill(wpad.data() + C, wpad.data() + cp, T(0));
+        a.weight = wpad.data();
+    }
     auto run = [&](auto fn) {
         parallel_rows(a.n_rows, a.n_threads,
                       [&](int64_t n0, int64_t n1) { fn(a, k, contrib, force_ieee, n0, n1); });

@@ -1,0 +1,297 @@
+"""Fused softmax, log-softmax, NLL and cross-entropy (NumPy API).
+
+The class axis is the last one: logits / log-probabilities have shape
+``(..., C)`` and class-index targets ``(...)``.  Semantics are those of
+``torch.nn.functional.cross_entropy`` / ``nll_loss`` (weighted mean,
+``ignore_index``, ``label_smoothing`` mixed as torch mixes it, also with
+weights, probability targets), computed by one read pass per row (online
+log-sum-exp) and, for the ``*_and_grad`` variants, one pass writing the
+gradient ``softmax - target distribution`` scaled by weight / normaliser.
+
+float32 and float64 are computed as given; float16 (and bfloat16 where NumPy
+knows it) are computed in float32 and returned in the input dtype.  Results
+are bit-identical for any ``n_threads``.
+"""
+import numbers
+
+import numpy as np
+
+from . import _softmax as _k
+from ._utils import float_dtype_of, resolve_n_threads, check_reduction
+
+__all__ = [
+    "log_softmax",
+    "softmax",
+    "nll_loss",
+    "nll_loss_and_grad",
+    "cross_entropy",
+    "cross_entropy_and_grad",
+]
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+_ndarray = np.ndarray
+
+
+def _float_input(name, x):
+    """-> (array in its compute dtype, C-contiguous; output dtype)."""
+    if type(x) is not _ndarray:
+        x = np.asarray(x)
+    dt = x.dtype
+    if dt is _F32 or dt is _F64:
+        cdt = odt = dt
+    else:
+        cdt, odt = float_dtype_of(name, x)
+    if x.dtype is not cdt or not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x, dtype=cdt)
+    return x, odt
+
+
+def _int_like(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def _check_ignore_index(ignore_index):
+    if not _int_like(ignore_index):
+        raise TypeError("Expected ignore_index to be an int, but got %r" % (ignore_index,))
+    ignore_index = int(ignore_index)
+    if not -2**63 <= ignore_index < 2**63:
+        raise ValueError("Expected ignore_index to fit in int64, but got %d" % ignore_index)
+    return ignore_index
+
+
+def _check_smoothing(label_smoothing):
+    if isinstance(label_smoothing, (bool, np.bool_)) or \
+            not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(
+            "Expected label_smoothing to be a float, but got %r" % (label_smoothing,))
+    ls = float(label_smoothing)
+    if not 0.0 <= ls <= 1.0:
+        raise ValueError(
+            "Expected label_smoothing to be in [0, 1], but got %r" % (label_smoothing,))
+    return ls
+
+
+def _check_weight(weight, n_classes, cdt):
+    if weight is None:
+        return None
+    w = weight if type(weight) is _ndarray else np.asarray(weight)
+    if w.dtype.kind not in "fiu" or w.dtype == np.bool_:
+        raise TypeError("Expected weight to be a float array, but got dtype %s" % w.dtype)
+    if w.ndim != 1 or w.shape[0] != n_classes:
+        raise ValueError(
+            "Expected weight to be a 1-D array of length %d (the number of classes), "
+            "but got shape %s" % (n_classes, w.shape))
+    w = np.ascontiguousarray(w, dtype=cdt)
+    bad = ~(w >= 0)
+    if bad.any():
+        raise ValueError(
+            "Expected weight to be non-negative, but got value %r at class %d"
+            % (float(w[bad][0]), int(np.flatnonzero(bad)[0])))
+    return w
+
+
+def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="targets"):
+    """Integer class targets of shape batch_shape -> C-contiguous int64."""
+    t = targets if type(targets) is _ndarray else np.asarray(targets)
+    dt = t.dtype
+    if dt is not _I64:
+        if dt.kind not in "iu":
+            raise TypeError(
+                "Expected %s to be an integer array of class indices, but got dtype %s"
+                % (name, dt))
+        if dt.kind == "u" and t.size and int(t.max()) >= 2**63:
+            raise ValueError(
+                "Expected %s to have values in [0, %d) or equal ignore_index=%d, but got "
+                "value %d" % (name, n_classes, ignore_index, int(t.max())))
+    if t.shape != batch_shape:
+        raise ValueError(
+            "Expected %s to have the logits' batch shape %s (logits shape %s without the "
+            "class axis), but got shape %s"
+            % (name, batch_shape, batch_shape + (n_classes,), t.shape))
+    if dt is not _I64 or not t.flags.c_contiguous:
+        t = np.ascontiguousarray(t, dtype=_I64)
+    bad = _k.check_targets(t, n_classes, ignore_index)
+    if bad is not None:
+        raise ValueError(
+            "Expected %s to have values in [0, %d) or equal ignore_index=%d, but got value %d"
+            % (name, n_classes, ignore_index, bad))
+    return t
+
+
+def _check_grad_out(grad_out, shape, odt, inputs):
+    if type(grad_out) is not _ndarray:
+        raise TypeError(
+            "Expected grad_out to be a numpy.ndarray, but got %s" % type(grad_out).__name__)
+    if grad_out.shape != shape:
+        raise ValueError(
+            "Expected grad_out to have the logits' shape %s, but got shape %s"
+            % (shape, grad_out.shape))
+    if grad_out.dtype != odt:
+        raise TypeError(
+            "Expected grad_out to have dtype %s (the logits' dtype), but got dtype %s"
+            % (odt, grad_out.dtype))
+    flags = grad_out.flags
+    if not flags.c_contiguous:
+        raise ValueError("Expected grad_out to be C-contiguous")
+    if not flags.writeable:
+        raise ValueError("Expected grad_out to be writeable")
+    for arr in inputs:
+        if arr is not None and np.may_share_memory(grad_out, arr):
+            raise ValueError("Expected grad_out not to overlap the inputs")
+
+
+def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoothing,
+               n_threads, want_grad, grad_out):
+    # -- logits
+    x, odt = _float_input("log_probs" if nll else "logits", logits)
+    if x.ndim < 1:
+        raise ValueError(
+            "Expected %s to have at least 1 dimension (the class axis), but got a scalar"
+            % ("log_probs" if nll else "logits"))
+    shape = x.shape
+    C = shape[-1]
+    if C < 1:
+        raise ValueError(
+            "Expected %s to have at least one class, but got shape %s"
+            % ("log_probs" if nll else "logits", shape))
+    cdt = x.dtype
+    is_double = cdt is _F64
+    n_rows = x.size // C
+    # -- options
+    red = _REDUCTION.get(reduction) if type(reduction) is str else None
+    if red is None:
+        check_reduction(reduction)
+    nt = resolve_n_threads(n_threads)
+    if type(ignore_index) is not int or ignore_index != -100:
+        ignore_index = _check_ignore_index(ignore_index)
+    if label_smoothing != 0.0 or type(label_smoothing) is not float:
+        label_smoothing = _check_smoothing(label_smoothing)
+    w = _check_weight(weight, C, cdt) if weight is not None else None
+    # -- targets: class indices (...) or, for cross-entropy, probabilities (..., C)
+    probs = t = None
+    tt = targets if type(targets) is _ndarray else np.asarray(targets)
+    if tt.dtype.kind == "f" or tt.dtype.name == "bfloat16":
+        if nll:
+            raise TypeError(
+                "Expected targets to be an integer array of class indices, but got dtype %s"
+                % tt.dtype)
+        if tt.shape != shape:
+            raise ValueError(
+                "Expected probability targets to have the logits' shape %s, but got shape %s"
+                % (shape, tt.shape))
+        probs = np.ascontiguousarray(tt, dtype=cdt)
+    else:
+        t = _check_index_targets(tt, shape[:-1], C, ignore_index)
+    # -- outputs
+    grad = None
+    if want_grad:
+        if grad_out is not None:
+            _check_grad_out(grad_out, shape, odt, (logits, x, tt, w))
+            grad = grad_out if odt is cdt else np.empty(shape, dtype=cdt)
+        else:
+            grad = np.empty(shape, dtype=cdt)
+    loss_rows = np.empty(shape[:-1], dtype=cdt) if red == 0 else None
+    total = _k.loss_kernel(nll, is_double, x, n_rows, C, t, probs, w, ignore_index,
+                           label_smoothing, red, grad, 1.0, loss_rows, nt)
+    if red == 0:
+        loss = loss_rows if odt is cdt else loss_rows.astype(odt)
+    else:
+        loss = odt.type(total)
+    if grad is not None and odt is not cdt:
+        if grad_out is not None:
+            np.copyto(grad_out, grad, casting="unsafe")
+            grad = grad_out
+        else:
+            grad = grad.astype(odt)
+    return loss, grad
+
+
+def cross_entropy(logits, targets, *, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, n_threads=None):
+    """Cross-entropy of ``logits`` (..., C) against ``targets``, as torch computes it.
+
+    targets: integer class indices of shape (...) (``ignore_index`` rows
+    contribute nothing), or float class probabilities of the logits' shape.
+    weight: optional (C,) non-negative class weights.  reduction: "mean"
+    (weighted mean over non-ignored rows, NaN when there are none), "sum" or
+    "none" (per-row losses of shape (...)).  label_smoothing in [0, 1] mixes
+    the target with the uniform distribution as torch does.
+    Returns a NumPy scalar (or an array for "none") in the logits' dtype.
+    """
+    return _loss_call(False, logits, targets, weight, ignore_index, reduction,
+                      label_smoothing, n_threads, False, None)[0]
+
+
+def cross_entropy_and_grad(logits, targets, *, weight=None, ignore_index=-100,
+                           reduction="mean", label_smoothing=0.0, n_threads=None,
+                           grad_out=None):
+    """``(loss, grad)``: :func:`cross_entropy` and its gradient w.r.t. the logits.
+
+    grad has the logits' shape and dtype and is the gradient of the reduced
+    loss (for reduction "none", of the sum of the per-row losses).  grad_out:
+    optional preallocated C-contiguous array of that shape and dtype, not
+    overlapping the inputs; the gradient is written there and returned
+    (reusing it avoids the cost of fresh pages).
+    """
+    return _loss_call(False, logits, targets, weight, ignore_index, reduction,
+                      label_smoothing, n_threads, True, grad_out)
+
+
+def nll_loss(log_probs, targets, *, weight=None, ignore_index=-100, reduction="mean",
+             n_threads=None):
+    """Negative log-likelihood of ``log_probs`` (..., C) at class ``targets`` (...), as torch."""
+    return _loss_call(True, log_probs, targets, weight, ignore_index, reduction, 0.0,
+                      n_threads, False, None)[0]
+
+
+def nll_loss_and_grad(log_probs, targets, *, weight=None, ignore_index=-100,
+                      reduction="mean", n_threads=None, grad_out=None):
+    """``(loss, grad)``: :func:`nll_loss` and its gradient w.r.t. ``log_probs``.
+
+    The gradient is zero except ``-weight[y] / normaliser`` at each
+    non-ignored row's target.  grad_out as in :func:`cross_entropy_and_grad`.
+    """
+    return _loss_call(True, log_probs, targets, weight, ignore_index, reduction, 0.0,
+                      n_threads, True, grad_out)
+
+
+def _softmax_call(x, axis, n_threads, log):
+    name = "x"
+    xa, odt = _float_input(name, x)
+    if xa.ndim < 1:
+        raise ValueError("Expected x to have at least 1 dimension, but got a scalar")
+    if not _int_like(axis):
+        raise TypeError("Expected axis to be an int, but got %r" % (axis,))
+    nd = xa.ndim
+    ax = int(axis)
+    if not -nd <= ax < nd:
+        raise ValueError(
+            "Expected axis to be in [%d, %d) for an array of %d dimension(s), but got %d"
+            % (-nd, nd, nd, ax))
+    ax %= nd
+    nt = resolve_n_threads(n_threads)
+    moved = ax != nd - 1
+    if moved:
+        xa = np.ascontiguousarray(np.moveaxis(xa, ax, -1))
+    y = np.empty(xa.shape, dtype=xa.dtype)
+    C = xa.shape[-1]
+    n_rows = xa.size // C if C else 0
+    _k.softmax_kernel(xa.dtype is _F64, xa, y, n_rows, C, log, nt)
+    if odt is not xa.dtype:
+        y = y.astype(odt)
+    if moved:
+        y = np.moveaxis(y, -1, ax)
+    return y
+
+
+def log_softmax(x, axis=-1, *, n_threads=None):
+    """``x - logsumexp(x, axis)``, computed row-wise in one read pass (online max/sum)."""
+    return _softmax_call(x, axis, n_threads, True)
+
+
+def softmax(x, axis=-1, *, n_threads=None):
+    """``exp(x - logsumexp(x, axis))`` along ``axis``."""
+    return _softmax_call(x, axis, n_threads, False)
