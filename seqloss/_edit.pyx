@@ -5,8 +5,10 @@ All checking the user sees happens in seqloss/edit_distance.py; the C++ side
 re-checks defensively and its exceptions become ValueError / IndexError here.
 """
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, int32_t
+from libcpp.vector cimport vector
 
 cdef extern from "Python.h":
+    int PyUnicode_READY(object) except -1
     int PyUnicode_KIND(object) except? -1
     void* PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -22,9 +24,13 @@ cdef extern from "edit_distance.hpp" namespace "seqloss":
         const int64_t* lengths
     void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
                            int64_t n_pairs, int64_t* out, int n_threads) except + nogil
-    void error_counts_batch(int unit_bytes, const void* text, const int64_t* offsets,
-                            int64_t n_pairs, int word_unit, int64_t* counts,
-                            int n_threads) except + nogil
+    cdef cppclass TextRef:
+        TextRef()
+        const void* data
+        int64_t length
+        int32_t kind
+    void error_counts_batch(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
+                            int word_unit, int64_t* counts, int n_threads) except + nogil
     bint is_py_space(uint32_t c) nogil
 
 ctypedef fused token_t:
@@ -85,25 +91,42 @@ def distance_batch(const token_t[::1] hyp,            # IN  tokens (flat or padd
         levenshtein_batch(tt, h, r, n, &out[0], n_threads)
 
 
-def error_counts(str text,                      # IN  all hypotheses then all references, joined
-                 const int64_t[::1] offsets,    # IN  (2N+1,) code-point offsets into text
+cdef int _fill_refs(tuple items, str name, vector[TextRef]& out) except -1:
+    cdef Py_ssize_t i
+    cdef object x
+    for i in range(len(items)):
+        x = items[i]
+        if not isinstance(x, str):
+            raise TypeError("Expected %s[%d] to be a str, but got %s"
+                            % (name, i, type(x).__name__))
+        PyUnicode_READY(x)
+        out[i].kind = PyUnicode_KIND(x)
+        out[i].data = PyUnicode_DATA(x)
+        out[i].length = PyUnicode_GET_LENGTH(x)
+    return 0
+
+
+def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps them alive)
+                 tuple refs,                  # IN  (N,) str
                  bint word_unit,
-                 int64_t[:, ::1] counts,        # OUT (N, 6) hits, subs, dels, ins, hyp_len, ref_len
+                 int64_t[:, ::1] counts,      # OUT (N, 6) hits, subs, dels, ins, hyp_len, ref_len
                  int n_threads):
     """Word or character error counts of N sentence pairs, read straight from
-    the string's PEP 393 buffer (1, 2 or 4 bytes per code point, no copy)."""
-    cdef int64_t n = counts.shape[0]
-    if offsets.shape[0] != 2 * n + 1 or counts.shape[1] != 6:
-        raise ValueError("error_counts: offsets and counts disagree")
-    if offsets[2 * n] > PyUnicode_GET_LENGTH(text):
-        raise ValueError("error_counts: offsets past the end of the text")
+    each string's PEP 393 buffer (1, 2 or 4 bytes per code point, no copy)."""
+    cdef Py_ssize_t n = counts.shape[0]
+    if len(hyps) != n or len(refs) != n or counts.shape[1] != 6:
+        raise ValueError("error_counts: hyps, refs and counts disagree")
     if n == 0:
         return
-    cdef int kind = PyUnicode_KIND(text)
-    cdef const void* data = PyUnicode_DATA(text)
+    cdef vector[TextRef] h
+    cdef vector[TextRef] r
+    h.resize(n)
+    r.resize(n)
+    _fill_refs(hyps, "hypotheses", h)
+    _fill_refs(refs, "references", r)
     with nogil:
-        error_counts_batch(kind, data, &offsets[0], n, 1 if word_unit else 0,
-                           &counts[0, 0], n_threads)
+        error_counts_batch(h.data(), r.data(), n, 1 if word_unit else 0, &counts[0, 0],
+                           n_threads)
 
 
 def space_mask(const uint32_t[::1] code_points):

@@ -374,19 +374,12 @@ class ErrorRates:
 
 def _sentences(name, x):
     if isinstance(x, str):
-        return [x]
-    if isinstance(x, (bytes, bytearray)) or isinstance(x, np.ndarray) and x.ndim == 0:
+        return (x,)
+    if isinstance(x, (bytes, bytearray)) or not hasattr(x, "__iter__") or \
+            (isinstance(x, np.ndarray) and x.ndim == 0):
         raise TypeError("Expected %s to be a str or a sequence of str, but got %s"
                         % (name, _describe(x)))
-    try:
-        seq = list(x)
-    except TypeError:
-        raise TypeError("Expected %s to be a str or a sequence of str, but got %s"
-                        % (name, _describe(x))) from None
-    for i, s in enumerate(seq):
-        if type(s) is not str and not isinstance(s, str):
-            raise TypeError("Expected %s[%d] to be a str, but got %s" % (name, i, _describe(s)))
-    return seq
+    return tuple(x)  # item types are checked in _edit.error_counts
 
 
 def error_rates(hypotheses, references, *, unit="word", n_threads=None):
@@ -414,12 +407,7 @@ def error_rates(hypotheses, references, *, unit="word", n_threads=None):
         raise ValueError("Expected hypotheses and references to have the same batch size, "
                          "but got %d and %d" % (n, len(refs)))
     counts = np.zeros((n, 6), dtype=np.int64)
-    if n:
-        text = "".join(itertools.chain(hyps, refs))
-        offsets = np.zeros(2 * n + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, itertools.chain(hyps, refs)), dtype=np.int64,
-                              count=2 * n), out=offsets[1:])
-        _edit.error_counts(text, offsets, unit == "word", counts, nt)
+    _edit.error_counts(hyps, refs, unit == "word", counts, nt)
     tot = counts.sum(axis=0) if n else np.zeros(6, dtype=np.int64)
     H, S, D, I, n_hyp, n_ref = (int(v) for v in tot)
     if n_ref == 0:

@@ -13,7 +13,7 @@ namespace seqloss {
     namespace NS {                                                                           \
     void levenshtein_batch_impl(int, const SeqBatch&, const SeqBatch&, int64_t, int64_t*,   \
                                 int);                                                        \
-    void error_counts_impl(int, const void*, const int64_t*, int64_t, int, int64_t*, int);  \
+    void error_counts_impl(const TextRef*, const TextRef*, int64_t, int, int64_t*, int);   \
     }
 SEQLOSS_EDIT_DECLARE(edit_base)
 #if defined(SEQLOSS_X86_DISPATCH)
@@ -62,30 +62,29 @@ void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
     }
 }
 
-void error_counts_batch(int unit_bytes, const void* text, const int64_t* offsets, int64_t n_pairs,
+void error_counts_batch(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
                         int word_unit, int64_t* counts, int n_threads) {
     if (n_pairs < 0) throw std::invalid_argument("error_counts: negative batch size");
     if (n_pairs == 0) return;
-    if (!offsets || !counts) throw std::invalid_argument("error_counts: null pointer argument");
+    if (!hyps || !refs || !counts) throw std::invalid_argument("error_counts: null pointer argument");
     if (n_threads < 1) throw std::invalid_argument("error_counts: n_threads must be >= 1");
-    for (int64_t i = 0; i < 2 * n_pairs; ++i)
-        if (offsets[i + 1] < offsets[i])
-            throw std::out_of_range("error_counts: offsets must be non-decreasing");
-    if (offsets[0] < 0) throw std::out_of_range("error_counts: negative offset");
-    if (!text && offsets[2 * n_pairs] > 0)
-        throw std::invalid_argument("error_counts: null text");
+    for (int64_t i = 0; i < n_pairs; ++i) {
+        for (const TextRef* t : {&hyps[i], &refs[i]}) {
+            if (t->length < 0 || (t->length > 0 && !t->data))
+                throw std::invalid_argument("error_counts: bad text buffer");
+            if (t->kind != 1 && t->kind != 2 && t->kind != 4)
+                throw std::invalid_argument("error_counts: kind must be 1, 2 or 4");
+        }
+    }
     switch (active_isa()) {
 #if defined(SEQLOSS_X86_DISPATCH)
         case Isa::Avx512:
-            return edit_avx512::error_counts_impl(unit_bytes, text, offsets, n_pairs, word_unit,
-                                                  counts, n_threads);
+            return edit_avx512::error_counts_impl(hyps, refs, n_pairs, word_unit, counts, n_threads);
         case Isa::Avx2:
-            return edit_avx2::error_counts_impl(unit_bytes, text, offsets, n_pairs, word_unit,
-                                                counts, n_threads);
+            return edit_avx2::error_counts_impl(hyps, refs, n_pairs, word_unit, counts, n_threads);
 #endif
         default:
-            return edit_base::error_counts_impl(unit_bytes, text, offsets, n_pairs, word_unit,
-                                                counts, n_threads);
+            return edit_base::error_counts_impl(hyps, refs, n_pairs, word_unit, counts, n_threads);
     }
 }
 

@@ -15,12 +15,11 @@
 // are one of the TokenType integer types below (hypothesis and reference use
 // the same type); tokens are equal iff their integer values are equal.
 //
-// error_counts_batch works on text: `text` holds one Python-style fixed-width
-// code-point buffer (PEP 393: 1, 2 or 4 bytes per code point, `unit_bytes`),
-// hypothesis i is text[offsets[i], offsets[i+1]) and reference i is
-// text[offsets[N+i], offsets[N+i+1]) (offsets has 2N+1 entries, in code
-// points).  counts is (N, 6) int64, row i = hits, substitutions, deletions,
-// insertions, hypothesis length, reference length (in tokens).
+// error_counts_batch works on text: hyps[i] / refs[i] point at a fixed-width
+// code-point buffer (Python's PEP 393 layout: `kind` = 1, 2 or 4 bytes per
+// code point, `length` code points).  counts is (N, 6) int64, row i = hits,
+// substitutions, deletions, insertions, hypothesis length, reference length
+// (in tokens).
 //
 // Word unit = jiwer's default transform: runs of >= 2 whitespace characters
 // become one space, strip, split on single spaces (a lone tab or other lone
@@ -47,6 +46,12 @@ enum TokenType : int {
     TOKEN_I64 = 4,
 };
 
+struct TextRef {
+    const void* data = nullptr;  // code points
+    int64_t length = 0;          // number of code points
+    int32_t kind = 1;            // bytes per code point: 1, 2 or 4
+};
+
 struct SeqBatch {
     const void* data = nullptr;         // tokens of TokenType
     const int64_t* offsets = nullptr;   // (N,) start of sequence i, or nullptr
@@ -63,17 +68,30 @@ void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
 // Word (word_unit != 0) or character error counts of N sentence pairs; see the
 // layout above.  Throws std::length_error when one pair's alignment matrix
 // would exceed 1 GiB.
-void error_counts_batch(int unit_bytes, const void* text, const int64_t* offsets /* (2N+1,) */,
+void error_counts_batch(const TextRef* hyps /* (N,) */, const TextRef* refs /* (N,) */,
                         int64_t n_pairs, int word_unit, int64_t* counts /* (N, 6) */,
                         int n_threads);
 
 // Python's str.isspace() (Py_UNICODE_ISSPACE, also what re's \s and
 // str.strip() use) for one code point.
-inline bool is_py_space(uint32_t c) {
-    if (c < 128) return (c >= 9 && c <= 13) || (c >= 28 && c <= 32);
+constexpr bool is_py_space(uint32_t c) {
+    // 9..13 and 28..32
+    if (c < 64) return (UINT64_C(0x1F0003E00) >> c) & 1;
+    if (c < 0x85) return false;
     if (c < 0x1680) return c == 0x85 || c == 0xA0;
     return c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
            c == 0x202F || c == 0x205F || c == 0x3000;
 }
+
+struct SpaceTable {
+    uint8_t t[256];
+    constexpr SpaceTable() : t() {
+        for (uint32_t c = 0; c < 256; ++c) t[c] = is_py_space(c) ? 1 : 0;
+    }
+};
+inline constexpr SpaceTable kSpaceTable{};
+
+// is_py_space with a table for the first 256 code points.
+inline bool is_space_cp(uint32_t c) { return c < 256 ? kSpaceTable.t[c] != 0 : is_py_space(c); }
 
 }  // namespace seqloss

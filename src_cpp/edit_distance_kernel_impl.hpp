@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <type_traits>
 #include <stdexcept>
 #include <vector>
 
@@ -215,6 +216,12 @@ struct DenseMap {
     }
 };
 
+struct Word {
+    int32_t start;  // code points from the sentence start
+    int32_t len;
+    uint64_t hash;
+};
+
 // Per-thread scratch memory, grown on demand and reused across pairs.
 struct Scratch {
     DenseMap map;
@@ -222,8 +229,7 @@ struct Scratch {
     std::vector<uint64_t> pm;           // (alphabet + 1, words) match masks
     std::vector<uint64_t> vp, vn;       // (words,) current column deltas
     std::vector<uint64_t> rec_vp, rec_vn;  // (n, words) recorded deltas
-    std::vector<int32_t> wstart, wlen;  // word tokens of one sentence
-    std::vector<int32_t> wstart2, wlen2;
+    std::vector<Word> rwords, hwords;  // word tokens of one sentence pair
     std::vector<int64_t> score;         // (words,) score at each block's bottom row
     std::vector<uint32_t> direct_stamp; // direct value -> id map (see densify)
     std::vector<int32_t> direct_id;
@@ -235,8 +241,8 @@ struct Scratch {
 // pattern's values span a small range (code points, small vocabularies) the
 // map is a direct, stamped array indexed by value - min (no hashing, nothing
 // to clear between pairs); otherwise a stamped open-addressing hash map.
-template <typename T>
-int32_t densify(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
+template <typename T, typename TT>
+int32_t densify(const T* p, int64_t m, const TT* t, int64_t n, Scratch& s) {
     s.pid.resize(m);
     s.tid.resize(n);
     int64_t lo = (int64_t)p[0], hi = lo;
@@ -246,7 +252,7 @@ int32_t densify(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
         hi = v > hi ? v : hi;
     }
     const uint64_t range = (uint64_t)hi - (uint64_t)lo;  // no overflow in unsigned
-    if (range < (uint64_t)std::max<int64_t>(4096, 8 * m)) {
+    if (range < (uint64_t)std::max<int64_t>(INT64_C(1) << 16, 8 * m)) {
         const size_t size = (size_t)range + 1;
         if (s.direct_stamp.size() < size) {
             s.direct_stamp.assign(size, 0);
@@ -370,12 +376,78 @@ inline int64_t lev_block_banded(const int32_t* tid, int64_t n, int64_t m, int64_
     return score[W - 1];
 }
 
+// Unbanded blocked recurrence for a fixed, small number of words W (the
+// column lives in registers): for patterns of 65..256 tokens the band would
+// cover almost every block anyway.
+template <int W>
+int64_t lev_block_fixed(const int32_t* tid, int64_t n, int64_t m, const uint64_t* pm) {
+    uint64_t VP[W], VN[W];
+    for (int w = 0; w < W; ++w) {
+        VP[w] = ~UINT64_C(0);
+        VN[w] = 0;
+    }
+    const int last_out = (int)((m - 1) & 63);
+    int64_t score = m;
+    for (int64_t j = 0; j < n; ++j) {
+        const uint64_t* col = pm + (size_t)tid[j] * W;
+        uint64_t hp = 1, hn = 0;
+        for (int w = 0; w < W - 1; ++w) block_step(col[w], VP[w], VN[w], hp, hn, 63);
+        block_step(col[W - 1], VP[W - 1], VN[W - 1], hp, hn, last_out);
+        score += (int64_t)hp - (int64_t)hn;
+    }
+    return score;
+}
+
+// Single-word recurrence on dense ids (pattern ids < k, text ids <= k).
+inline int64_t lev_short_ids(const int32_t* pid, int64_t m, const int32_t* tid, int64_t n,
+                             int32_t k) {
+    uint64_t PM[65];
+    for (int32_t a = 0; a <= k; ++a) PM[a] = 0;
+    for (int64_t i = 0; i < m; ++i) PM[pid[i]] |= UINT64_C(1) << i;
+    uint64_t VP = ~UINT64_C(0), VN = 0;
+    const uint64_t last = UINT64_C(1) << (m - 1);
+    int64_t score = m;
+    for (int64_t j = 0; j < n; ++j) {
+        const uint64_t X = PM[tid[j]] | VN;
+        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X;
+        uint64_t HP = VN | ~(D0 | VP);
+        uint64_t HN = VP & D0;
+        score += (HP & last) != 0;
+        score -= (HN & last) != 0;
+        HP = (HP << 1) | 1;
+        HN <<= 1;
+        VP = HN | ~(D0 | HP);
+        VN = HP & D0;
+    }
+    return score;
+}
+
+// Longest pattern for which comparing every text token with the whole
+// pattern in SIMD registers beats building dense ids first.  Measured on the
+// benchmark shapes (single-thread CPU time): with AVX2 / AVX-512 the compares
+// win for every pattern of up to 64 tokens, even int64 ones (8 compares per
+// text token); the scalar base build only up to 8 tokens.
+template <typename T>
+constexpr int64_t short_simd_max_tokens() {
+#if defined(__AVX512BW__) || defined(__AVX2__)
+    return 64;
+#else
+    return 8;
+#endif
+}
+
 // Distance between p[0, m) and t[0, n) with m > 64 (dense ids built here).
 template <typename T>
 int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
     const int32_t k = densify(p, m, t, n, s);
     const int64_t W = (m + 63) >> 6;
     build_masks(s.pid.data(), m, k, W, s);
+    switch (W) {
+        case 2: return lev_block_fixed<2>(s.tid.data(), n, m, s.pm.data());
+        case 3: return lev_block_fixed<3>(s.tid.data(), n, m, s.pm.data());
+        case 4: return lev_block_fixed<4>(s.tid.data(), n, m, s.pm.data());
+        default: break;
+    }
     const int64_t diff = n > m ? n - m : m - n;
     const int64_t full = std::max(n, m);
     int64_t bound = std::max<int64_t>(diff + 64, 2 * diff);
@@ -411,9 +483,13 @@ int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) 
         std::swap(pm, tn);
     }
     if (pm <= 64) {
-        ShortPattern<T> P;
-        P.load(p, (int)pm);
-        return lev_short(P, t, tn);
+        if (pm <= short_simd_max_tokens<T>()) {
+            ShortPattern<T> P;
+            P.load(p, (int)pm);
+            return lev_short(P, t, tn);
+        }
+        const int32_t k = densify(p, pm, t, tn, s);
+        return lev_short_ids(s.pid.data(), pm, s.tid.data(), tn, k);
     }
     return lev_long(p, pm, t, tn, s);
 }
@@ -484,9 +560,11 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
     const T* rd = static_cast<const T*>(ref.data);
     // a tiny batch is not worth waking threads for
     int64_t work = 0;
-    for (int64_t i = 0; i < N && work < 20000; ++i) work += hyp.lengths[i] + ref.lengths[i] + 8;
+    for (int64_t i = 0; i < N; ++i) work += hyp.lengths[i] + ref.lengths[i] + 8;
     if (work < 20000) n_threads = 1;
-    parallel_pairs(N, n_threads, chunk_for(N, n_threads), [&](int64_t i, Scratch& s) {
+    // long pairs: hand them out one by one (uneven lengths)
+    const int64_t chunk = work >= 20000 && N > 0 && work / N > 600 ? 1 : chunk_for(N, n_threads);
+    parallel_pairs(N, n_threads, chunk, [&](int64_t i, Scratch& s) {
         const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
         const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
         out[i] = pair_distance(h, hyp.lengths[i], r, ref.lengths[i], s);
@@ -514,6 +592,47 @@ inline void sdi_counts(const int32_t* rid, int64_t m, const int32_t* hid, int64_
     if (m == 0 || n == 0) {
         dels = m;
         ins = n;
+    } else if (m <= 64) {
+        // one word per row: Hyyroe's recurrence with the rows recorded
+        uint64_t PM[65];
+        for (int32_t a = 0; a <= k; ++a) PM[a] = 0;
+        for (int64_t i = 0; i < m; ++i) PM[rid[i]] |= UINT64_C(1) << i;
+        if ((int64_t)s.rec_vp.size() < n) {
+            s.rec_vp.resize(n);
+            s.rec_vn.resize(n);
+        }
+        uint64_t* RVP = s.rec_vp.data();
+        uint64_t* RVN = s.rec_vn.data();
+        uint64_t VP = ~UINT64_C(0), VN = 0;
+        for (int64_t j = 0; j < n; ++j) {
+            const uint64_t X = PM[hid[j]] | VN;
+            const uint64_t D0 = (((X & VP) + VP) ^ VP) | X;
+            uint64_t HP = VN | ~(D0 | VP);
+            uint64_t HN = VP & D0;
+            HP = (HP << 1) | 1;
+            HN <<= 1;
+            VP = HN | ~(D0 | HP);
+            VN = HP & D0;
+            RVP[j] = VP;
+            RVN[j] = VN;
+        }
+        int64_t row = n, col = m;
+        while (row && col) {
+            if ((RVP[row - 1] >> (col - 1)) & 1) {  // deletion
+                ++dels;
+                --col;
+            } else {
+                --row;
+                if (row && ((RVN[row - 1] >> (col - 1)) & 1)) {  // insertion
+                    ++ins;
+                } else {  // hit or substitution
+                    --col;
+                    subs += rid[col] != hid[row];
+                }
+            }
+        }
+        dels += col;
+        ins += row;
     } else {
         const int64_t W = (m + 63) >> 6;
         if ((double)n * (double)W * 16.0 > (double)(INT64_C(1) << 30))
@@ -562,49 +681,69 @@ inline void sdi_counts(const int32_t* rid, int64_t m, const int32_t* hid, int64_
     c[3] = ins;
 }
 
-// Word tokenizer (jiwer's default word transform), positions relative to t.
-template <typename U>
-void split_words(const U* t, int64_t L, std::vector<int32_t>& start, std::vector<int32_t>& len) {
-    start.clear();
-    len.clear();
-    int64_t i = 0;
-    while (i < L && is_py_space((uint32_t)t[i])) ++i;  // strip
-    int64_t end = L;
-    while (end > i && is_py_space((uint32_t)t[end - 1])) --end;
-    int64_t ws = i;
-    while (i < end) {
-        if (!is_py_space((uint32_t)t[i])) {
-            ++i;
-            continue;
-        }
-        int64_t j = i + 1;
-        while (j < end && is_py_space((uint32_t)t[j])) ++j;
-        if (j - i >= 2 || t[i] == (U)' ') {
-            start.push_back((int32_t)ws);
-            len.push_back((int32_t)(i - ws));
-            ws = j;
-        }
-        i = j;
-    }
-    if (end > ws) {
-        start.push_back((int32_t)ws);
-        len.push_back((int32_t)(end - ws));
-    }
-}
+// Word tokenizer (jiwer's default word transform) fused with word hashing:
+// appends (start, length, hash) of each word of t[0, L), positions relative to t.
+constexpr uint64_t kHashSeed = UINT64_C(0xcbf29ce484222325);
+constexpr uint64_t kHashMul = UINT64_C(0x100000001b3);
 
-template <typename U>
-inline uint64_t word_hash(const U* w, int32_t n) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)n;
-    for (int32_t i = 0; i < n; ++i) h = (h ^ (uint64_t)w[i]) * UINT64_C(0x100000001b3);
+inline uint64_t hash_finish(uint64_t h, int64_t n) {
+    h ^= (uint64_t)n * UINT64_C(0x9E3779B97F4A7C15);
     return h ^ (h >> 29);
 }
 
-// Word -> dense id map keyed by hash, equality checked on the code points.
 template <typename U>
+inline bool space_at(const U* t, int64_t i) {
+    if constexpr (sizeof(U) == 1)
+        return kSpaceTable.t[t[i]] != 0;
+    else
+        return is_space_cp((uint32_t)t[i]);
+}
+
+template <typename U>
+void split_words(const U* t, int64_t L, std::vector<Word>& words) {
+    words.clear();
+    int64_t i = 0;
+    while (i < L && space_at(t, i)) ++i;  // strip
+    int64_t end = L;
+    while (end > i && space_at(t, end - 1)) --end;
+    int64_t ws = i;
+    uint64_t h = kHashSeed;
+    while (i < end) {
+        // the run of non-space characters
+        while (i < end && !space_at(t, i)) {
+            h = (h ^ (uint64_t)t[i]) * kHashMul;
+            ++i;
+        }
+        if (i >= end) break;
+        const uint32_t c = (uint32_t)t[i];
+        int64_t j = i + 1;
+        while (j < end && space_at(t, j)) ++j;
+        if (j - i >= 2 || c == (uint32_t)' ') {  // a separator
+            words.push_back(Word{(int32_t)ws, (int32_t)(i - ws), hash_finish(h, i - ws)});
+            ws = j;
+            h = kHashSeed;
+        } else {  // a lone non-space whitespace character stays in the word
+            h = (h ^ c) * kHashMul;
+        }
+        i = j;
+    }
+    if (end > ws) words.push_back(Word{(int32_t)ws, (int32_t)(end - ws), hash_finish(h, end - ws)});
+}
+
+template <typename A, typename B>
+inline bool same_code_points(const A* a, const B* b, int32_t n) {
+    for (int32_t i = 0; i < n; ++i)
+        if ((uint32_t)a[i] != (uint32_t)b[i]) return false;
+    return true;
+}
+
+// Reference word -> dense id, keyed by hash, equality checked on the code
+// points (equal hashes alone never merge two words).
+template <typename UR>
 struct WordIds {
     struct Slot {
         uint64_t hash;
-        const U* ptr;
+        const UR* ptr;
         int32_t len;
         int32_t id;
         uint32_t stamp;
@@ -627,65 +766,81 @@ struct WordIds {
         mask = cap - 1;
         size = 0;
     }
-    inline int32_t lookup(const U* w, int32_t n, bool insert, int32_t absent) {
-        const uint64_t h = word_hash(w, n);
-        uint64_t i = (h * UINT64_C(0x9E3779B97F4A7C15)) >> 40;
-        i &= mask;
+    template <typename UQ>
+    inline int32_t lookup(const UQ* w, int32_t n, uint64_t h, bool insert, int32_t absent) {
+        uint64_t i = ((h * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & mask;
         for (;;) {
             Slot& sl = slots[i];
             if (sl.stamp != stamp) {
                 if (!insert) return absent;
-                sl.hash = h;
-                sl.ptr = w;
-                sl.len = n;
-                sl.stamp = stamp;
-                sl.id = size++;
-                return sl.id;
+                if constexpr (std::is_same<UQ, UR>::value) {
+                    sl.hash = h;
+                    sl.ptr = w;
+                    sl.len = n;
+                    sl.stamp = stamp;
+                    sl.id = size++;
+                    return sl.id;
+                } else {
+                    return absent;  // only reference words are inserted
+                }
             }
-            if (sl.hash == h && sl.len == n && std::memcmp(sl.ptr, w, sizeof(U) * n) == 0)
-                return sl.id;
+            if (sl.hash == h && sl.len == n && same_code_points(sl.ptr, w, n)) return sl.id;
             i = (i + 1) & mask;
         }
     }
 };
 
-template <typename U>
-void error_counts_t(const U* text, const int64_t* off, int64_t N, int word_unit, int64_t* counts,
-                    int n_threads) {
-    parallel_pairs(N, n_threads, chunk_for(N, n_threads), [&](int64_t i, Scratch& s) {
-        const U* h = text + off[i];
-        int64_t hn = off[i + 1] - off[i];
-        const U* r = text + off[N + i];
-        int64_t rn = off[N + i + 1] - off[N + i];
-        int64_t* c = counts + 6 * i;
-        if (word_unit) {
-            static thread_local WordIds<U> ids;
-            split_words(r, rn, s.wstart, s.wlen);
-            split_words(h, hn, s.wstart2, s.wlen2);
-            const int64_t m = (int64_t)s.wstart.size(), n = (int64_t)s.wstart2.size();
-            ids.reset(m);
-            s.pid.resize(m);
-            s.tid.resize(n);
-            for (int64_t a = 0; a < m; ++a) s.pid[a] = ids.lookup(r + s.wstart[a], s.wlen[a], true, 0);
-            const int32_t k = ids.size;
-            for (int64_t b = 0; b < n; ++b)
-                s.tid[b] = ids.lookup(h + s.wstart2[b], s.wlen2[b], false, k);
-            sdi_counts(s.pid.data(), m, s.tid.data(), n, k, s, c);
-            c[4] = n;
-            c[5] = m;
-        } else {
-            // strip, then every code point is a token
-            while (hn > 0 && is_py_space((uint32_t)h[0])) ++h, --hn;
-            while (hn > 0 && is_py_space((uint32_t)h[hn - 1])) --hn;
-            while (rn > 0 && is_py_space((uint32_t)r[0])) ++r, --rn;
-            while (rn > 0 && is_py_space((uint32_t)r[rn - 1])) --rn;
-            const int32_t k = densify(r, rn, h, hn, s);
-            // densify filled pid (reference ids) and tid (hypothesis ids)
-            sdi_counts(s.pid.data(), rn, s.tid.data(), hn, k, s, c);
-            c[4] = hn;
-            c[5] = rn;
+// Counts of one sentence pair (hypothesis h[0, hn), reference r[0, rn) in
+// code points) into c[0..5].
+template <typename UH, typename UR>
+void pair_counts(const UH* h, int64_t hn, const UR* r, int64_t rn, int word_unit, Scratch& s,
+                 int64_t* c) {
+    if (word_unit) {
+        static thread_local WordIds<UR> ids;
+        split_words(r, rn, s.rwords);
+        split_words(h, hn, s.hwords);
+        const int64_t m = (int64_t)s.rwords.size(), n = (int64_t)s.hwords.size();
+        ids.reset(m);
+        s.pid.resize(m);
+        s.tid.resize(n);
+        for (int64_t a = 0; a < m; ++a) {
+            const Word& w = s.rwords[a];
+            s.pid[a] = ids.lookup(r + w.start, w.len, w.hash, true, 0);
         }
-    });
+        const int32_t k = ids.size;
+        for (int64_t b = 0; b < n; ++b) {
+            const Word& w = s.hwords[b];
+            s.tid[b] = ids.lookup(h + w.start, w.len, w.hash, false, k);
+        }
+        sdi_counts(s.pid.data(), m, s.tid.data(), n, k, s, c);
+        c[4] = n;
+        c[5] = m;
+    } else {
+        // strip, then every code point is a token
+        while (hn > 0 && space_at(h, 0)) ++h, --hn;
+        while (hn > 0 && space_at(h, hn - 1)) --hn;
+        while (rn > 0 && space_at(r, 0)) ++r, --rn;
+        while (rn > 0 && space_at(r, rn - 1)) --rn;
+        int32_t k = 0;
+        if (rn > 0) {
+            k = densify(r, rn, h, hn, s);  // pid: reference ids, tid: hypothesis ids
+        } else {
+            s.tid.assign(hn, 0);
+        }
+        sdi_counts(s.pid.data(), rn, s.tid.data(), hn, k, s, c);
+        c[4] = hn;
+        c[5] = rn;
+    }
+}
+
+template <typename UH>
+inline void pair_counts_r(const UH* h, int64_t hn, const TextRef& r, int word_unit, Scratch& s,
+                          int64_t* c) {
+    switch (r.kind) {
+        case 1: return pair_counts(h, hn, static_cast<const uint8_t*>(r.data), r.length, word_unit, s, c);
+        case 2: return pair_counts(h, hn, static_cast<const uint16_t*>(r.data), r.length, word_unit, s, c);
+        default: return pair_counts(h, hn, static_cast<const uint32_t*>(r.data), r.length, word_unit, s, c);
+    }
 }
 
 }  // namespace
@@ -702,20 +857,20 @@ void levenshtein_batch_impl(int token_type, const SeqBatch& hyp, const SeqBatch&
     }
 }
 
-void error_counts_impl(int unit_bytes, const void* text, const int64_t* offsets, int64_t N,
-                       int word_unit, int64_t* counts, int n_threads) {
-    switch (unit_bytes) {
-        case 1:
-            return error_counts_t(static_cast<const uint8_t*>(text), offsets, N, word_unit, counts,
-                                  n_threads);
-        case 2:
-            return error_counts_t(static_cast<const uint16_t*>(text), offsets, N, word_unit, counts,
-                                  n_threads);
-        case 4:
-            return error_counts_t(static_cast<const uint32_t*>(text), offsets, N, word_unit, counts,
-                                  n_threads);
-        default: throw std::invalid_argument("error_counts: unit_bytes must be 1, 2 or 4");
-    }
+void error_counts_impl(const TextRef* hyps, const TextRef* refs, int64_t N, int word_unit,
+                       int64_t* counts, int n_threads) {
+    int64_t work = 0;
+    for (int64_t i = 0; i < N && work < 50000; ++i) work += hyps[i].length + refs[i].length + 8;
+    if (work < 50000) n_threads = 1;
+    parallel_pairs(N, n_threads, chunk_for(N, n_threads), [&](int64_t i, Scratch& s) {
+        const TextRef& h = hyps[i];
+        int64_t* c = counts + 6 * i;
+        switch (h.kind) {
+            case 1: return pair_counts_r(static_cast<const uint8_t*>(h.data), h.length, refs[i], word_unit, s, c);
+            case 2: return pair_counts_r(static_cast<const uint16_t*>(h.data), h.length, refs[i], word_unit, s, c);
+            default: return pair_counts_r(static_cast<const uint32_t*>(h.data), h.length, refs[i], word_unit, s, c);
+        }
+    });
 }
 
 }  // namespace SEQLOSS_KERNEL_NS
