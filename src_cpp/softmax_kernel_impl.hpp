@@ -40,7 +40,6 @@ struct K {
     using Int = typename M::Int;
     static constexpr int L = 128 / static_cast<int>(sizeof(T));  // lanes: 32 float / 16 double
     static constexpr int64_t kChunk = 4096 / static_cast<int64_t>(sizeof(T));  // 4 KB: stays in L1
-    static constexpr T kNegBig = sizeof(T) == 4 ? T(-1e30) : T(-1e300);
     static constexpr T kLog2e = T(fm::kLog2e);
 
     // 2^x for x <= 0 (the argument is always x - max here): x is clamped
@@ -93,9 +92,9 @@ struct ChunkAcc {
     T sm[L];
     T wx[kDot ? L : 1], wq[kQ ? L : 1], wqx[kQ ? L : 1];
 
-    inline void reset_max() {
+    inline void reset_max(T init) {
         for (int j = 0; j < L; ++j) {
-            mx[j] = KT::kNegBig;
+            mx[j] = init;
             ab[j] = 0;
         }
     }
@@ -116,19 +115,21 @@ struct ChunkAcc {
         if (kQ)
             for (int j = 0; j < L; ++j) wq[j] = wqx[j] = T(0);
     }
-    // e[i] = exp2((x[i] - m) log2e) is also stored when kStore.  kWp: read
-    // the weights from w (else all ones).
-    template <bool kWp>
-    inline void sum_pass(const T* x, const T* w, const T* q, T* e, int64_t n, T m, T r) {
+    // e[i] = exp2((x[i] - m) log2e) is also stored when kStore.  kMask: only
+    // the first `valid` lanes count (the padded tail group).
+    template <bool kMask>
+    inline void sum_pass(const T* x, const T* w, const T* q, T* e, int64_t n, T m, T r,
+                         int valid = L) {
         for (int64_t i = 0; i < n; i += L) {
             for (int j = 0; j < L; ++j) {
                 T v = x[i + j];
                 T ev = KT::exp2_neg((v - m) * KT::kLog2e);
+                if (kMask) ev = j < valid ? ev : T(0);
                 sm[j] += ev;
                 if (kStore) e[i + j] = ev;
                 if (kDot) {
                     T d = v - r;
-                    T wj = kWp ? w[i + j] : T(1);
+                    T wj = kW ? w[i + j] : T(1);
                     wx[j] += wj * d;
                     if (kQ) {
                         T wqj = wj * q[i + j];
@@ -173,7 +174,7 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
     constexpr int L = KT::L;
     ChunkAcc<T, kW, kQ, kDot, kStore> acc;
     RowStats st;
-    st.m = static_cast<double>(KT::kNegBig);
+    st.m = 0.0;
     st.s = 0.0;
     st.ref = C > 0 ? static_cast<double>(x[0]) : 0.0;
     st.dot_wx = st.dot_wq = st.dot_wqx = 0.0;
@@ -181,16 +182,17 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
     const T r = C > 0 ? x[0] : T(0);
     typename KT::Int abmax = 0;
     const int64_t full = (C / L) * L;
-    alignas(64) T xt[L], qt[kQ ? L : 1], ones[kDot && !kW ? L : 1];
-    const T* wt = kW ? w + full : ones;
+    // The tail group is padded with r = x[0]: it cannot change the max, and
+    // x - r = 0 there, so the dot products get nothing from the padding; the
+    // sum of exponentials masks it out.
+    alignas(64) T xt[L], qt[kQ ? L : 1];
+    const T* wt = kW ? w + full : nullptr;
     const int64_t tail = C - full;
     if (tail) {
-        if (kDot && !kW)
-            for (int j = 0; j < L; ++j) ones[j] = j < tail ? T(1) : T(0);
         if (overread) {
             for (int j = 0; j < L; ++j) {
                 T v = x[full + j];
-                xt[j] = j < tail ? v : KT::kNegBig;
+                xt[j] = j < tail ? v : r;
             }
             if (kQ)
                 for (int j = 0; j < L; ++j) {
@@ -198,7 +200,7 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
                     qt[j] = j < tail ? v : T(0);
                 }
         } else {
-            for (int j = 0; j < L; ++j) xt[j] = j < tail ? x[full + j] : KT::kNegBig;
+            for (int j = 0; j < L; ++j) xt[j] = j < tail ? x[full + j] : r;
             if (kQ)
                 for (int j = 0; j < L; ++j) qt[j] = j < tail ? q[full + j] : T(0);
         }
@@ -208,7 +210,7 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
         const int64_t c1 = std::min<int64_t>(C, c0 + KT::kChunk);
         const int64_t nfull = std::min<int64_t>(c1, full) - c0;  // multiple of L (or <= 0)
         const bool with_tail = c1 == C && tail;
-        acc.reset_max();
+        acc.reset_max(r);
         if (nfull > 0) acc.max_pass(x + c0, nfull);
         if (with_tail) acc.max_pass(xt, L);
         const T cm = hmax<T, L>(acc.mx);
@@ -226,10 +228,12 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
         if (kStore) chunk_m[k] = mT;
         acc.reset_sum();
         if (nfull > 0)
-            acc.template sum_pass<kW>(x + c0, kW ? w + c0 : nullptr, kQ ? q + c0 : nullptr,
-                                      kStore ? e + c0 : nullptr, nfull, mT, r);
+            acc.template sum_pass<false>(x + c0, kW ? w + c0 : nullptr,
+                                         kQ ? q + c0 : nullptr, kStore ? e + c0 : nullptr,
+                                         nfull, mT, r);
         if (with_tail)
-            acc.template sum_pass<kDot>(xt, wt, qt, kStore ? e + full : nullptr, L, mT, r);
+            acc.template sum_pass<true>(xt, wt, qt, kStore ? e + full : nullptr, L, mT, r,
+                                        static_cast<int>(tail));
         st.s += hsum<T, L>(acc.sm);
         if (kDot) st.dot_wx += hsum<T, L>(acc.wx);
         if (kQ) {
@@ -397,7 +401,7 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             const double swq = (1.0 - eps) * st.dot_wq + eps / C * k.sum_w;
             const double swqx = (1.0 - eps) * st.dot_wqx + eps / C * st.dot_wx;
             // sum_c w q' (lse - x_c) = swq (lse - r) - sum w q' (x - r)
-            contrib[n] = k.c1 * (swq * (st.m + lse_m - st.ref) - swqx);
+            contrib[n] = k.c1 * (swq * ((st.m - st.ref) + lse_m) - swqx);
             if (g) {
                 const double f = k.gscale * k.c1;
                 write_grad<T, kW, true, true>(e, cmax, w, q, g, C, mT, f * swq / st.s,
@@ -409,15 +413,15 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
         }
         const double wy = w ? static_cast<double>(w[y]) : 1.0;
         const double xy = static_cast<double>(x[y]);
-        const double lse = st.m + lse_m;
-        double loss = k.c1 * wy * (lse - xy);
-        if (kDot) loss += k.c2 * ((lse - st.ref) * k.sum_w - st.dot_wx);
+        // lse - v computed as (m - v) + log(s): no absorption for huge logits
+        double loss = k.c1 * wy * ((st.m - xy) + lse_m);
+        if (kDot) loss += k.c2 * (((st.m - st.ref) + lse_m) * k.sum_w - st.dot_wx);
         contrib[n] = loss;
         if (g) {
             const double amul = k.c1 * wy + k.c2 * k.sum_w;
             const double A = k.gscale * amul / st.s;
             // Target entry in double: p_y a - c2 w_y - c1 w_y.
-            const double py = std::exp(xy - lse);
+            const double py = std::exp((xy - st.m) - lse_m);  // x_y - m is exact
             const T gy = static_cast<T>(k.gscale * (py * amul - k.c2 * wy - k.c1 * wy));
             if (kDot)
                 write_grad<T, kW, false, true>(e, cmax, w, nullptr, g, C, mT, A, T(0),

@@ -1,0 +1,203 @@
+"""torch drop-ins for cross-entropy and NLL backed by the fused seqloss kernels.
+
+``cross_entropy``, ``nll_loss``, ``CrossEntropyLoss`` and ``NLLLoss`` take
+torch's own arguments and layout (class dim 1: ``(N, C)``, ``(N, C, d1, ...)``,
+or unbatched ``(C,)``).  They are ``torch.autograd.Function``s: the forward
+pass computes the loss and, when the input requires grad, the fused gradient
+(``softmax - target distribution``, scaled) in the same call; backward only
+scales it by the incoming gradient (in place, the first time).  CPU tensors
+only.  This module imports torch; ``import seqloss`` does not.
+"""
+import numpy as np
+import torch
+
+from . import softmax as _sm
+
+__all__ = ["cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"]
+
+_NATIVE = (torch.float32, torch.float64)
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    if size_average is not None or reduce is not None:
+        from torch.nn import _reduction
+        return _reduction.legacy_get_string(size_average, reduce)
+    return reduction
+
+
+def _check_cpu(name, t):
+    if t is not None and t.device.type != "cpu":
+        raise ValueError(
+            "seqloss is a CPU library: expected %s to be a CPU tensor, but got a tensor on %s"
+            % (name, t.device))
+
+
+def _to_numpy(t, dtype=None):
+    t = t.detach()
+    if dtype is not None and t.dtype != dtype:
+        t = t.to(dtype)
+    return t.numpy()
+
+
+def _compute(nll, input, target, weight, ignore_index, reduction, label_smoothing, n_threads,
+             want_grad):
+    """-> (loss tensor, grad tensor in the input's layout or None)."""
+    if input.dim() == 0:
+        raise ValueError(
+            "Expected input to have at least 1 dimension (the class dimension), but got a "
+            "0-dimensional tensor")
+    cdt = input.dtype if input.dtype in _NATIVE else torch.float32
+    if not input.dtype.is_floating_point:
+        raise TypeError("Expected input to be a floating point tensor, but got dtype %s"
+                        % input.dtype)
+    class_dim = 0 if input.dim() == 1 else 1
+    x = input.detach()
+    if class_dim != input.dim() - 1:
+        x = x.movedim(class_dim, -1)
+    xn = _to_numpy(x, cdt)
+    prob = target.dtype.is_floating_point
+    if prob:
+        if nll:
+            raise TypeError(
+                "Expected target to be an integer tensor of class indices, but got dtype %s"
+                % target.dtype)
+        if target.shape != input.shape:
+            raise ValueError(
+                "Expected probability target to have the input's shape %s, but got shape %s"
+                % (tuple(input.shape), tuple(target.shape)))
+        tt = target.detach()
+        if class_dim != input.dim() - 1:
+            tt = tt.movedim(class_dim, -1)
+        tn = _to_numpy(tt, cdt)
+    else:
+        if target.dtype == torch.bool or target.dtype.is_complex:
+            raise TypeError(
+                "Expected target to be an integer tensor of class indices, but got dtype %s"
+                % target.dtype)
+        tn = _to_numpy(target)
+    wn = None if weight is None else _to_numpy(weight, cdt)
+    loss, grad = _sm._loss_call(nll, xn, tn, wn, ignore_index, reduction, label_smoothing,
+                                n_threads, want_grad, None)
+    loss_t = torch.from_numpy(np.asarray(loss))
+    if loss_t.dtype != input.dtype:
+        loss_t = loss_t.to(input.dtype)
+    grad_t = None
+    if grad is not None:
+        grad_t = torch.from_numpy(grad)
+        if class_dim != input.dim() - 1:
+            grad_t = grad_t.movedim(-1, class_dim)
+        if grad_t.dtype != input.dtype:
+            grad_t = grad_t.to(input.dtype)
+    return loss_t, grad_t
+
+
+class _FusedLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, target, weight, ignore_index, reduction, label_smoothing, nll,
+                n_threads):
+        want_grad = ctx.needs_input_grad[0]
+        loss, grad = _compute(nll, input, target, weight, ignore_index, reduction,
+                              label_smoothing, n_threads, want_grad)
+        ctx.grad = grad
+        ctx.args = (ignore_index, reduction, label_smoothing, nll, n_threads)
+        ctx.class_dim = 0 if input.dim() == 1 else 1
+        if want_grad:
+            ctx.save_for_backward(input, target, weight)
+        ctx.mark_non_differentiable()
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g = ctx.grad
+        ctx.grad = None
+        ignore_index, reduction, label_smoothing, nll, n_threads = ctx.args
+        if g is None:
+            # A second backward through the same graph (retain_graph=True): the
+            # first one handed its buffer to autograd, so recompute it.
+            input, target, weight = ctx.saved_tensors
+            g = _compute(nll, input, target, weight, ignore_index, reduction, label_smoothing,
+                         n_threads, True)[1]
+        if reduction == "none":
+            go = grad_output
+            if go.dim() > 0 or g.dim() > 1:
+                go = go.unsqueeze(ctx.class_dim if g.dim() > 1 else 0)
+            g.mul_(go)
+        elif grad_output.item() != 1.0:
+            g.mul_(grad_output)
+        return g, None, None, None, None, None, None, None
+
+
+def _apply(nll, input, target, weight, ignore_index, reduction, label_smoothing, n_threads):
+    _check_cpu("input", input)
+    _check_cpu("target", target)
+    _check_cpu("weight", weight)
+    if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+        raise TypeError("Expected input and target to be torch tensors, but got %s and %s"
+                        % (type(input).__name__, type(target).__name__))
+    if torch.is_grad_enabled():
+        if weight is not None and weight.requires_grad:
+            raise RuntimeError(
+                "seqloss: the gradient w.r.t. weight is not implemented (nor is it in torch)")
+        if target.requires_grad:
+            raise RuntimeError(
+                "seqloss: the gradient w.r.t. probability targets is not implemented; "
+                "detach the target")
+    return _FusedLoss.apply(input, target, weight, ignore_index, reduction, label_smoothing,
+                            nll, n_threads)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0, *, n_threads=None):
+    """Drop-in for ``torch.nn.functional.cross_entropy`` (CPU, fused kernel).
+
+    input: (N, C), (N, C, d1, ...) or (C,) logits; target: class indices of the
+    input's shape without dim 1, or class probabilities of the input's shape.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _apply(False, input, target, weight, ignore_index, reduction, label_smoothing,
+                  n_threads)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean", *, n_threads=None):
+    """Drop-in for ``torch.nn.functional.nll_loss`` (CPU): input holds log-probabilities."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _apply(True, input, target, weight, ignore_index, reduction, 0.0, n_threads)
+
+
+class CrossEntropyLoss(torch.nn.Module):
+    """Drop-in for ``torch.nn.CrossEntropyLoss`` using the fused seqloss kernel."""
+
+    __constants__ = ["ignore_index", "reduction", "label_smoothing"]
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean", label_smoothing=0.0, *, n_threads=None):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+        self.reduction = _legacy_reduction(size_average, reduce, reduction)
+        self.label_smoothing = label_smoothing
+        self.n_threads = n_threads
+
+    def forward(self, input, target):
+        return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                             reduction=self.reduction, label_smoothing=self.label_smoothing,
+                             n_threads=self.n_threads)
+
+
+class NLLLoss(torch.nn.Module):
+    """Drop-in for ``torch.nn.NLLLoss`` using the seqloss kernel."""
+
+    __constants__ = ["ignore_index", "reduction"]
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean", *, n_threads=None):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+        self.reduction = _legacy_reduction(size_average, reduce, reduction)
+        self.n_threads = n_threads
+
+    def forward(self, input, target):
+        return nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                        reduction=self.reduction, n_threads=self.n_threads)
