@@ -10,7 +10,8 @@ from ._core import simd_level
 # --- area imports (each area adds its own line) ---
 from .ctc import ctc_loss, ctc_loss_and_grad
 from .edit_distance import ErrorRates, cer, edit_distance, edit_distance_batch, error_rates, wer
-# softmax
+from .softmax import (cross_entropy, cross_entropy_and_grad, log_softmax, nll_loss,
+                      nll_loss_and_grad, softmax)
 
 __version__ = "0.1.0"
 
@@ -26,5 +27,10 @@ __all__ = [
     "edit_distance_batch",
     "error_rates",
     "wer",
-    # softmax
+    "cross_entropy",
+    "cross_entropy_and_grad",
+    "log_softmax",
+    "nll_loss",
+    "nll_loss_and_grad",
+    "softmax",
 ]
