@@ -436,11 +436,58 @@ constexpr int64_t short_simd_max_tokens() {
 #endif
 }
 
+// As lev_block_fixed, with the mask table indexed by value - lo directly (for
+// a pattern whose values span a tiny range, e.g. characters): row range + 1
+// is all zeros, for text values outside [lo, lo + range].  Skips building
+// dense ids for both sequences.
+template <int W, typename T>
+int64_t lev_block_fixed_direct(const T* p, int64_t m, const T* t, int64_t n, int64_t lo,
+                               uint64_t range, Scratch& s) {
+    s.pm.assign((size_t)(range + 2) * W, 0);
+    uint64_t* pm = s.pm.data();
+    for (int64_t i = 0; i < m; ++i)
+        pm[((uint64_t)(int64_t)p[i] - (uint64_t)lo) * W + (i >> 6)] |= UINT64_C(1) << (i & 63);
+    uint64_t VP[W], VN[W];
+    for (int w = 0; w < W; ++w) {
+        VP[w] = ~UINT64_C(0);
+        VN[w] = 0;
+    }
+    const int last_out = (int)((m - 1) & 63);
+    int64_t score = m;
+    for (int64_t j = 0; j < n; ++j) {
+        uint64_t x = (uint64_t)(int64_t)t[j] - (uint64_t)lo;
+        x = x <= range ? x : range + 1;
+        const uint64_t* col = pm + x * W;
+        uint64_t hp = 1, hn = 0;
+        for (int w = 0; w < W - 1; ++w) block_step(col[w], VP[w], VN[w], hp, hn, 63);
+        block_step(col[W - 1], VP[W - 1], VN[W - 1], hp, hn, last_out);
+        score += (int64_t)hp - (int64_t)hn;
+    }
+    return score;
+}
+
 // Distance between p[0, m) and t[0, n) with m > 64 (dense ids built here).
 template <typename T>
 int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
-    const int32_t k = densify(p, m, t, n, s);
     const int64_t W = (m + 63) >> 6;
+    if (W <= 4) {
+        int64_t lo = (int64_t)p[0], hi = lo;
+        for (int64_t i = 1; i < m; ++i) {
+            const int64_t v = (int64_t)p[i];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        const uint64_t range = (uint64_t)hi - (uint64_t)lo;
+        // a table of at most 2 KB, cheaper to clear than building dense ids
+        if (range < 256 && (range + 2) * (uint64_t)W <= 256) {
+            switch (W) {
+                case 2: return lev_block_fixed_direct<2>(p, m, t, n, lo, range, s);
+                case 3: return lev_block_fixed_direct<3>(p, m, t, n, lo, range, s);
+                default: return lev_block_fixed_direct<4>(p, m, t, n, lo, range, s);
+            }
+        }
+    }
+    const int32_t k = densify(p, m, t, n, s);
     build_masks(s.pid.data(), m, k, W, s);
     switch (W) {
         case 2: return lev_block_fixed<2>(s.tid.data(), n, m, s.pm.data());
