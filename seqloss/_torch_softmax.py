@@ -11,7 +11,7 @@ only.  This module imports torch; ``import seqloss`` does not.
 import numpy as np
 import torch
 
-from . import softmax as _sm
+from .softmax import _loss_call
 
 __all__ = ["cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"]
 
@@ -76,7 +76,7 @@ def _compute(nll, input, target, weight, ignore_index, reduction, label_smoothin
                 % target.dtype)
         tn = _to_numpy(target)
     wn = None if weight is None else _to_numpy(weight, cdt)
-    loss, grad = _sm._loss_call(nll, xn, tn, wn, ignore_index, reduction, label_smoothing,
+    loss, grad = _loss_call(nll, xn, tn, wn, ignore_index, reduction, label_smoothing,
                                 n_threads, want_grad, None)
     loss_t = torch.from_numpy(np.asarray(loss))
     if loss_t.dtype != input.dtype:

@@ -1,6 +1,7 @@
 """Softmax, log-softmax, NLL and cross-entropy (NumPy API): parity with torch float64
 and the float64 reference, finite-difference gradients, thread-count and ISA agreement,
 non-finite inputs, and every bad input with its message."""
+import importlib
 import os
 import subprocess
 import sys
@@ -10,8 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import seqloss.softmax as S
 from seqloss import _softmax
+
+# the package exports the function seqloss.softmax, which shadows the module
+# attribute; import the module itself
+S = importlib.import_module("seqloss.softmax")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _reference_softmax as ref  # noqa: E402
@@ -423,7 +427,8 @@ def test_grad_out_is_written_and_returned():
 def test_isa_variants_agree_with_reference():
     """Every kernel variant this CPU runs (base, avx2, avx512) gives the reference results."""
     code = (
-        "import numpy as np, seqloss.softmax as S, sys\n"
+        "import importlib, numpy as np, sys\n"
+        "S = importlib.import_module('seqloss.softmax')\n"
         "sys.path.insert(0, %r)\n"
         "import _reference_softmax as ref\n"
         "rng = np.random.default_rng(2)\n"
