@@ -70,7 +70,8 @@ SOURCE_FLAGS = {
 }
 
 GNU_GROUPS = {
-    "fastmath": ["-fno-trapping-math", "-ffinite-math-only", "-fno-math-errno"],
+    "fastmath": ["-fno-trapping-math", "-ffinite-math-only", "-fno-math-errno",
+                 "-fno-signed-zeros", "-ffp-contract=fast"],
     "avx2": ["-mavx2", "-mfma", "-mbmi2"],
     "avx512": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma",
                "-mbmi2", "-mprefer-vector-width=512"],

@@ -63,8 +63,8 @@ public:
     }
     T* data() { return ptr_; }
     const T* data() const { return ptr_; }
+    std::size_t capacity_bytes() const { return cap_ * sizeof(T); }
 
-private:
     void release() {
         if (ptr_) {
 #if defined(_MSC_VER)
@@ -76,6 +76,8 @@ private:
         ptr_ = nullptr;
         cap_ = 0;
     }
+
+private:
     T* ptr_ = nullptr;
     std::size_t cap_ = 0;
 };

@@ -20,9 +20,9 @@
 //           formed and the gradient row is written once: softmax (or 0) times
 //           the item's scale, minus the posterior scattered to the classes
 //           where it is non-negligible.
-// Rows are padded to a multiple of W elements (one cache line) with kW
-// sentinel elements on either side, so every inner loop runs over whole
-// W-blocks and vectorises without tails.
+// Rows are padded to a multiple of kW elements (one native vector, see
+// simd.hpp) with kW sentinel elements on either side, so every inner loop
+// runs over whole vectors without tails.
 #pragma once
 
 #include <algorithm>
@@ -36,6 +36,7 @@
 #include "common.hpp"
 #include "ctc.hpp"
 #include "fastmath.hpp"
+#include "simd.hpp"
 
 #ifndef SEQLOSS_KERNEL_NS
 #error "SEQLOSS_KERNEL_NS must name the instruction-set namespace"
@@ -49,18 +50,34 @@ template <typename T>
 struct CtcKernel {
     using M = fm::Math<T>;
     using UInt = typename M::UInt;
-    static constexpr int64_t kW = 64 / sizeof(T);  // block width: one cache line
+    using B = simd::Block<T>;
+    using V = typename B::V;
+    using I = typename B::I;
+    static constexpr int64_t kW = B::N;  // block width: one native vector
     static constexpr T kSent = T(-1e30);           // log2 of "impossible"
     static constexpr T kLog2e = T(fm::kLog2e);
     // Posteriors below this are not scattered into the gradient.
     static constexpr T kTiny = sizeof(T) == 4 ? T(1e-12) : T(1e-280);
 
+    // Per-thread scratch, kept between calls (thread_local) when small so
+    // that frequent small calls do not pay for allocations.
     struct Work {
-        AlignedBuffer<T> E, A, B, gam, skip, lse2;
+        AlignedBuffer<T> E, A, B, gam, skip, lse2, lim;
         AlignedBuffer<double> Oa;
         AlignedBuffer<int32_t> cls;
         AlignedBuffer<uint8_t> live;
+        std::size_t bytes() const {
+            return E.capacity_bytes() + A.capacity_bytes() + B.capacity_bytes() +
+                   gam.capacity_bytes() + skip.capacity_bytes() + lse2.capacity_bytes() +
+                   lim.capacity_bytes() + Oa.capacity_bytes() + cls.capacity_bytes() +
+                   live.capacity_bytes();
+        }
+        void release() {
+            E.release(), A.release(), B.release(), gam.release(), skip.release();
+            lse2.release(), lim.release(), Oa.release(), cls.release(), live.release();
+        }
     };
+    static constexpr std::size_t kKeepBytes = std::size_t(1) << 22;  // 4 MiB per thread
 
     const CtcArgs& a;
     const T* acts;
@@ -90,37 +107,39 @@ struct CtcKernel {
         }
     }
 
-    // Max of a row and a flag for any inf/NaN in it (bit test).  Two simple
-    // W-lane loops (the row is in L1 for the second) so both vectorise.
-    static T row_max(const T* x, int64_t C, bool& nonfinite) {
-        T mx[kW];
-        for (int64_t j = 0; j < kW; ++j) mx[j] = std::numeric_limits<T>::lowest();
-        int64_t c = 0;
-        for (; c + kW <= C; c += kW)
-            for (int64_t j = 0; j < kW; ++j) mx[j] = vmax(mx[j], x[c + j]);
-        T m = std::numeric_limits<T>::lowest();
-        for (int64_t c2 = c; c2 < C; ++c2) m = vmax(m, x[c2]);
-        for (int64_t j = 0; j < kW; ++j) m = vmax(m, mx[j]);
-        nonfinite = any_nonfinite(x, C);
-        return m;
+    // A row's tail (c < C < c + kW) as one block padded with `fill`.
+    static V tail_block(const T* x, int64_t c, int64_t C, T fill) {
+        T tail[kW];
+        for (int64_t j = 0; j < kW; ++j) tail[j] = fill;
+        for (int64_t j = 0; j < C - c; ++j) tail[j] = x[c + j];
+        return B::load(tail);
     }
 
-    static bool any_nonfinite(const T* x, int64_t C) {
-        UInt bad[kW];
-        for (int64_t j = 0; j < kW; ++j) bad[j] = 0;
+    static T row_max(const T* x, int64_t C) {
+        V mx = B::splat(std::numeric_limits<T>::lowest());
         int64_t c = 0;
-        for (; c + kW <= C; c += kW)
-            for (int64_t j = 0; j < kW; ++j) {
-                const UInt b = fm::bit_cast<UInt>(x[c + j]) & M::kAbsMask;
-                bad[j] = bad[j] > b ? bad[j] : b;
-            }
-        UInt bb = 0;
-        for (; c < C; ++c) {
-            const UInt b = fm::bit_cast<UInt>(x[c]) & M::kAbsMask;
-            bb = bb > b ? bb : b;
+        for (; c + kW <= C; c += kW) mx = B::max(mx, B::load(x + c));
+        if (c < C) mx = B::max(mx, tail_block(x, c, C, std::numeric_limits<T>::lowest()));
+        return B::hmax(mx);
+    }
+
+    // Any inf or NaN among x[0, C), from the bit patterns.
+    static bool any_nonfinite(const T* x, int64_t C) {
+        using Int = typename B::Int;
+        const Int abs_mask = static_cast<Int>(M::kAbsMask);
+        I acc = B::isplat(0);
+        int64_t c = 0;
+        for (; c + kW <= C; c += kW) {
+            const I b = simd::bits<I>(B::load(x + c)) & abs_mask;
+            acc = simd::select<I>(b > acc, b, acc);
         }
-        for (int64_t j = 0; j < kW; ++j) bb = bb > bad[j] ? bb : bad[j];
-        return bb >= M::kInfBits;
+        if (c < C) {
+            const I b = simd::bits<I>(tail_block(x, c, C, T(0))) & abs_mask;
+            acc = simd::select<I>(b > acc, b, acc);
+        }
+        for (int64_t j = 0; j < kW; ++j)
+            if (static_cast<UInt>(acc[j]) >= M::kInfBits) return true;
+        return false;
     }
 
     // A row with an inf or NaN: true when the softmax is undefined (a NaN, a
@@ -137,15 +156,33 @@ struct CtcKernel {
     // log2 sum_c 2^((x_c - m) log2 e) + m log2 e, in double.
     static double row_lse2(const T* x, int64_t C, T m) {
         const T mm = m * kLog2e;
-        T acc[kW];
-        for (int64_t j = 0; j < kW; ++j) acc[j] = 0;
+        V acc = B::splat(0);
+        int64_t c = 0;
+        for (; c + kW <= C; c += kW) acc += B::exp2(B::load(x + c) * kLog2e - mm);
+        if (c < C) acc += B::exp2(tail_block(x, c, C, kSent) * kLog2e - mm);
+        double s = 0;
+        for (int64_t j = 0; j < kW; ++j) s += static_cast<double>(acc[j]);
+        return static_cast<double>(mm) + fm::Math<double>::log2(s);
+    }
+
+    // out[c] = scale * 2^(x[c] log2 e - l2): the softmax row times the scale.
+    static void softmax_row(const T* x, int64_t C, T l2, T scale, T* out) {
         int64_t c = 0;
         for (; c + kW <= C; c += kW)
-            for (int64_t j = 0; j < kW; ++j) acc[j] += M::exp2(x[c + j] * kLog2e - mm);
-        double s = 0;
-        for (; c < C; ++c) s += M::exp2(x[c] * kLog2e - mm);
-        for (int64_t j = 0; j < kW; ++j) s += acc[j];
-        return static_cast<double>(mm) + std::log2(s);
+            B::store(out + c, scale * B::exp2(B::load(x + c) * kLog2e - l2));
+        if (c < C) {
+            T tail[kW];
+            B::store(tail, scale * B::exp2(tail_block(x, c, C, kSent) * kLog2e - l2));
+            for (int64_t j = 0; j < C - c; ++j) out[c + j] = tail[j];
+        }
+    }
+
+    // log2(2^a + 2^b + 2^c) - sub, lane-wise, for the recursions.
+    static inline V lse3(V a, V b, V c) {
+        const V m01 = B::max(a, b), n01 = B::min(a, b);
+        const V m = B::max(m01, c), n2 = B::min(m01, c);
+        const V sum = B::exp2_nonpos(n01 - m) + B::exp2_nonpos(n2 - m) + T(1);
+        return m + B::log2(sum);
     }
 
     // Band of states [lo, hi) alive at frame t (reachable and able to finish),
@@ -194,6 +231,7 @@ struct CtcKernel {
         w.lse2.resize(Tn);
         w.Oa.resize(Tn);
         w.cls.resize(Sp);
+        w.lim.resize(Sp);
         w.live.resize(Sp / kW);
 
         // Extended-state classes and the additive skip mask (0 where s-2 -> s
@@ -201,6 +239,11 @@ struct CtcKernel {
         int32_t* cls = w.cls.data();
         T* skip = w.skip.data() + kW;
         for (int64_t s = -kW; s < Sp + kW; ++s) skip[s] = kSent;
+        T* lim = w.lim.data();
+        for (int64_t s = 0; s < Sp; ++s) {
+            cls[s] = static_cast<int32_t>(a.blank);
+            lim[s] = s < S ? std::numeric_limits<T>::max() : kSent;
+        }
         for (int64_t s = 0; s < S; ++s) {
             cls[s] = static_cast<int32_t>((s & 1) ? lab[(s - 1) / 2] : a.blank);
             if ((s & 1) && s >= 3 && lab[(s - 1) / 2] != lab[(s - 3) / 2]) skip[s] = 0;
@@ -213,9 +256,8 @@ struct CtcKernel {
             const T* x = in_row(t, n);
             T sub = 0;
             if (a.from_logits) {
-                bool nonfinite = false;
-                const T m = row_max(x, C, nonfinite);
-                if (nonfinite && row_is_bad(x, C)) {
+                const T m = row_max(x, C);
+                if (any_nonfinite(x, C) && row_is_bad(x, C)) {
                     bad = true;
                     break;
                 }
@@ -223,8 +265,11 @@ struct CtcKernel {
                 sub = static_cast<T>(l2);
                 lse2[t] = sub;
             }
+            // Whole blocks [0, Sp): cls is padded with the blank, and lim
+            // turns the padding states into the sentinel.
             T* e = w.E.data() + t * RS + kW;
-            for (int64_t s = 0; s < S; ++s) e[s] = x[cls[s]];  // gather
+            for (int64_t s = 0; s < Sp; s += kW)
+                for (int64_t j = 0; j < kW; ++j) e[s + j] = x[cls[s + j]];  // gather
             // NaN or +inf in a used log-probability makes the loss NaN (-inf
             // is a valid zero probability); from_logits checked whole rows.
             if (!a.from_logits && any_nonfinite(e, S)) {
@@ -232,8 +277,10 @@ struct CtcKernel {
                     if (fm::is_nan_bits(e[s]) || fm::is_posinf_bits(e[s])) bad = true;
                 if (bad) break;
             }
-            for (int64_t s = 0; s < S; ++s) e[s] = vmax(e[s] * kLog2e - sub, kSent);
-            for (int64_t s = S; s < Sp + kW; ++s) e[s] = kSent;
+            for (int64_t s = 0; s < Sp; s += kW)
+                B::store(e + s, B::min(B::max(B::load(e + s) * kLog2e - sub, B::splat(kSent)),
+                                       B::load(lim + s)));
+            for (int64_t j = 0; j < kW; ++j) e[Sp + j] = kSent;
         }
         if (bad) {
             a.losses[n] = static_cast<double>(qnan);
@@ -263,25 +310,18 @@ struct CtcKernel {
                 cur[lo - kW + j] = kSent;
                 cur[hi + j] = kSent;
             }
-            T mx[kW];
-            for (int64_t j = 0; j < kW; ++j) mx[j] = kSent;
             const T mp = mu_prev;
+            const V sent = B::splat(kSent);
+            V mx = sent;
             for (int64_t s = lo; s < hi; s += kW) {
-                for (int64_t j = 0; j < kW; ++j) {
-                    const T a0 = prev[s + j];
-                    const T a1 = prev[s + j - 1];
-                    const T a2 = prev[s + j - 2] + skip[s + j];
-                    const T m01 = vmax(a0, a1), n01 = vmin(a0, a1);
-                    const T m = vmax(m01, a2), n2 = vmin(m01, a2);
-                    const T sum = T(1) + M::exp2(n01 - m) + M::exp2(n2 - m);
-                    T r = m + M::log2(sum) + (e[s + j] - mp);
-                    r = vmax(r, kSent);
-                    cur[s + j] = r;
-                    mx[j] = vmax(mx[j], r);
-                }
+                const V a0 = B::load(prev + s);
+                const V a1 = B::load(prev + s - 1);
+                const V a2 = B::load(prev + s - 2) + B::load(skip + s);
+                const V r = B::max(lse3(a0, a1, a2) + (B::load(e + s) - mp), sent);
+                B::store(cur + s, r);
+                mx = B::max(mx, r);
             }
-            T mu = kSent;
-            for (int64_t j = 0; j < kW; ++j) mu = vmax(mu, mx[j]);
+            const T mu = B::hmax(mx);
             Oa[t] = Oa[t - 1] + static_cast<double>(mp);
             mu_prev = mu;
         }
@@ -322,25 +362,18 @@ struct CtcKernel {
                     cur[lo - kW + j] = kSent;
                     cur[hi + j] = kSent;
                 }
-                T mx[kW];
-                for (int64_t j = 0; j < kW; ++j) mx[j] = kSent;
                 const T np = nu_cur;
+                const V sent = B::splat(kSent);
+                V mx = sent;
                 for (int64_t s = lo; s < hi; s += kW) {
-                    for (int64_t j = 0; j < kW; ++j) {
-                        const T b0 = nxt[s + j] + en[s + j];
-                        const T b1 = nxt[s + j + 1] + en[s + j + 1];
-                        const T b2 = nxt[s + j + 2] + en[s + j + 2] + skip[s + j + 2];
-                        const T m01 = vmax(b0, b1), n01 = vmin(b0, b1);
-                        const T m = vmax(m01, b2), n2 = vmin(m01, b2);
-                        const T sum = T(1) + M::exp2(n01 - m) + M::exp2(n2 - m);
-                        T r = m + M::log2(sum) - np;
-                        r = vmax(r, kSent);
-                        cur[s + j] = r;
-                        mx[j] = vmax(mx[j], r);
-                    }
+                    const V b0 = B::load(nxt + s) + B::load(en + s);
+                    const V b1 = B::load(nxt + s + 1) + B::load(en + s + 1);
+                    const V b2 = B::load(nxt + s + 2) + B::load(en + s + 2) + B::load(skip + s + 2);
+                    const V r = B::max(lse3(b0, b1, b2) - np, sent);
+                    B::store(cur + s, r);
+                    mx = B::max(mx, r);
                 }
-                T nu = kSent;
-                for (int64_t j = 0; j < kW; ++j) nu = vmax(nu, mx[j]);
+                const T nu = B::hmax(mx);
                 Ob += static_cast<double>(np);
                 nu_cur = nu;
             }
@@ -348,43 +381,42 @@ struct CtcKernel {
             const T* at = A + t * RS;
             const T* bt = Bcur;
             const T c0 = static_cast<T>(Oa[t] + Ob - log2p);
-            T bsum[kW];
-            for (int64_t j = 0; j < kW; ++j) bsum[j] = 0;
-            uint8_t* live = w.live.data();  // blocks holding a non-negligible posterior
+            V bsum = B::splat(0);
+            V even;  // 1 on the blank (even) states of a block, 0 on labels
+            for (int64_t j = 0; j < kW; ++j) even[j] = (j & 1) ? T(0) : T(1);
+            // Wide bands: remember which blocks hold a non-negligible
+            // posterior and scatter only those; narrow ones scatter all.
+            const bool sparse = hi - lo > 8 * kW;
+            uint8_t* live = w.live.data();
             for (int64_t s = lo; s < hi; s += kW) {
-                int any = 0;
-                for (int64_t j = 0; j < kW; ++j) {
-                    const T g = M::exp2(at[s + j] + bt[s + j] + c0);
-                    gam[s + j] = g;
-                    bsum[j] += (j & 1) ? T(0) : g;  // even states are blanks
-                    any |= g > kTiny;
-                }
-                live[s / kW] = static_cast<uint8_t>(any);
+                const V g = B::exp2_nonpos(B::load(at + s) + B::load(bt + s) + c0);
+                B::store(gam + s, g);
+                bsum += g * even;
+                if (sparse) live[s / kW] = B::hmax(g) > kTiny;
             }
-            T blank_post = 0;
-            for (int64_t j = 0; j < kW; ++j) blank_post += bsum[j];
+            const T blank_post = B::hsum(bsum);
 
             // gradient row: softmax * scale (or 0), minus the posterior
             T* gr = grad_row(t, n);
             if (a.from_logits) {
                 const T* x = in_row(t, n);
-                const T l2 = lse2[t];
-                int64_t c = 0;
-                for (; c + kW <= C; c += kW)
-                    for (int64_t j = 0; j < kW; ++j)
-                        gr[c + j] = gsT * M::exp2(x[c + j] * kLog2e - l2);
-                for (; c < C; ++c) gr[c] = gsT * M::exp2(x[c] * kLog2e - l2);
+                softmax_row(x, C, lse2[t], gsT, gr);
             } else {
                 std::memset(gr, 0, sizeof(T) * C);
             }
             gr[a.blank] -= gsT * blank_post;
-            for (int64_t s0 = lo; s0 < hi; s0 += kW) {
-                if (!live[s0 / kW]) continue;
-                const int64_t s_end = std::min(s0 + kW, S);
-                for (int64_t s = s0 + 1; s < s_end; s += 2) {
-                    const T g = gam[s];
-                    if (g > kTiny) gr[cls[s]] -= gsT * g;
+            if (sparse) {
+                for (int64_t s0 = lo; s0 < hi; s0 += kW) {
+                    if (!live[s0 / kW]) continue;
+                    const int64_t s_end = std::min(s0 + kW, S);
+                    for (int64_t s = s0 + 1; s < s_end; s += 2) {
+                        const T g = gam[s];
+                        if (g > kTiny) gr[cls[s]] -= gsT * g;
+                    }
                 }
+            } else {
+                const int64_t s_end = std::min(hi, S);
+                for (int64_t s = lo + 1; s < s_end; s += 2) gr[cls[s]] -= gsT * gam[s];
             }
         }
     }
@@ -416,9 +448,9 @@ struct CtcKernel {
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
         {
-            Work w;
+            static thread_local Work w;
 #if SEQLOSS_HAVE_OPENMP
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
 #endif
             for (int64_t i = 0; i < N; ++i) {
                 try {
@@ -430,6 +462,7 @@ struct CtcKernel {
                     failed = 1;
                 }
             }
+            if (w.bytes() > kKeepBytes) w.release();  // large scratch is not kept
         }
         if (failed) throw std::bad_alloc();
     }

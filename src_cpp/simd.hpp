@@ -1,0 +1,336 @@
+// SIMD blocks for the kernels: one native vector of the translation unit's
+// target (64 bytes with AVX-512, 32 with AVX, 16 otherwise).
+//
+// With GCC/clang the block is a GNU vector type of exactly the native width,
+// so each operation compiles to one instruction (wider GNU vectors get their
+// selects split into scalars by GCC): the same source serves every dispatch
+// level, and the code does not depend on the auto-vectoriser's mood.  Other
+// compilers get a plain array type with element-wise operators (same
+// results, slower).
+//
+// The exp2/log2 here are the vector twins of fm::Math<T>::exp2/log2 (same
+// polynomials, same clamping), for loops compiled with
+// -ffinite-math-only: no NaN or infinity may enter them.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace seqloss {
+namespace simd {
+
+#if defined(__AVX512F__)
+#define SEQLOSS_VBYTES 64
+#elif defined(__AVX__)
+#define SEQLOSS_VBYTES 32
+#else
+#define SEQLOSS_VBYTES 16
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SEQLOSS_GNU_VECTORS 1
+
+template <typename T>
+struct Types;
+template <>
+struct Types<float> {
+    typedef float V __attribute__((vector_size(SEQLOSS_VBYTES)));
+    typedef int32_t I __attribute__((vector_size(SEQLOSS_VBYTES)));
+};
+template <>
+struct Types<double> {
+    typedef double V __attribute__((vector_size(SEQLOSS_VBYTES)));
+    typedef int64_t I __attribute__((vector_size(SEQLOSS_VBYTES)));
+};
+
+template <typename V>
+inline V select(decltype(V{} < V{}) mask, V a, V b) {
+    return mask ? a : b;
+}
+template <typename To, typename From>
+inline To bits(From v) {
+    return (To)v;  // reinterpretation of the same 64 bytes
+}
+
+#else  // portable fallback: element-wise operators on an array
+
+template <typename E, int N>
+struct Pack {
+    E v[N];
+    E& operator[](int i) { return v[i]; }
+    E operator[](int i) const { return v[i]; }
+#define SEQLOSS_PACK_OP(op)                                                       \
+    friend Pack operator op(Pack a, Pack b) {                                     \
+        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b.v[i];                    \
+        return a;                                                                 \
+    }                                                                             \
+    friend Pack operator op(Pack a, E b) {                                        \
+        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b;                         \
+        return a;                                                                 \
+    }                                                                             \
+    friend Pack operator op(E a, Pack b) {                                        \
+        for (int i = 0; i < N; ++i) b.v[i] = a op b.v[i];                         \
+        return b;                                                                 \
+    }
+    SEQLOSS_PACK_OP(+)
+    SEQLOSS_PACK_OP(-)
+    SEQLOSS_PACK_OP(*)
+    SEQLOSS_PACK_OP(/)
+#undef SEQLOSS_PACK_OP
+    Pack& operator+=(Pack b) { return *this = *this + b; }
+};
+
+template <typename E, int N>
+struct IPack {
+    E v[N];
+    E operator[](int i) const { return v[i]; }
+    friend IPack operator&(IPack a, IPack b) {
+        for (int i = 0; i < N; ++i) a.v[i] &= b.v[i];
+        return a;
+    }
+    friend IPack operator|(IPack a, IPack b) {
+        for (int i = 0; i < N; ++i) a.v[i] |= b.v[i];
+        return a;
+    }
+    friend IPack operator&(IPack a, E b) {
+        for (int i = 0; i < N; ++i) a.v[i] &= b;
+        return a;
+    }
+    friend IPack operator|(IPack a, E b) {
+        for (int i = 0; i < N; ++i) a.v[i] |= b;
+        return a;
+    }
+    friend IPack operator+(IPack a, IPack b) {
+        for (int i = 0; i < N; ++i) a.v[i] += b.v[i];
+        return a;
+    }
+    friend IPack operator+(IPack a, E b) {
+        for (int i = 0; i < N; ++i) a.v[i] += b;
+        return a;
+    }
+    friend IPack operator-(IPack a, IPack b) {
+        for (int i = 0; i < N; ++i) a.v[i] -= b.v[i];
+        return a;
+    }
+    friend IPack operator-(IPack a, E b) {
+        for (int i = 0; i < N; ++i) a.v[i] -= b;
+        return a;
+    }
+    friend IPack operator<<(IPack a, int s) {
+        for (int i = 0; i < N; ++i) a.v[i] = static_cast<E>(static_cast<std::make_unsigned_t<E>>(a.v[i]) << s);
+        return a;
+    }
+    friend IPack operator>>(IPack a, int s) {
+        for (int i = 0; i < N; ++i) a.v[i] >>= s;
+        return a;
+    }
+    friend IPack operator>(IPack a, IPack b) {
+        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] > b.v[i] ? E(-1) : E(0);
+        return a;
+    }
+};
+
+template <typename E, int N, typename M>
+inline M cmp_mask(bool (*f)(E, E), const Pack<E, N>& a, const Pack<E, N>& b) {
+    M m;
+    for (int i = 0; i < N; ++i) m.v[i] = f(a.v[i], b.v[i]) ? -1 : 0;
+    return m;
+}
+
+template <typename T>
+struct Types;
+template <>
+struct Types<float> {
+    typedef Pack<float, SEQLOSS_VBYTES / 4> V;
+    typedef IPack<int32_t, SEQLOSS_VBYTES / 4> I;
+};
+template <>
+struct Types<double> {
+    typedef Pack<double, SEQLOSS_VBYTES / 8> V;
+    typedef IPack<int64_t, SEQLOSS_VBYTES / 8> I;
+};
+
+#define SEQLOSS_PACK_CMP(op)                                                          \
+    template <typename E, int N>                                                      \
+    inline IPack<std::conditional_t<sizeof(E) == 4, int32_t, int64_t>, N> operator op( \
+        const Pack<E, N>& a, const Pack<E, N>& b) {                                   \
+        IPack<std::conditional_t<sizeof(E) == 4, int32_t, int64_t>, N> m;             \
+        for (int i = 0; i < N; ++i) m.v[i] = a.v[i] op b.v[i] ? -1 : 0;               \
+        return m;                                                                     \
+    }
+SEQLOSS_PACK_CMP(<)
+SEQLOSS_PACK_CMP(>)
+#undef SEQLOSS_PACK_CMP
+
+template <typename V, typename M>
+inline V select(const M& mask, V a, V b) {
+    for (int i = 0; i < static_cast<int>(sizeof(a.v) / sizeof(a.v[0])); ++i)
+        a.v[i] = mask.v[i] ? a.v[i] : b.v[i];
+    return a;
+}
+template <typename To, typename From>
+inline To bits(From v) {
+    To r;
+    std::memcpy(&r, &v, sizeof(To));
+    return r;
+}
+#endif
+
+template <typename T>
+struct Block {
+    typedef typename Types<T>::V V;
+    typedef typename Types<T>::I I;
+    typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> Int;
+    static constexpr int N = SEQLOSS_VBYTES / static_cast<int>(sizeof(T));
+
+    static inline V load(const T* p) {
+        V v;
+        std::memcpy(&v, p, sizeof(V));
+        return v;
+    }
+    static inline void store(T* p, V v) { std::memcpy(p, &v, sizeof(V)); }
+    static inline V splat(T x) {
+        V v;
+        for (int i = 0; i < N; ++i) v[i] = x;
+        return v;
+    }
+    static inline I isplat(Int x) {
+        I v;
+        for (int i = 0; i < N; ++i) v[i] = x;
+        return v;
+    }
+    static inline V max(V a, V b) { return select<V>(a > b, a, b); }
+    static inline V min(V a, V b) { return select<V>(a < b, a, b); }
+    static inline T hmax(V a) {
+        T m = a[0];
+        for (int i = 1; i < N; ++i) m = m > a[i] ? m : a[i];
+        return m;
+    }
+    static inline T hsum(V a) {  // fixed order: deterministic
+        T s = a[0];
+        for (int i = 1; i < N; ++i) s += a[i];
+        return s;
+    }
+
+    // Small integers (|e| < 2^22) to floating point without a conversion
+    // instruction (AVX2 has none for int64): the magic-number trick.
+    static inline V small_int_to_float(I e) {
+        const T magic = sizeof(T) == 4 ? T(12582912.0) : T(6755399441055744.0);
+        return bits<V>(e + bits<I>(splat(magic))) - magic;
+    }
+
+    // 2^x, exactly 0 below the smallest normal exponent.
+    static inline V exp2(V x) {
+        const T lo = sizeof(T) == 4 ? T(-126) : T(-1022);
+        const T hi = -lo;
+        V xc = max(x, splat(lo));
+        xc = min(xc, splat(hi));
+        const T magic = sizeof(T) == 4 ? T(12582912.0) : T(6755399441055744.0);
+        V t = xc + magic;
+        V n = t - magic;
+        V f = xc - n;
+        I ni = bits<I>(t) - bits<I>(splat(magic));
+        const V p = poly_exp2(f);
+        const int shift = sizeof(T) == 4 ? 23 : 52;
+        V r = bits<V>(bits<I>(p) + (ni << shift));
+        return select<V>(x < splat(lo), splat(T(0)), r);
+    }
+
+    // 2^x for x <= 0 where results below 2^-126 (2^-1022) only need to be
+    // tiny, not zero: the log-sum-exp terms and the posteriors.  No select,
+    // no upper clamp.
+    static inline V exp2_nonpos(V x) {
+        const T lo = sizeof(T) == 4 ? T(-126) : T(-1022);
+        const V xc = max(x, splat(lo));
+        const T magic = sizeof(T) == 4 ? T(12582912.0) : T(6755399441055744.0);
+        const V t = xc + magic;
+        const V f = xc - (t - magic);
+        const I ni = bits<I>(t) - bits<I>(splat(magic));
+        const int shift = sizeof(T) == 4 ? 23 : 52;
+        return bits<V>(bits<I>(poly_exp2(f)) + (ni << shift));
+    }
+
+    // 2^f on [-0.5, 0.5].
+    static inline V poly_exp2(V f) {
+        V p;
+        if (sizeof(T) == 4) {
+            p = splat(T(1.535336188319500e-4));
+            p = p * f + T(1.339887440266574e-3);
+            p = p * f + T(9.618437357674640e-3);
+            p = p * f + T(5.550332471162809e-2);
+            p = p * f + T(2.402264791363012e-1);
+            p = p * f + T(6.931472028550421e-1);
+            p = p * f + T(1.0);
+        } else {
+            const V a = f * T(0.6931471805599453094);
+            p = splat(T(1.0 / 6227020800.0));
+            p = p * a + T(1.0 / 479001600.0);
+            p = p * a + T(1.0 / 39916800.0);
+            p = p * a + T(1.0 / 3628800.0);
+            p = p * a + T(1.0 / 362880.0);
+            p = p * a + T(1.0 / 40320.0);
+            p = p * a + T(1.0 / 5040.0);
+            p = p * a + T(1.0 / 720.0);
+            p = p * a + T(1.0 / 120.0);
+            p = p * a + T(1.0 / 24.0);
+            p = p * a + T(1.0 / 6.0);
+            p = p * a + T(0.5);
+            p = p * a + T(1.0);
+            p = p * a + T(1.0);
+        }
+        return p;
+    }
+
+    // log2(y) for finite normal y > 0.
+    static inline V log2(V y) {
+        I b = bits<I>(y);
+        I e, mant;
+        if (sizeof(T) == 4) {
+            e = ((b >> 23) & Int(0xff)) - Int(127);
+            mant = (b & Int(0x007fffff)) | Int(0x3f800000);
+        } else {
+            e = ((b >> 52) & Int(0x7ff)) - Int(1023);
+            mant = (b & Int(0x000fffffffffffffll)) | Int(0x3ff0000000000000ll);
+        }
+        V m = bits<V>(mant);  // [1, 2)
+        auto big = m > splat(T(1.4142135623730951));
+        m = select<V>(big, m * T(0.5), m);
+        V ef = small_int_to_float(e) + select<V>(big, splat(T(1)), splat(T(0)));
+        V ln;
+        if (sizeof(T) == 4) {
+            V x = m - T(1);
+            V z = x * x;
+            V p = splat(T(7.0376836292e-2));
+            p = p * x - T(1.1514610310e-1);
+            p = p * x + T(1.1676998740e-1);
+            p = p * x - T(1.2420140846e-1);
+            p = p * x + T(1.4249322787e-1);
+            p = p * x - T(1.6668057665e-1);
+            p = p * x + T(2.0000714765e-1);
+            p = p * x - T(2.4999993993e-1);
+            p = p * x + T(3.3333331174e-1);
+            ln = x + (x * z * p - T(0.5) * z);
+        } else {
+            V z = (m - T(1)) / (m + T(1));
+            V z2 = z * z;
+            V p = splat(T(1.0 / 23.0));
+            p = p * z2 + T(1.0 / 21.0);
+            p = p * z2 + T(1.0 / 19.0);
+            p = p * z2 + T(1.0 / 17.0);
+            p = p * z2 + T(1.0 / 15.0);
+            p = p * z2 + T(1.0 / 13.0);
+            p = p * z2 + T(1.0 / 11.0);
+            p = p * z2 + T(1.0 / 9.0);
+            p = p * z2 + T(1.0 / 7.0);
+            p = p * z2 + T(1.0 / 5.0);
+            p = p * z2 + T(1.0 / 3.0);
+            p = p * z2 + T(1.0);
+            ln = T(2) * z * p;
+        }
+        return ef + ln * T(1.4426950408889634074);
+    }
+};
+
+}  // namespace simd
+}  // namespace seqloss
