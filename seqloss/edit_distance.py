@@ -346,9 +346,12 @@ class ErrorRates:
     ``wip`` = 1.0 / 0.0 for empty / non-empty hypotheses.
 
     S/D/I split one optimal alignment per pair; they are not unique (their sum
-    and ``wer`` are).  The alignment is rapidfuzz's, which jiwer uses: common
-    prefix/suffix are hits, then the backtrace from the end prefers a deletion,
-    then an insertion, then the diagonal.
+    and ``wer`` are, ``mer``/``wil``/``wip`` are not).  The alignment is
+    rapidfuzz's (``Levenshtein.opcodes(ref, hyp)``), which jiwer uses, so the
+    counts equal jiwer's: common prefix/suffix are hits, then the backtrace
+    from the end prefers a deletion, then an insertion, then the diagonal
+    (hit or substitution); very long pairs are first split the way rapidfuzz's
+    Hirschberg step splits them.
     """
 
     unit: str

@@ -27,11 +27,13 @@
 // Python's str.isspace().  Char unit = strip, then every code point.
 //
 // Alignment tie rule (identical to rapidfuzz.distance.Levenshtein.opcodes(ref,
-// hyp), which jiwer 4 uses): strip the common prefix and suffix (they are
-// hits), fill the bit-parallel matrix with the reference as the pattern, and
-// walk back from the end preferring, at each cell, a deletion (reference token
-// dropped) when it is optimal, else an insertion when optimal, else the
-// diagonal (hit or substitution).
+// hyp) of rapidfuzz 3.x, which jiwer 4 uses): strip the common prefix and
+// suffix (they are hits), fill the bit-parallel matrix with the reference as
+// the pattern, and walk back from the end preferring, at each cell, a deletion
+// (reference token dropped) when it is optimal, else an insertion when
+// optimal, else the diagonal (hit or substitution).  Pairs whose (stripped)
+// matrix would exceed rapidfuzz's 1 MiB budget are first split the way
+// rapidfuzz's Hirschberg step splits them (see sdi_counts in the kernel).
 #pragma once
 
 #include <cstdint>
@@ -66,8 +68,9 @@ void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
                        int64_t n_pairs, int64_t* out /* (N,) */, int n_threads);
 
 // Word (word_unit != 0) or character error counts of N sentence pairs; see the
-// layout above.  Throws std::length_error when one pair's alignment matrix
-// would exceed 1 GiB.
+// layout above.  Throws std::length_error when one pair's recorded alignment
+// matrix would exceed 1 GiB (only possible for extremely unequal lengths, as
+// large pairs are split first).
 void error_counts_batch(const TextRef* hyps /* (N,) */, const TextRef* refs /* (N,) */,
                         int64_t n_pairs, int word_unit, int64_t* counts /* (N, 6) */,
                         int n_threads);

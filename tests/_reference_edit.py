@@ -9,9 +9,8 @@
   and suffix are hits; then walk back from the end of the full DP matrix
   preferring a deletion when D[r][c] == D[r][c-1] + 1, else (after stepping up
   one hypothesis row) an insertion when D[r][c] == D[r][c-1] - 1 and r > 0,
-  else the diagonal.  (rapidfuzz switches to Hirschberg's divide and conquer
-  for pairs with len_ref * len_hyp >= 4 * 2**20 after the affixes are removed;
-  this reference does not.)
+  else the diagonal.  Large pairs (2 * band * n / 8 >= 2**20 after the affixes
+  are removed) are first split as rapidfuzz's Hirschberg step splits them.
 """
 import numpy as np
 
@@ -56,10 +55,26 @@ def levenshtein_np(a, b):
     return int(levenshtein_matrix(b, a)[-1, -1])
 
 
-def sdi_counts(ref, hyp):
-    """(hits, substitutions, deletions, insertions) with rapidfuzz's tie rule."""
-    ref, hyp = list(ref), list(hyp)
-    m0 = len(ref)
+def _direct_counts(ref, hyp):
+    """Backtrace over the full DP matrix with rapidfuzz's preference order."""
+    S = D = I = 0
+    M = levenshtein_matrix(ref, hyp)
+    row, col = len(hyp), len(ref)
+    while row and col:
+        if M[row][col] - M[row][col - 1] == 1:
+            D += 1
+            col -= 1
+        else:
+            row -= 1
+            if row and M[row][col] - M[row][col - 1] == -1:
+                I += 1
+            else:
+                col -= 1
+                S += ref[col] != hyp[row]
+    return S, D + col, I + row
+
+
+def _align(ref, hyp, mx, ops):
     p = 0
     while p < len(ref) and p < len(hyp) and ref[p] == hyp[p]:
         p += 1
@@ -68,29 +83,39 @@ def sdi_counts(ref, hyp):
     while q < len(ref) and q < len(hyp) and ref[-1 - q] == hyp[-1 - q]:
         q += 1
     ref, hyp = ref[:len(ref) - q], hyp[:len(hyp) - q]
-    S = D = I = 0
-    if not ref or not hyp:
-        D, I = len(ref), len(hyp)
-    else:
-        ids = {}
-        r_ids = [ids.setdefault(x, len(ids)) for x in ref]
-        h_ids = [ids.setdefault(x, len(ids)) for x in hyp]
-        M = levenshtein_matrix(r_ids, h_ids)
-        row, col = len(hyp), len(ref)
-        while row and col:
-            if M[row][col] - M[row][col - 1] == 1:
-                D += 1
-                col -= 1
-            else:
-                row -= 1
-                if row and M[row][col] - M[row][col - 1] == -1:
-                    I += 1
-                else:
-                    col -= 1
-                    S += ref[col] != hyp[row]
-        D += col
-        I += row
-    return (m0 - S - D, S, D, I)
+    m, n = len(ref), len(hyp)
+    if m == 0 or n == 0:
+        ops[1] += m
+        ops[2] += n
+        return
+    mx = min(mx, max(m, n))
+    band = min(m, 2 * mx + 1)
+    if (2 * band * n) // 8 < 1024 * 1024 or m < 65 or n < 10:
+        s, d, i = _direct_counts(ref, hyp)
+        ops[0] += s
+        ops[1] += d
+        ops[2] += i
+        return
+    # Hirschberg: split the hypothesis in half, the reference at the first
+    # column (>= 1) minimising the two halves' distances
+    half = n // 2
+    left = levenshtein_matrix(ref, hyp[:half])[-1]
+    right = levenshtein_matrix(ref[::-1], hyp[half:][::-1])[-1]
+    total = left[1:] + right[::-1][1:]
+    cut = int(np.argmin(total)) + 1
+    _align(ref[:cut], hyp[:half], int(left[cut]), ops)
+    _align(ref[cut:], hyp[half:], int(right[m - cut]), ops)
+
+
+def sdi_counts(ref, hyp):
+    """(hits, substitutions, deletions, insertions) with rapidfuzz's rule
+    (Levenshtein.opcodes(ref, hyp), which jiwer 4 reports)."""
+    ids = {}
+    r = [ids.setdefault(x, len(ids)) for x in ref]
+    h = [ids.setdefault(x, len(ids)) for x in hyp]
+    ops = [0, 0, 0]
+    _align(r, h, max(len(r), len(h)), ops)
+    return (len(r) - ops[0] - ops[1], ops[0], ops[1], ops[2])
 
 
 def jiwer_words(s):

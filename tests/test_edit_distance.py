@@ -14,8 +14,8 @@ import seqloss
 from seqloss import _edit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _reference_edit import (jiwer_chars, jiwer_words, levenshtein_dp,  # noqa: E402
-                             levenshtein_np, sdi_counts)
+from _reference_edit import (_direct_counts, jiwer_chars, jiwer_words,  # noqa: E402
+                             levenshtein_dp, levenshtein_np, sdi_counts)
 
 editdistance = pytest.importorskip("editdistance")
 jiwer = pytest.importorskip("jiwer")
@@ -383,6 +383,32 @@ def test_counts_match_rapidfuzz_on_long_sequences():
                             ["".join(chr(65 + x) for x in r) for r in refs], unit="char")
     assert c.pair_substitutions.tolist() == [x[1] for x in exp]
     assert c.pair_insertions.tolist() == [x[3] for x in exp]
+
+
+def test_counts_match_rapidfuzz_on_hirschberg_sized_pairs():
+    """Pairs big enough for rapidfuzz's Hirschberg split get its exact S/D/I."""
+    hyps, refs = [], []
+    for seed in (1, 4):  # random binary pairs where the split changes the counts
+        rng = random.Random(seed)
+        v = rng.choice([2, 3])
+        ref = [rng.randrange(v) for _ in range(2100)]
+        hyps.append([rng.randrange(v) for _ in range(rng.randint(2000, 4200))])
+        refs.append(ref)
+    rng = random.Random(8)
+    for m, v in ((2600, 80), (3000, 30)):
+        ref = [rng.randrange(v) for _ in range(m)]
+        hyps.append(mutate(rng, ref, v, 0.3))
+        refs.append(ref)
+    expected = [rf_counts(r, h) for h, r in zip(hyps, refs)]
+    # a plain backtrace (no split) differs here, and the reference's split agrees
+    s, d, i = _direct_counts(refs[0], hyps[0])
+    assert (len(refs[0]) - s - d, s, d, i) != expected[0]
+    assert sdi_counts(refs[0], hyps[0]) == expected[0]
+    e = seqloss.error_rates(["".join(chr(0x4E00 + x) for x in h) for h in hyps],
+                            ["".join(chr(0x4E00 + x) for x in r) for r in refs], unit="char")
+    got = list(zip(e.pair_hits.tolist(), e.pair_substitutions.tolist(),
+                   e.pair_deletions.tolist(), e.pair_insertions.tolist()))
+    assert got == expected
 
 
 def test_word_transform_edge_cases():
