@@ -31,6 +31,8 @@ cdef extern from "edit_distance.hpp" namespace "seqloss":
         int32_t kind
     void error_counts_batch(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
                             int word_unit, int64_t* counts, int n_threads) except + nogil
+    int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len,
+                             const void* ref, int64_t ref_len) except + nogil
     bint is_py_space(uint32_t c) nogil
 
 ctypedef fused token_t:
@@ -127,6 +129,76 @@ def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps th
     with nogil:
         error_counts_batch(h.data(), r.data(), n, 1 if word_unit else 0, &counts[0, 0],
                            n_threads)
+
+
+def distance_str(str a, str b):
+    """Levenshtein distance of two str by code point, read from their PEP 393
+    buffers (no copy when both have the same width)."""
+    PyUnicode_READY(a)
+    PyUnicode_READY(b)
+    cdef int ka = PyUnicode_KIND(a)
+    cdef int kb = PyUnicode_KIND(b)
+    cdef int64_t na = PyUnicode_GET_LENGTH(a)
+    cdef int64_t nb = PyUnicode_GET_LENGTH(b)
+    cdef const void* pa
+    cdef const void* pb
+    cdef bytes ea, eb
+    cdef int tt
+    cdef int64_t d
+    if ka == kb:
+        pa = PyUnicode_DATA(a)
+        pb = PyUnicode_DATA(b)
+        tt = TOKEN_U8 if ka == 1 else (TOKEN_U16 if ka == 2 else TOKEN_U32)
+    else:
+        ea = a.encode("utf-32-le")
+        eb = b.encode("utf-32-le")
+        pa = <const char*>ea
+        pb = <const char*>eb
+        tt = TOKEN_U32
+    with nogil:
+        d = levenshtein_pair(tt, pa, na, pb, nb)
+    return d
+
+
+def distance_bytes(const unsigned char[::1] a, const unsigned char[::1] b):
+    """Levenshtein distance of two byte strings."""
+    cdef unsigned char dummy = 0
+    cdef const void* pa = &a[0] if a.shape[0] else &dummy
+    cdef const void* pb = &b[0] if b.shape[0] else &dummy
+    cdef int64_t d
+    with nogil:
+        d = levenshtein_pair(TOKEN_U8, pa, a.shape[0], pb, b.shape[0])
+    return d
+
+
+cdef int _ints(object seq, vector[int64_t]& out):
+    """Fill out with seq's items when all are exact Python ints fitting int64."""
+    cdef Py_ssize_t i, n = len(seq)
+    out.resize(n)
+    for i in range(n):
+        x = seq[i]
+        if type(x) is not int:
+            return 0
+        try:
+            out[i] = x
+        except OverflowError:
+            return 0
+    return 1
+
+
+def distance_int_seqs(a, b):
+    """Distance of two lists/tuples of Python ints (by value), or None when an
+    item is not an int that fits 64 bits (the caller then interns by ==)."""
+    cdef vector[int64_t] va, vb
+    cdef int64_t dummy = 0
+    cdef int64_t d
+    if not _ints(a, va) or not _ints(b, vb):
+        return None
+    cdef const void* pa = va.data() if va.size() else &dummy
+    cdef const void* pb = vb.data() if vb.size() else &dummy
+    with nogil:
+        d = levenshtein_pair(TOKEN_I64, pa, va.size(), pb, vb.size())
+    return d
 
 
 def space_mask(const uint32_t[::1] code_points):

@@ -14,6 +14,7 @@ namespace seqloss {
     void levenshtein_batch_impl(int, const SeqBatch&, const SeqBatch&, int64_t, int64_t*,   \
                                 int);                                                        \
     void error_counts_impl(const TextRef*, const TextRef*, int64_t, int, int64_t*, int);   \
+    int64_t levenshtein_pair_impl(int, const void*, int64_t, const void*, int64_t);         \
     }
 SEQLOSS_EDIT_DECLARE(edit_base)
 #if defined(SEQLOSS_X86_DISPATCH)
@@ -59,6 +60,20 @@ void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
 #endif
         default:
             return edit_base::levenshtein_batch_impl(token_type, hyp, ref, n_pairs, out, n_threads);
+    }
+}
+
+int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len, const void* ref,
+                         int64_t ref_len) {
+    if (hyp_len < 0 || ref_len < 0) throw std::invalid_argument("levenshtein_pair: negative length");
+    if ((hyp_len > 0 && !hyp) || (ref_len > 0 && !ref))
+        throw std::invalid_argument("levenshtein_pair: null pointer");
+    switch (active_isa()) {
+#if defined(SEQLOSS_X86_DISPATCH)
+        case Isa::Avx512: return edit_avx512::levenshtein_pair_impl(token_type, hyp, hyp_len, ref, ref_len);
+        case Isa::Avx2: return edit_avx2::levenshtein_pair_impl(token_type, hyp, hyp_len, ref, ref_len);
+#endif
+        default: return edit_base::levenshtein_pair_impl(token_type, hyp, hyp_len, ref, ref_len);
     }
 }
 

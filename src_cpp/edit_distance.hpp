@@ -67,6 +67,11 @@ struct SeqBatch {
 void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
                        int64_t n_pairs, int64_t* out /* (N,) */, int n_threads);
 
+// Distance of one pair (hyp[0, hyp_len), ref[0, ref_len) of token_type), on
+// the calling thread.
+int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len, const void* ref,
+                         int64_t ref_len);
+
 // Word (word_unit != 0) or character error counts of N sentence pairs; see the
 // layout above.  Throws std::length_error when one pair's recorded alignment
 // matrix would exceed 1 GiB (only possible for extremely unequal lengths, as

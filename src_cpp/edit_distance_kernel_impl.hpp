@@ -975,6 +975,23 @@ void levenshtein_batch_impl(int token_type, const SeqBatch& hyp, const SeqBatch&
     }
 }
 
+int64_t levenshtein_pair_impl(int token_type, const void* h, int64_t n, const void* r, int64_t m) {
+    static thread_local Scratch s;
+    switch (token_type) {
+        case TOKEN_U8:
+            return pair_distance(static_cast<const uint8_t*>(h), n, static_cast<const uint8_t*>(r), m, s);
+        case TOKEN_U16:
+            return pair_distance(static_cast<const uint16_t*>(h), n, static_cast<const uint16_t*>(r), m, s);
+        case TOKEN_U32:
+            return pair_distance(static_cast<const uint32_t*>(h), n, static_cast<const uint32_t*>(r), m, s);
+        case TOKEN_I32:
+            return pair_distance(static_cast<const int32_t*>(h), n, static_cast<const int32_t*>(r), m, s);
+        case TOKEN_I64:
+            return pair_distance(static_cast<const int64_t*>(h), n, static_cast<const int64_t*>(r), m, s);
+        default: throw std::invalid_argument("levenshtein_pair: unknown token type");
+    }
+}
+
 void error_counts_impl(const TextRef* hyps, const TextRef* refs, int64_t N, int word_unit,
                        int64_t* counts, int n_threads) {
     int64_t work = 0;
