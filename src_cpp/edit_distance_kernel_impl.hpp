@@ -42,14 +42,17 @@ namespace {
 // Pattern of at most 64 tokens: match mask of one text token by SIMD compares.
 template <typename T>
 struct ShortPattern {
-    alignas(64) T p[64];
+    T* p;            // 64 tokens, 64-byte aligned (a Scratch buffer)
     int m = 0;
     int chunks = 0;  // SIMD registers that hold the m tokens
 
+    explicit ShortPattern(void* buf) : p(static_cast<T*>(buf)) {}
+
+    // Lanes past m keep whatever an earlier pattern left there (initialised
+    // once): their match bits land above bit m - 1 and never matter.
     void load(const T* src, int m_) {
         m = m_;
         std::memcpy(p, src, sizeof(T) * m);
-        for (int i = m; i < 64; ++i) p[i] = src[m - 1];  // never read as a match past m
 #if defined(__AVX512BW__)
         constexpr int lanes = 64 / sizeof(T);
 #elif defined(__AVX2__)
@@ -224,6 +227,7 @@ struct Word {
 
 // Per-thread scratch memory, grown on demand and reused across pairs.
 struct Scratch {
+    alignas(64) unsigned char short_pattern[512] = {};  // ShortPattern storage
     DenseMap map;
     std::vector<int32_t> pid, tid;      // dense ids of pattern / text
     std::vector<uint64_t> pm;           // (alphabet + 1, words) match masks
@@ -531,7 +535,7 @@ int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) 
     }
     if (pm <= 64) {
         if (pm <= short_simd_max_tokens<T>()) {
-            ShortPattern<T> P;
+            ShortPattern<T> P(s.short_pattern);
             P.load(p, (int)pm);
             return lev_short(P, t, tn);
         }
@@ -614,6 +618,20 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
     parallel_pairs(N, n_threads, chunk, [&](int64_t i, Scratch& s) {
         const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
         const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
+#if defined(__GNUC__) || defined(__clang__)
+        // short pairs are memory-latency bound: fetch a few pairs ahead
+        const int64_t ahead = i + 8;
+        if (ahead < N) {
+            const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
+            const char* rn = (const char*)(rd + (ref.offsets ? ref.offsets[ahead] : ahead * ref.stride));
+            __builtin_prefetch(hn);
+            __builtin_prefetch(hn + 64);
+            __builtin_prefetch(hn + 128);
+            __builtin_prefetch(rn);
+            __builtin_prefetch(rn + 64);
+            __builtin_prefetch(rn + 128);
+        }
+#endif
         out[i] = pair_distance(h, hyp.lengths[i], r, ref.lengths[i], s);
     });
 }
