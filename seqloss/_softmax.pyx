@@ -55,6 +55,18 @@ cdef class _Buffers:
         self.n += 1
         return self.views[self.n - 1].buf
 
+    cdef int check_no_overlap(self, int k) except -1:
+        """Raise ValueError if buffer k overlaps any buffer acquired before it."""
+        cdef char* s0 = <char*>self.views[k].buf
+        cdef char* e0 = s0 + self.views[k].len
+        cdef char* s1
+        cdef int i
+        for i in range(k):
+            s1 = <char*>self.views[i].buf
+            if s1 < e0 and s0 < s1 + self.views[i].len:
+                raise ValueError("Expected grad_out not to overlap the inputs")
+        return 0
+
     def __dealloc__(self):
         cdef int i
         for i in range(self.n):
@@ -100,7 +112,7 @@ def check_targets(object targets, int64_t n_classes, int64_t ignore_index):
 cdef double _ce_float(bint nll, object x, int64_t n, int64_t c, object targets, object probs,
                       object weight, int64_t ignore_index, double label_smoothing,
                       int reduction, object grad, double grad_scale, object loss_rows,
-                      int n_threads) except *:
+                      int n_threads, bint check_overlap) except *:
     cdef _Buffers b = _Buffers()
     cdef CeArgs[float] a
     a.logits = <const float*>b.get(x, False)
@@ -113,6 +125,8 @@ cdef double _ce_float(bint nll, object x, int64_t n, int64_t c, object targets, 
     a.label_smoothing = label_smoothing
     a.reduction = <Reduction>reduction
     a.grad = <float*>b.get(grad, True)
+    if check_overlap and a.grad != NULL:
+        b.check_no_overlap(b.n - 1)
     a.grad_scale = grad_scale
     a.loss_rows = <float*>b.get(loss_rows, True)
     a.n_threads = n_threads
@@ -128,7 +142,7 @@ cdef double _ce_float(bint nll, object x, int64_t n, int64_t c, object targets, 
 cdef double _ce_double(bint nll, object x, int64_t n, int64_t c, object targets, object probs,
                        object weight, int64_t ignore_index, double label_smoothing,
                        int reduction, object grad, double grad_scale, object loss_rows,
-                       int n_threads) except *:
+                       int n_threads, bint check_overlap) except *:
     cdef _Buffers b = _Buffers()
     cdef CeArgs[double] a
     a.logits = <const double*>b.get(x, False)
@@ -141,6 +155,8 @@ cdef double _ce_double(bint nll, object x, int64_t n, int64_t c, object targets,
     a.label_smoothing = label_smoothing
     a.reduction = <Reduction>reduction
     a.grad = <double*>b.get(grad, True)
+    if check_overlap and a.grad != NULL:
+        b.check_no_overlap(b.n - 1)
     a.grad_scale = grad_scale
     a.loss_rows = <double*>b.get(loss_rows, True)
     a.n_threads = n_threads
@@ -155,7 +171,7 @@ cdef double _ce_double(bint nll, object x, int64_t n, int64_t c, object targets,
 
 def loss_kernel(bint nll, bint is_double, x, int64_t n_rows, int64_t n_classes, targets, probs,
                 weight, int64_t ignore_index, double label_smoothing, int reduction, grad,
-                double grad_scale, loss_rows, int n_threads):
+                double grad_scale, loss_rows, int n_threads, bint check_overlap=False):
     """Run the fused cross-entropy (nll=False) or NLL (nll=True) kernel.
 
     x        # IN  (N, C) C-contiguous, float32 (is_double=False) or float64
@@ -164,13 +180,16 @@ def loss_kernel(bint nll, bint is_double, x, int64_t n_rows, int64_t n_classes, 
     weight   # IN  (C,) same dtype as x, or None
     grad     # OUT (N, C) same dtype as x, or None for the loss only
     loss_rows# OUT (N,) same dtype as x (reduction 0 = none), or None
-    reduction: 0 none, 1 mean, 2 sum.  Returns the reduced loss as a float.
+    reduction: 0 none, 1 mean, 2 sum.  check_overlap: raise ValueError when grad
+    overlaps x, targets, probs or weight.  Returns the reduced loss as a float.
     """
     if is_double:
         return _ce_double(nll, x, n_rows, n_classes, targets, probs, weight, ignore_index,
-                          label_smoothing, reduction, grad, grad_scale, loss_rows, n_threads)
+                          label_smoothing, reduction, grad, grad_scale, loss_rows, n_threads,
+                          check_overlap)
     return _ce_float(nll, x, n_rows, n_classes, targets, probs, weight, ignore_index,
-                     label_smoothing, reduction, grad, grad_scale, loss_rows, n_threads)
+                     label_smoothing, reduction, grad, grad_scale, loss_rows, n_threads,
+                     check_overlap)
 
 
 def softmax_kernel(bint is_double, x, y, int64_t n_rows, int64_t n_classes, bint log,

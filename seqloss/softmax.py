@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from . import _softmax as _k
+from ._core import get_max_threads as _max_threads
 from ._utils import float_dtype_of, resolve_n_threads, check_reduction
 
 __all__ = [
@@ -121,7 +122,7 @@ def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="ta
     return t
 
 
-def _check_grad_out(grad_out, shape, odt, inputs):
+def _check_grad_out(grad_out, shape, odt):
     if type(grad_out) is not _ndarray:
         raise TypeError(
             "Expected grad_out to be a numpy.ndarray, but got %s" % type(grad_out).__name__)
@@ -138,46 +139,55 @@ def _check_grad_out(grad_out, shape, odt, inputs):
         raise ValueError("Expected grad_out to be C-contiguous")
     if not flags.writeable:
         raise ValueError("Expected grad_out to be writeable")
-    for arr in inputs:
-        if arr is not None and np.may_share_memory(grad_out, arr):
-            raise ValueError("Expected grad_out not to overlap the inputs")
 
 
 def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoothing,
                n_threads, want_grad, grad_out):
+    # The common case (C-contiguous float32/float64 logits, int64 targets,
+    # default options) takes only identity tests and cheap attribute reads:
+    # the server-sized call must stay a few microseconds.
     # -- logits
-    x, odt = _float_input("log_probs" if nll else "logits", logits)
-    if x.ndim < 1:
+    x = logits
+    if type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64) and x.flags.c_contiguous:
+        cdt = odt = x.dtype
+    else:
+        x, odt = _float_input("log_probs" if nll else "logits", x)
+        cdt = x.dtype
+    shape = x.shape
+    if not shape:
         raise ValueError(
             "Expected %s to have at least 1 dimension (the class axis), but got a scalar"
             % ("log_probs" if nll else "logits"))
-    shape = x.shape
     C = shape[-1]
     if C < 1:
         raise ValueError(
             "Expected %s to have at least one class, but got shape %s"
             % ("log_probs" if nll else "logits", shape))
-    cdt = x.dtype
-    is_double = cdt is _F64
     n_rows = x.size // C
     # -- options
     red = _REDUCTION.get(reduction) if type(reduction) is str else None
     if red is None:
         check_reduction(reduction)
-    nt = resolve_n_threads(n_threads)
+    nt = _max_threads() if n_threads is None else resolve_n_threads(n_threads)
     if type(ignore_index) is not int or ignore_index != -100:
         ignore_index = _check_ignore_index(ignore_index)
-    if label_smoothing != 0.0 or type(label_smoothing) is not float:
+    if type(label_smoothing) is not float or label_smoothing != 0.0:
         label_smoothing = _check_smoothing(label_smoothing)
     w = _check_weight(weight, C, cdt) if weight is not None else None
     # -- targets: class indices (...) or, for cross-entropy, probabilities (..., C)
     probs = t = None
     tt = targets if type(targets) is _ndarray else np.asarray(targets)
-    if tt.dtype.kind == "f" or tt.dtype.name == "bfloat16":
+    tdt = tt.dtype
+    if tdt is _I64 and tt.shape == shape[:-1] and tt.flags.c_contiguous:
+        t = tt
+        bad = _k.check_targets(t, C, ignore_index)
+        if bad is not None:
+            _check_index_targets(t, shape[:-1], C, ignore_index)  # raises
+    elif tdt.kind == "f" or (tdt.kind == "V" and tdt.name == "bfloat16"):
         if nll:
             raise TypeError(
                 "Expected targets to be an integer array of class indices, but got dtype %s"
-                % tt.dtype)
+                % tdt)
         if tt.shape != shape:
             raise ValueError(
                 "Expected probability targets to have the logits' shape %s, but got shape %s"
@@ -187,15 +197,23 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
         t = _check_index_targets(tt, shape[:-1], C, ignore_index)
     # -- outputs
     grad = None
+    check_overlap = False
     if want_grad:
         if grad_out is not None:
-            _check_grad_out(grad_out, shape, odt, (logits, x, tt, w))
-            grad = grad_out if odt is cdt else np.empty(shape, dtype=cdt)
+            _check_grad_out(grad_out, shape, odt)
+            if odt is cdt:
+                grad = grad_out
+                check_overlap = True  # done on the raw buffers in _softmax
+            else:
+                for arr in (logits, tt, w):
+                    if np.may_share_memory(grad_out, arr):
+                        raise ValueError("Expected grad_out not to overlap the inputs")
+                grad = np.empty(shape, dtype=cdt)
         else:
             grad = np.empty(shape, dtype=cdt)
     loss_rows = np.empty(shape[:-1], dtype=cdt) if red == 0 else None
-    total = _k.loss_kernel(nll, is_double, x, n_rows, C, t, probs, w, ignore_index,
-                           label_smoothing, red, grad, 1.0, loss_rows, nt)
+    total = _k.loss_kernel(nll, cdt is _F64, x, n_rows, C, t, probs, w, ignore_index,
+                           label_smoothing, red, grad, 1.0, loss_rows, nt, check_overlap)
     if red == 0:
         loss = loss_rows if odt is cdt else loss_rows.astype(odt)
     else:

@@ -38,7 +38,10 @@ template <typename T>
 struct K {
     using M = fm::Math<T>;
     using Int = typename M::Int;
-    static constexpr int L = 128 / static_cast<int>(sizeof(T));  // lanes: 32 float / 16 double
+    // Lanes: 16 float / 8 double (one AVX-512 vector, two AVX2 vectors); the
+    // same for every ISA variant, so they all sum in the same order.
+    static constexpr int L = 64 / static_cast<int>(sizeof(T));
+    static constexpr int64_t kSmallC = 128;  // rows up to this many classes: row_stats_small
     static constexpr int64_t kChunk = 4096 / static_cast<int64_t>(sizeof(T));  // 4 KB: stays in L1
     static constexpr T kLog2e = T(fm::kLog2e);
 
@@ -100,6 +103,7 @@ struct ChunkAcc {
     }
     inline void max_pass(const T* x, int64_t n) {
         for (int64_t i = 0; i < n; i += L) {
+#pragma omp simd
             for (int j = 0; j < L; ++j) {
                 T v = x[i + j];
                 mx[j] = v > mx[j] ? v : mx[j];
@@ -121,6 +125,7 @@ struct ChunkAcc {
     inline void sum_pass(const T* x, const T* w, const T* q, T* e, int64_t n, T m, T r,
                          int valid = L) {
         for (int64_t i = 0; i < n; i += L) {
+#pragma omp simd
             for (int j = 0; j < L; ++j) {
                 T v = x[i + j];
                 T ev = KT::exp2_neg((v - m) * KT::kLog2e);
@@ -142,23 +147,75 @@ struct ChunkAcc {
     }
 };
 
-// Horizontal reductions as trees (each level is a vectorisable loop).
+// Horizontal reductions: fold the L lanes onto 8 with an element-wise loop
+// (one or two vector operations), then finish the 8 in scalar code.
 template <typename T, int L>
 inline double hsum(const T* v) {
-    alignas(64) T t[L];
-    for (int j = 0; j < L; ++j) t[j] = v[j];
-    for (int h = L / 2; h >= 1; h /= 2)
-        for (int j = 0; j < h; ++j) t[j] += t[j + h];
-    return static_cast<double>(t[0]);
+    static_assert(L % 8 == 0, "lane count must be a multiple of 8");
+    alignas(64) T t[8];
+    for (int j = 0; j < 8; ++j) t[j] = v[j];
+    for (int i = 8; i < L; i += 8)
+        for (int j = 0; j < 8; ++j) t[j] += v[i + j];
+    return static_cast<double>(((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7])));
 }
 
 template <typename T, int L>
 inline T hmax(const T* v) {
-    alignas(64) T t[L];
-    for (int j = 0; j < L; ++j) t[j] = v[j];
-    for (int h = L / 2; h >= 1; h /= 2)
-        for (int j = 0; j < h; ++j) t[j] = t[j + h] > t[j] ? t[j + h] : t[j];
-    return t[0];
+    static_assert(L % 8 == 0, "lane count must be a multiple of 8");
+    alignas(64) T t[8];
+    for (int j = 0; j < 8; ++j) t[j] = v[j];
+    for (int i = 8; i < L; i += 8)
+        for (int j = 0; j < 8; ++j) t[j] = v[i + j] > t[j] ? v[i + j] : t[j];
+    T m = t[0];
+    for (int j = 1; j < 8; ++j) m = t[j] > m ? t[j] : m;
+    return m;
+}
+
+// Pass 1 for short rows (C <= kSmallC): plain OpenMP-SIMD reductions over
+// exactly C elements, without the chunk and lane-array bookkeeping that
+// dominates for a few dozen classes.  Same outputs as row_stats (one chunk).
+template <typename T, bool kW, bool kQ, bool kDot, bool kStore>
+RowStats row_stats_small(const T* x, const T* w, const T* q, int64_t C, T* e, T* chunk_m) {
+    using KT = K<T>;
+    using Int = typename KT::Int;
+    const T r = x[0];
+    T m = r;
+    Int ab = 0;
+#pragma omp simd reduction(max : m, ab)
+    for (int64_t c = 0; c < C; ++c) {
+        const T v = x[c];
+        m = v > m ? v : m;
+        const Int b = fm::bit_cast<Int>(v) & static_cast<Int>(KT::M::kAbsMask);
+        ab = b > ab ? b : ab;
+    }
+    T s = T(0), wx = T(0), wq = T(0), wqx = T(0);
+#pragma omp simd reduction(+ : s, wx, wq, wqx)
+    for (int64_t c = 0; c < C; ++c) {
+        const T v = x[c];
+        const T ev = KT::exp2_neg((v - m) * KT::kLog2e);
+        s += ev;
+        if (kStore) e[c] = ev;
+        if (kDot) {
+            const T d = v - r;
+            const T wc = kW ? w[c] : T(1);
+            wx += wc * d;
+            if (kQ) {
+                const T wqc = wc * q[c];
+                wq += wqc;
+                wqx += wqc * d;
+            }
+        }
+    }
+    if (kStore) chunk_m[0] = m;
+    RowStats st;
+    st.m = static_cast<double>(m);
+    st.s = static_cast<double>(s);
+    st.ref = static_cast<double>(r);
+    st.dot_wx = static_cast<double>(wx);
+    st.dot_wq = static_cast<double>(wq);
+    st.dot_wqx = static_cast<double>(wqx);
+    st.nonfinite = ab >= static_cast<Int>(KT::M::kInfBits);
+    return st;
 }
 
 // Pass 1 over one row x[0..C) (w, q rows or nullptr as the flags say).  w
@@ -387,9 +444,13 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
         }
         const T* q = kQ ? a.probs + n * C : nullptr;
         const bool overread = (n + 1) * C + KT::L <= a.n_rows * C;
-        RowStats st = g ? row_stats<T, kW, kQ, kDot, true>(x, w, q, C, overread, e, cmax)
-                        : row_stats<T, kW, kQ, kDot, false>(x, w, q, C, overread, nullptr,
-                                                            nullptr);
+        RowStats st;
+        if (C <= KT::kSmallC)
+            st = g ? row_stats_small<T, kW, kQ, kDot, true>(x, w, q, C, e, cmax)
+                   : row_stats_small<T, kW, kQ, kDot, false>(x, w, q, C, nullptr, nullptr);
+        else
+            st = g ? row_stats<T, kW, kQ, kDot, true>(x, w, q, C, overread, e, cmax)
+                   : row_stats<T, kW, kQ, kDot, false>(x, w, q, C, overread, nullptr, nullptr);
         if (st.nonfinite || force_ieee) {
             contrib[n] = detail::ce_row_ieee<T>(a, k, n, g);
             continue;
