@@ -3,18 +3,27 @@
 // AVX2 / AVX-512 files are built with -mavx2 / -mavx512bw, so the
 // __AVX2__ / __AVX512BW__ branches below select the SIMD pattern compares).
 //
-// Algorithms (see edit_distance.hpp for layouts and the alignment tie rule):
-//  * distance, pattern <= 64 tokens: Hyyroe's bit-parallel recurrence, one
-//    64-bit word per text token; the pattern-match mask of a text token is
-//    computed on the fly by comparing it with the (padded) pattern in SIMD
-//    registers, so no per-pair alphabet table is built at all.
-//  * distance, longer patterns: Myers' blocked recurrence over ceil(m/64)
-//    words restricted to Ukkonen's diagonal band |i - j*| <= k for a bound k
-//    that starts small and doubles until the result is within it; the pair's
-//    alphabet is compacted to dense ids with a small stamped hash map, so the
-//    mask table is (distinct symbols) x (words), not 2^bits entries.
-//  * error counts: the same blocked recurrence with every row's VP/VN
-//    recorded, then a backtrace with rapidfuzz's tie rule.
+// Algorithms (see edit_distance.hpp for layouts and the alignment tie rule).
+// Every pair first drops its common prefix and suffix; the shorter sequence
+// is the pattern (bits), the other the text (one step per token).
+//  * pattern <= 64 tokens: Hyyroe's (2003) single-word recurrence; the match
+//    mask of a text token is computed on the fly by comparing it with the
+//    pattern held in SIMD registers (AVX2 / AVX-512 variants), so no per-pair
+//    alphabet table is built at all.  The scalar base build compacts the
+//    pair's alphabet to dense ids instead (faster there past 8 tokens).
+//  * 65..256 tokens: Myers' (1999) blocked recurrence with the 2..4 words of
+//    the column in registers; masks come from a value-indexed table when the
+//    pattern's values span < 256 (characters), else from dense ids.
+//  * longer: the blocked recurrence restricted to Ukkonen's diagonal band for
+//    a bound k that starts at max(|m - n| + 64, 2 |m - n|) and doubles until
+//    the result is within it.
+//  * dense ids: pattern values -> 0..k-1 by first occurrence, text values ->
+//    their pattern id or k, with a stamped direct array when the pattern's
+//    values span < 2^16 (no clearing between pairs) or a stamped
+//    open-addressing hash map; the mask table is then (k + 1) x words.
+//  * error counts: the same recurrences with every row's VP/VN recorded, a
+//    backtrace with rapidfuzz's tie rule, and rapidfuzz's Hirschberg split for
+//    pairs over its matrix budget.
 #ifndef SEQLOSS_KERNEL_NS
 #error "SEQLOSS_KERNEL_NS must name the instruction-set namespace"
 #endif
