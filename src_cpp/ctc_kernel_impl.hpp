@@ -7,8 +7,9 @@
 // and non-finite inputs are detected from their bit patterns.
 //
 // Algorithm, per batch item (one thread per item, items largest first):
-//   pass 1  for each frame t < T_n: (from_logits) the row's log2-sum-exp2, a
-//           bit-pattern scan for NaN/inf, and the gathered base-2 emissions
+//   pass 1  for each frame t < T_n: (from_logits) the row's log2-sum-exp2,
+//           with the exponentials stored in the gradient row, a bit-pattern
+//           scan for NaN/inf, and the gathered base-2 emissions
 //           E[t][s] = log2 y_t(ext_s) of the 2L+1 extended states;
 //   pass 2  alpha over t, restricted to the band of states that are both
 //           reachable from the start and can still reach the end; each row
@@ -17,9 +18,9 @@
 //           no denormals);
 //   pass 3  beta backwards with two rows (renormalised the same way); at each
 //           t the state posterior gamma = exp2(A + B + Oa + Ob - log2 p) is
-//           formed and the gradient row is written once: softmax (or 0) times
-//           the item's scale, minus the posterior scattered to the classes
-//           where it is non-negligible.
+//           formed and the gradient row is finished: the stored exponentials
+//           times scale / sum (or 0), minus the posterior scattered to the
+//           classes where it is non-negligible.
 // Rows are padded to a multiple of kW elements (one native vector, see
 // simd.hpp) with kW sentinel elements on either side, so every inner loop
 // runs over whole vectors without tails.
@@ -165,16 +166,35 @@ struct CtcKernel {
         return static_cast<double>(mm) + fm::Math<double>::log2(s);
     }
 
-    // out[c] = scale * 2^(x[c] log2 e - l2): the softmax row times the scale.
-    static void softmax_row(const T* x, int64_t C, T l2, T scale, T* out) {
+    // Like row_lse2, but also stores the unnormalised exponentials
+    // out[c] = 2^((x_c - m) log2 e) (the gradient row, rescaled later), and
+    // returns their sum in `sum`.
+    static double row_lse2_store(const T* x, int64_t C, T m, T* out, double& sum) {
+        const T mm = m * kLog2e;
+        V acc = B::splat(0);
         int64_t c = 0;
-        for (; c + kW <= C; c += kW)
-            B::store(out + c, scale * B::exp2(B::load(x + c) * kLog2e - l2));
+        for (; c + kW <= C; c += kW) {
+            const V p = B::exp2(B::load(x + c) * kLog2e - mm);
+            B::store(out + c, p);
+            acc += p;
+        }
         if (c < C) {
             T tail[kW];
-            B::store(tail, scale * B::exp2(tail_block(x, c, C, kSent) * kLog2e - l2));
+            const V p = B::exp2(tail_block(x, c, C, kSent) * kLog2e - mm);
+            B::store(tail, p);
+            acc += p;
             for (int64_t j = 0; j < C - c; ++j) out[c + j] = tail[j];
         }
+        double s = 0;
+        for (int64_t j = 0; j < kW; ++j) s += static_cast<double>(acc[j]);
+        sum = s;
+        return static_cast<double>(mm) + fm::Math<double>::log2(s);
+    }
+
+    static void scale_row(T* out, int64_t C, T scale) {
+        int64_t c = 0;
+        for (; c + kW <= C; c += kW) B::store(out + c, B::load(out + c) * scale);
+        for (; c < C; ++c) out[c] *= scale;
     }
 
     // log2(2^a + 2^b + 2^c) - sub, lane-wise, for the recursions.
@@ -251,7 +271,7 @@ struct CtcKernel {
 
         // ---- pass 1: row normalisers, non-finite scan, gathered emissions.
         bool bad = false;
-        T* lse2 = w.lse2.data();
+        T* lse2 = w.lse2.data();  // per frame: gradient scale / sum of exponentials
         for (int64_t t = 0; t < Tn; ++t) {
             const T* x = in_row(t, n);
             T sub = 0;
@@ -261,9 +281,15 @@ struct CtcKernel {
                     bad = true;
                     break;
                 }
-                const double l2 = row_lse2(x, C, m);
+                double l2;
+                if (grad) {  // the exponentials go to the gradient row now
+                    double sum;
+                    l2 = row_lse2_store(x, C, m, grad_row(t, n), sum);
+                    lse2[t] = static_cast<T>(gs / sum);  // softmax scale for pass 3
+                } else {
+                    l2 = row_lse2(x, C, m);
+                }
                 sub = static_cast<T>(l2);
-                lse2[t] = sub;
             }
             // Whole blocks [0, Sp): cls is padded with the blank, and lim
             // turns the padding states into the sentinel.
@@ -399,8 +425,7 @@ struct CtcKernel {
             // gradient row: softmax * scale (or 0), minus the posterior
             T* gr = grad_row(t, n);
             if (a.from_logits) {
-                const T* x = in_row(t, n);
-                softmax_row(x, C, lse2[t], gsT, gr);
+                scale_row(gr, C, lse2[t]);  // exponentials * scale / sum
             } else {
                 std::memset(gr, 0, sizeof(T) * C);
             }
