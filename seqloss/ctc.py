@@ -44,8 +44,16 @@ _CTC_DOC = """
 """
 
 
+_INT64 = np.dtype(np.int64)
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_REDUCTION_CODES = {"none": _ctc.REDUCTION_NONE, "mean": _ctc.REDUCTION_MEAN,
+                    "sum": _ctc.REDUCTION_SUM}
+
+
 def _int_array(name, value):
-    arr = np.asarray(value)
+    """An integer array from an array, sequence or scalar (TypeError otherwise)."""
+    arr = value if type(value) is np.ndarray else np.asarray(value)
     if arr.dtype.kind not in "iu":
         if arr.dtype == object and arr.size and all(
                 isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
@@ -56,211 +64,183 @@ def _int_array(name, value):
         else:
             raise TypeError(
                 "Expected %s to have an integer dtype, but got %s" % (name, arr.dtype))
-    if arr.dtype.kind == "u" and arr.size and arr.dtype.itemsize == 8 and \
-            int(arr.max()) > np.iinfo(np.int64).max:
-        raise ValueError("Expected %s to fit in int64, but got value %d" % (name, int(arr.max())))
+    if arr.dtype != _INT64:
+        if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.size and \
+                int(arr.max()) > np.iinfo(np.int64).max:
+            raise ValueError("Expected %s to fit in int64, but got value %d"
+                             % (name, int(arr.max())))
+        arr = arr.astype(np.int64)
     return arr
 
 
 def _lengths(name, value, n):
     arr = _int_array(name, value)
     if arr.ndim == 0:
-        arr = np.full(n, int(arr), dtype=np.int64)
-    elif arr.ndim != 1:
+        return np.full(n, int(arr), dtype=np.int64)
+    if arr.ndim != 1:
         raise ValueError("Expected %s to be a scalar or 1-D, but got shape %s" % (name, arr.shape))
-    elif arr.shape[0] != n:
+    if arr.shape[0] != n:
         raise ValueError(
             "Expected %s to have size %d (the batch size), but got size %d"
             % (name, n, arr.shape[0]))
-    else:
-        arr = np.ascontiguousarray(arr, dtype=np.int64)
-    if n and int(arr.min()) < 0:
-        i = int(np.argmin(arr))
-        raise ValueError(
-            "Expected %s to be non-negative, but got value %d at index %d" % (name, int(arr[i]), i))
-    return arr
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
-def _prepare(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-             zero_infinity, from_logits, batch_first, n_threads):
-    """Validate everything and return the kernel arguments."""
-    x = log_probs if isinstance(log_probs, np.ndarray) else np.asarray(log_probs)
-    compute_dtype, out_dtype = float_dtype_of("log_probs", x)
-    reduction = check_reduction(reduction)
-    nt = resolve_n_threads(n_threads)
-    if x.ndim == 2:
-        unbatched = True
-        T, C = x.shape
-        N = 1
-    elif x.ndim == 3:
-        unbatched = False
+def _shape_of(log_probs, batch_first):
+    """(unbatched, T, N, C) from the input's shape."""
+    shape = log_probs.shape
+    if len(shape) == 2:
+        return True, shape[0], 1, shape[1]
+    if len(shape) == 3:
         if batch_first:
-            N, T, C = x.shape
-        else:
-            T, N, C = x.shape
+            return False, shape[1], shape[0], shape[2]
+        return False, shape[0], shape[1], shape[2]
+    raise ValueError(
+        "Expected log_probs to have 2 (T, C) or 3 (%s) dimensions, but got %d"
+        % ("N, T, C" if batch_first else "T, N, C", len(shape)))
+
+
+_ERRORS = {
+    _ctc.ERR_INPUT_LENGTH_NEGATIVE:
+        lambda p, n, i, v: "Expected input_lengths to be non-negative, but got value %d at "
+                           "index %d" % (v, n),
+    _ctc.ERR_INPUT_LENGTH_OVER_T:
+        lambda p, n, i, v: "Expected input_lengths to have value at most %d, but got value %d "
+                           "at index %d" % (p["T"], v, n),
+    _ctc.ERR_TARGET_LENGTH_NEGATIVE:
+        lambda p, n, i, v: "Expected target_lengths to be non-negative, but got value %d at "
+                           "index %d" % (v, n),
+    _ctc.ERR_TARGET_LENGTH_OVER_WIDTH:
+        lambda p, n, i, v: "Expected target_lengths to have value at most %d (the %s), but got "
+                           "value %d at index %d" % (p["width_total"], p["width_name"], v, n),
+    _ctc.ERR_TARGETS_SIZE:
+        lambda p, n, i, v: "Expected 1-D targets to have sum(target_lengths) = %d elements, but "
+                           "got %d" % (v, p["width_total"]),
+    _ctc.ERR_LABEL_RANGE:
+        lambda p, n, i, v: "Expected targets to have values in [0, %d), but got value %d at "
+                           "item %d, position %d" % (p["C"], v, n, i),
+    _ctc.ERR_LABEL_BLANK:
+        lambda p, n, i, v: "Expected targets to not contain the blank index %d, but got it at "
+                           "item %d, position %d" % (v, n, i),
+}
+
+
+def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
+         from_logits, batch_first, n_threads, want_grad, grad_out):
+    """Validate everything, run the kernel; returns (loss, grad or None)."""
+    x = log_probs if type(log_probs) is np.ndarray else np.asarray(log_probs)
+    dt = x.dtype
+    if dt is _F32 or dt is _F64 or dt == _F32 or dt == _F64:
+        out_dtype = dt
     else:
-        raise ValueError(
-            "Expected log_probs to have 2 (T, C) or 3 (%s) dimensions, but got %d"
-            % ("N, T, C" if batch_first else "T, N, C", x.ndim))
+        dt, out_dtype = float_dtype_of("log_probs", x)
+    code = _REDUCTION_CODES.get(reduction) if isinstance(reduction, str) else None
+    if code is None:
+        check_reduction(reduction)
+    nt = resolve_n_threads(n_threads)
+    unbatched, T, N, C = _shape_of(x, batch_first)
     if C < 1:
         raise ValueError("Expected log_probs to have at least one class, but got C=0")
     if C > 2147483647:
         raise ValueError("Expected log_probs to have at most 2147483647 classes, but got %d" % C)
-    if isinstance(blank, (bool, np.bool_)) or not isinstance(blank, numbers.Integral):
-        raise TypeError("Expected blank to be an int, but got %r" % (blank,))
-    blank = int(blank)
+    if type(blank) is not int:
+        if isinstance(blank, (bool, np.bool_)) or not isinstance(blank, numbers.Integral):
+            raise TypeError("Expected blank to be an int, but got %r" % (blank,))
+        blank = int(blank)
     if not 0 <= blank < C:
         raise ValueError("Expected blank to be in [0, %d), but got %d" % (C, blank))
 
     tg = _int_array("targets", targets)
-    if unbatched:
-        if tg.ndim == 2 and tg.shape[0] == 1:
-            tg = tg[0]
-        if tg.ndim != 1:
-            raise ValueError(
-                "Expected targets to be 1-D for an unbatched (T, C) input, but got shape %s"
-                % (tg.shape,))
+    if unbatched and tg.ndim == 2 and tg.shape[0] == 1:
+        tg = tg[0]
     il = _lengths("input_lengths", input_lengths, N)
     tl = _lengths("target_lengths", target_lengths, N)
-    if N and int(il.max()) > T:
-        i = int(np.argmax(il))
-        raise ValueError(
-            "Expected input_lengths to have value at most %d, but got value %d at index %d"
-            % (T, int(il[i]), i))
     if tg.ndim == 2 and not unbatched:
         if tg.shape[0] != N:
             raise ValueError(
                 "Expected targets to have %d rows (the batch size), but got shape %s"
                 % (N, tg.shape))
         width = tg.shape[1]
-        if N and int(tl.max()) > width:
-            i = int(np.argmax(tl))
-            raise ValueError(
-                "Expected target_lengths to have value at most %d (the padded width of "
-                "targets), but got value %d at index %d" % (width, int(tl[i]), i))
-        flat = np.ascontiguousarray(tg, dtype=np.int64).reshape(-1)
-        offsets = _ctc.padded_offsets(N, width)
+        width_name = "padded width of targets"
     elif tg.ndim == 1:
-        total = int(tl.sum())
-        if unbatched:
-            if int(tl[0]) > tg.shape[0]:
-                raise ValueError(
-                    "Expected target_lengths to have value at most %d (the length of "
-                    "targets), but got value %d" % (tg.shape[0], int(tl[0])))
-        elif tg.shape[0] != total:
-            raise ValueError(
-                "Expected 1-D targets to have sum(target_lengths) = %d elements, but got %d"
-                % (total, tg.shape[0]))
-        flat = np.ascontiguousarray(tg, dtype=np.int64)
-        offsets = _ctc.concat_offsets(tl)
+        # unbatched targets may be longer than the target length, as in torch
+        width = tg.shape[0] if unbatched else -1
+        width_name = "length of targets"
     else:
         raise ValueError(
-            "Expected targets to be 2-D (N, S) padded or 1-D concatenated, but got shape %s"
-            % (tg.shape,))
-    bad = _ctc.first_bad_label(flat, offsets, tl, C, blank)
-    if bad is not None:
-        n, i, v = bad
-        if v == blank:
-            raise ValueError(
-                "Expected targets to not contain the blank index %d, but got it at item %d, "
-                "position %d" % (blank, n, i))
-        raise ValueError(
-            "Expected targets to have values in [0, %d), but got value %d at item %d, "
-            "position %d" % (C, v, n, i))
+            "Expected targets to be %s, but got shape %s" % (
+                "1-D for an unbatched (T, C) input" if unbatched
+                else "2-D (N, S) padded or 1-D concatenated", tg.shape))
+    flat = tg.reshape(-1) if tg.flags.c_contiguous else np.ascontiguousarray(tg).reshape(-1)
 
-    if x.dtype != compute_dtype:
-        x = x.astype(compute_dtype)
+    if dt is not x.dtype and dt != x.dtype:
+        x = x.astype(dt)
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
-    if unbatched:
-        stride_t, stride_n = C, T * C
-    elif batch_first:
+    if unbatched or batch_first:
         stride_t, stride_n = C, T * C
     else:
         stride_t, stride_n = N * C, C
-    return dict(x=x, out_dtype=out_dtype, shape=log_probs.shape if hasattr(log_probs, "shape")
-                else x.shape, T=T, N=N, C=C, stride_t=stride_t, stride_n=stride_n,
-                flat=flat, offsets=offsets, il=il, tl=tl, blank=blank, reduction=reduction,
-                zero_infinity=bool(zero_infinity), from_logits=bool(from_logits), nt=nt,
-                unbatched=unbatched)
+
+    grad = None
+    direct = True
+    if want_grad:
+        if grad_out is not None:
+            _check_grad_out(grad_out, x, log_probs, out_dtype)
+            direct = grad_out.dtype == x.dtype
+            grad = grad_out if direct else np.empty(x.shape, dtype=x.dtype)
+        else:
+            grad = np.empty(x.shape, dtype=x.dtype)
+    losses = np.empty(N, dtype=np.float64)
+    err, reduced = _ctc.run(x.reshape(-1), None if grad is None else grad.reshape(-1), T, N, C,
+                            stride_t, stride_n, flat, width, il, tl, losses, blank, code,
+                            bool(zero_infinity), bool(from_logits), nt)
+    if err is not None:
+        e, n, i, v = err
+        info = {"T": T, "C": C, "width_name": width_name,
+                "width_total": width if width >= 0 else flat.shape[0]}
+        raise ValueError(_ERRORS[e](info, n, i, v))
+    if reduced is None:
+        loss = losses.astype(out_dtype)
+        if unbatched:
+            loss = loss.reshape(())
+    else:
+        loss = out_dtype.type(reduced)
+    if grad is not None:
+        if grad_out is not None and not direct:
+            grad_out[...] = grad
+            grad = grad_out
+        elif grad.dtype != out_dtype:
+            grad = grad.astype(out_dtype)
+    return loss, grad
 
 
-def _reduce(p, losses):
-    """Reduction of the per-item losses (float64) and each item's gradient scale."""
-    red = p["reduction"]
-    N = p["N"]
-    out_dtype = p["out_dtype"]
-    if red == "none":
-        scale = np.ones(N)
-        out = losses.astype(out_dtype)
-        if p["unbatched"]:
-            out = out.reshape(())
-        return out, scale
-    if red == "sum":
-        return out_dtype.type(losses.sum()) if N else out_dtype.type(0.0), np.ones(N)
-    # mean: each loss divided by max(target_length, 1), then the batch mean
-    denom = np.maximum(p["tl"], 1).astype(np.float64)
-    if N == 0:
-        return out_dtype.type(np.nan), np.ones(0)
-    per = losses / denom
-    return out_dtype.type(per.sum() / N), 1.0 / (denom * N)
+def _check_grad_out(grad_out, x, x_in, out_dtype):
+    if not isinstance(grad_out, np.ndarray):
+        raise TypeError("Expected grad_out to be a numpy.ndarray, but got %s"
+                        % type(grad_out).__name__)
+    if grad_out.shape != x.shape or grad_out.dtype != out_dtype:
+        raise ValueError(
+            "Expected grad_out to have shape %s and dtype %s (those of log_probs), but got "
+            "shape %s and dtype %s" % (x.shape, out_dtype, grad_out.shape, grad_out.dtype))
+    if not grad_out.flags.c_contiguous or not grad_out.flags.writeable:
+        raise ValueError("Expected grad_out to be a writeable C-contiguous array")
+    if np.may_share_memory(grad_out, x) or (
+            isinstance(x_in, np.ndarray) and np.may_share_memory(grad_out, x_in)):
+        raise ValueError("Expected grad_out to not overlap log_probs")
 
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, *, blank=0, reduction="mean",
              zero_infinity=False, from_logits=False, batch_first=False, n_threads=None):
-    p = _prepare(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                 zero_infinity, from_logits, batch_first, n_threads)
-    losses = np.empty(p["N"], dtype=np.float64)
-    _ctc.run(p["x"].reshape(-1), None, p["T"], p["N"], p["C"], p["stride_t"], p["stride_n"],
-             p["flat"], p["offsets"], p["il"], p["tl"], None, losses, p["blank"],
-             p["from_logits"], p["zero_infinity"], p["nt"])
-    return _reduce(p, losses)[0]
+    return _run(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                zero_infinity, from_logits, batch_first, n_threads, False, None)[0]
 
 
 def ctc_loss_and_grad(log_probs, targets, input_lengths, target_lengths, *, blank=0,
                       reduction="mean", zero_infinity=False, from_logits=False,
                       batch_first=False, n_threads=None, grad_out=None):
-    x_in = log_probs
-    p = _prepare(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                 zero_infinity, from_logits, batch_first, n_threads)
-    x = p["x"]
-    N = p["N"]
-    losses = np.empty(N, dtype=np.float64)
-    # The gradient scale needs only the target lengths, so it is known before the run.
-    red = p["reduction"]
-    if red == "mean" and N:
-        scale = 1.0 / (np.maximum(p["tl"], 1).astype(np.float64) * N)
-    else:
-        scale = np.ones(N)
-    out_dtype = p["out_dtype"]
-    direct = False
-    if grad_out is not None:
-        if not isinstance(grad_out, np.ndarray):
-            raise TypeError("Expected grad_out to be a numpy.ndarray, but got %s"
-                            % type(grad_out).__name__)
-        if grad_out.shape != x.shape or grad_out.dtype != out_dtype:
-            raise ValueError(
-                "Expected grad_out to have shape %s and dtype %s (those of log_probs), but got "
-                "shape %s and dtype %s" % (x.shape, out_dtype, grad_out.shape, grad_out.dtype))
-        if not grad_out.flags.c_contiguous or not grad_out.flags.writeable:
-            raise ValueError("Expected grad_out to be a writeable C-contiguous array")
-        if np.may_share_memory(grad_out, x) or (
-                isinstance(x_in, np.ndarray) and np.may_share_memory(grad_out, x_in)):
-            raise ValueError("Expected grad_out to not overlap log_probs")
-        direct = grad_out.dtype == x.dtype
-        grad = grad_out if direct else np.empty(x.shape, dtype=x.dtype)
-    else:
-        grad = np.empty(x.shape, dtype=x.dtype)
-    _ctc.run(x.reshape(-1), grad.reshape(-1), p["T"], N, p["C"], p["stride_t"],
-             p["stride_n"], p["flat"], p["offsets"], p["il"], p["tl"], scale, losses,
-             p["blank"], p["from_logits"], p["zero_infinity"], p["nt"])
-    loss = _reduce(p, losses)[0]
-    if grad_out is not None and not direct:
-        grad_out[...] = grad
-        grad = grad_out
-    elif grad.dtype != out_dtype:
-        grad = grad.astype(out_dtype)
-    return loss, grad
+    return _run(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                zero_infinity, from_logits, batch_first, n_threads, True, grad_out)
 
 
 ctc_loss.__doc__ = """CTC loss, identical in meaning to ``torch.nn.functional.ctc_loss``.
