@@ -27,6 +27,7 @@ cdef extern from "softmax.hpp" namespace "seqloss":
         double label_smoothing
         Reduction reduction
         T* grad                  # (N, C) or NULL
+        bint grad_reused
         double grad_scale
         T* loss_rows             # (N,) or NULL
         int n_threads
@@ -36,7 +37,7 @@ cdef extern from "softmax.hpp" namespace "seqloss":
     void softmax_rows[T](const T* x, T* y, int64_t n_rows, int64_t n_classes, bint log,
                          int n_threads) except + nogil
     const char* softmax_isa() nogil
-    int64_t set_stream_min_bytes(int64_t) nogil
+    int64_t softmax_tune(int knob, int64_t value) except + nogil
 
 
 cdef class _Buffers:
@@ -78,13 +79,15 @@ def kernel_isa():
     return softmax_isa().decode()
 
 
-def stream_min_bytes(int64_t nbytes=-1):
-    """Gradients of at least nbytes are written with non-temporal stores.
+def tune(int knob, int64_t value=-1):
+    """Process-wide tuning knobs for benchmarks (not thread-safe).
 
-    Returns the previous threshold; a negative argument only queries it.
-    A process-wide tuning knob for benchmarks (not thread-safe).
+    knob 0: reused gradients of at least `value` bytes are written with
+    non-temporal stores; knob 1: prefetch the next row during the gradient
+    pass (1) or not (0).  Returns the previous value; a negative value only
+    queries.
     """
-    return set_stream_min_bytes(nbytes)
+    return softmax_tune(knob, value)
 
 
 def check_targets(object targets, int64_t n_classes, int64_t ignore_index):
@@ -127,6 +130,7 @@ cdef double _ce_float(bint nll, object x, int64_t n, int64_t c, object targets, 
     a.grad = <float*>b.get(grad, True)
     if check_overlap and a.grad != NULL:
         b.check_no_overlap(b.n - 1)
+    a.grad_reused = check_overlap
     a.grad_scale = grad_scale
     a.loss_rows = <float*>b.get(loss_rows, True)
     a.n_threads = n_threads
@@ -157,6 +161,7 @@ cdef double _ce_double(bint nll, object x, int64_t n, int64_t c, object targets,
     a.grad = <double*>b.get(grad, True)
     if check_overlap and a.grad != NULL:
         b.check_no_overlap(b.n - 1)
+    a.grad_reused = check_overlap
     a.grad_scale = grad_scale
     a.loss_rows = <double*>b.get(loss_rows, True)
     a.n_threads = n_threads

@@ -45,6 +45,8 @@ struct CeArgs {
     double label_smoothing = 0.0;     // in [0, 1]
     Reduction reduction = Reduction::Mean;
     T* grad = nullptr;                // (N, C) output, or nullptr for the loss only
+    bool grad_reused = false;         // grad is a reused buffer (not fresh pages): large
+                                      // gradients are then written with streaming stores
     double grad_scale = 1.0;          // multiplies the gradient
     T* loss_rows = nullptr;           // (N,) output, required for Reduction::None
     int n_threads = 1;
@@ -66,10 +68,14 @@ template <typename T>
 void softmax_rows(const T* x, T* y, int64_t n_rows, int64_t n_classes, bool log,
                   int n_threads);
 
-// Gradients of at least this many bytes are written with non-temporal
-// stores; returns the previous value (a negative argument only queries).
-// Process-wide tuning knob for benchmarks, not thread-safe.
-int64_t set_stream_min_bytes(int64_t bytes);
+// Process-wide tuning knobs for benchmarks (not thread-safe); each returns
+// the previous value, a negative argument only queries.
+//   kTuneStreamMinBytes: reused gradients of at least this many bytes are
+//     written with non-temporal stores (fresh pages never are: the kernel
+//     has just zeroed them into the cache).
+//   kTunePrefetch: 1 = prefetch the next row while writing the gradient.
+enum TuneKnob : int { kTuneStreamMinBytes = 0, kTunePrefetch = 1 };
+int64_t softmax_tune(int knob, int64_t value);
 
 // Name of the kernel variant in use ("base", "avx2", "avx512").
 const char* softmax_isa();
@@ -92,6 +98,7 @@ struct CeCoef {
     double gscale = 1.0;  // grad_scale
     bool need_dot = false;  // row needs sum_c w[c] x[c] (smoothing, probs)
     bool stream = false;    // write the gradient with non-temporal stores
+    bool prefetch = true;   // prefetch the next row's logits during pass 2
 };
 
 // IEEE scalar path for one row (compiled without fast-math): used for rows

@@ -387,11 +387,18 @@ inline void grad_block(const T* e, const T* w, const T* q, T* out, int64_t n, T 
 // y >= 0.  With stream, each chunk is finished in e (L1) and streamed out.
 template <typename T, bool kW, bool kQ, bool kB>
 void write_grad(T* e, const T* chunk_m, const T* w, const T* q, T* g, int64_t C, T m,
-                double A, T Bq, T B, int64_t y, T gy, bool stream) {
+                double A, T Bq, T B, int64_t y, T gy, bool stream, const T* next) {
     using KT = K<T>;
     int64_t k = 0;
     for (int64_t c0 = 0; c0 < C; c0 += KT::kChunk, ++k) {
         const int64_t n = std::min<int64_t>(KT::kChunk, C - c0);
+        if (next) {
+            // Keep the read stream going while this pass only writes: fetch
+            // the same span of the next row (pass 1 then finds it in cache).
+            const char* p = reinterpret_cast<const char*>(next + c0);
+            const int64_t bytes = n * static_cast<int64_t>(sizeof(T));
+            for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
+        }
         const T Ak = static_cast<T>(
             chunk_m[k] == m ? A : A * std::exp(static_cast<double>(chunk_m[k]) - m));
         const T* wk = kW ? w + c0 : nullptr;
@@ -433,6 +440,7 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
     for (int64_t n = n0; n < n1; ++n) {
         const T* x = a.logits + n * C;
         T* g = a.grad ? a.grad + n * C : nullptr;
+        const T* next = (k.prefetch && n + 1 < n1 && C >= 256) ? x + C : nullptr;
         int64_t y = -1;
         if (!kQ) {
             y = a.targets[n];
@@ -468,7 +476,7 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
                 write_grad<T, kW, true, true>(e, cmax, w, q, g, C, mT, f * swq / st.s,
                                               static_cast<T>(f * (1.0 - eps)),
                                               static_cast<T>(f * eps / C), -1, T(0),
-                                              k.stream);
+                                              k.stream, next);
             }
             continue;
         }
@@ -487,10 +495,10 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             if (kDot)
                 write_grad<T, kW, false, true>(e, cmax, w, nullptr, g, C, mT, A, T(0),
                                                static_cast<T>(k.gscale * k.c2), y, gy,
-                                               k.stream);
+                                               k.stream, next);
             else
                 write_grad<T, kW, false, false>(e, cmax, w, nullptr, g, C, mT, A, T(0), T(0),
-                                                y, gy, k.stream);
+                                                y, gy, k.stream, next);
         }
     }
     if (k.stream) stream_fence();
@@ -521,7 +529,8 @@ void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_
             for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) - ls;
         } else {
             write_grad<T, false, false, false>(e, cmax, nullptr, nullptr, yr, C, m, 1.0 / st.s,
-                                               T(0), T(0), -1, T(0), false);
+                                               T(0), T(0), -1, T(0), false,
+                                               n + 1 < n1 ? xr + C : nullptr);
         }
     }
 }
