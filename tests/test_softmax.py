@@ -578,3 +578,51 @@ def test_kernel_rechecks_targets_defensively():
     with pytest.raises(IndexError, match="out of range"):
         _softmax.loss_kernel(False, True, x, 2, 3, np.array([0, 3]), None, None, -100, 0.0, 1,
                              None, 1.0, None, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [300, 1027, 2500])
+def test_streamed_and_prefetched_gradient_paths_agree(dtype, C):
+    """Non-temporal stores (reused grad_out) and next-row prefetch do not change any bit."""
+    rng = np.random.default_rng(C)
+    x = (rng.standard_normal((37, C)) * 3).astype(dtype)
+    t = rng.integers(0, C, 37)
+    t[4] = -100
+    w = rng.random(C).astype(dtype)
+    q = rng.random((37, C)).astype(dtype)
+    old_stream, old_pf = _softmax.tune(0), _softmax.tune(1)
+    try:
+        results = []
+        for stream_min, pf in ((1 << 62, 0), (0, 1), (0, 0), (1 << 62, 1)):
+            _softmax.tune(0, stream_min)
+            _softmax.tune(1, pf)
+            outs = []
+            for kw in (dict(targets=t), dict(targets=t, weight=w, label_smoothing=0.2),
+                       dict(targets=q)):
+                targets = kw.pop("targets")
+                g = np.empty_like(x)
+                loss, _ = S.cross_entropy_and_grad(x, targets, grad_out=g, n_threads=2, **kw)
+                outs.append((np.asarray(loss).tobytes(), g.tobytes()))
+            results.append(outs)
+        assert all(r == results[0] for r in results[1:])
+        _, fresh = S.cross_entropy_and_grad(x, t)
+        assert fresh.tobytes() == results[0][0][1]
+    finally:
+        _softmax.tune(0, old_stream)
+        _softmax.tune(1, old_pf)
+
+
+def test_streamed_gradient_into_misaligned_buffer():
+    """A grad_out that starts off a vector boundary gets the same streamed gradient."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((9, 1001)).astype(np.float32)
+    t = rng.integers(0, 1001, 9)
+    old = _softmax.tune(0)
+    try:
+        _softmax.tune(0, 0)
+        for off in (1, 3, 5):
+            g = np.empty(x.size + off, np.float32)[off:].reshape(x.shape)
+            _, g2 = S.cross_entropy_and_grad(x, t, grad_out=g)
+            assert g2 is g and g.tobytes() == S.cross_entropy_and_grad(x, t)[1].tobytes()
+    finally:
+        _softmax.tune(0, old)
