@@ -422,6 +422,37 @@ def test_word_transform_edge_cases():
     assert seqloss.error_rates(" \t ", "a").hypothesis_length == 0
 
 
+SPACEY = st.text(alphabet=st.sampled_from(
+    list("ab c\t\n\r\x0b\x0c") + ["\x1c", "\x1f", "\x85", "\xa0", "\u1680", "\u2000",
+                                      "\u200a", "\u200b", "\u2028", "\u3000", "\ufeff",
+                                      "\U0001F600", "\u00e9"]), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(SPACEY, SPACEY), min_size=1, max_size=4))
+def test_tokenizers_match_jiwer_on_arbitrary_whitespace(pairs):
+    """Word and char tokens equal jiwer's transforms for any mix of whitespace."""
+    hyps = [h for h, _ in pairs]
+    refs = [r for _, r in pairs]
+    from jiwer.transformations import cer_default, wer_default
+    for x in hyps + refs:  # the test's reference transforms are jiwer's
+        assert wer_default([x]) == [jiwer_words(x)]
+        assert cer_default([x]) == [jiwer_chars(x)]
+    w = seqloss.error_rates(hyps, refs)
+    c = seqloss.error_rates(hyps, refs, unit="char")
+    assert w.pair_reference_lengths.tolist() == [len(jiwer_words(r)) for r in refs]
+    assert w.pair_hypothesis_lengths.tolist() == [len(jiwer_words(h)) for h in hyps]
+    assert c.pair_reference_lengths.tolist() == [len(jiwer_chars(r)) for r in refs]
+    assert w.pair_substitutions.tolist() == [
+        sdi_counts(jiwer_words(r), jiwer_words(h))[1] for h, r in zip(hyps, refs)]
+    if any(jiwer_words(r) for r in refs):
+        o = jiwer.process_words(refs, hyps)
+        assert (w.hits, w.substitutions, w.deletions, w.insertions, w.wer, w.wip) == (
+            o.hits, o.substitutions, o.deletions, o.insertions, o.wer, o.wip)
+    if any(r.strip() for r in refs):
+        assert c.cer == jiwer.cer(refs, hyps)
+
+
 def test_tokenizer_whitespace_is_python_isspace():
     """The C++ whitespace test equals str.isspace() on every code point."""
     cps = np.arange(0x110000, dtype=np.uint32)
