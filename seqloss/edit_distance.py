@@ -33,10 +33,6 @@ _NATIVE = {np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32),
            np.dtype(np.int32), np.dtype(np.int64)}
 
 
-def _is_int_array(x):
-    return isinstance(x, np.ndarray) and x.dtype.kind in "iu"
-
-
 def _common_int_arrays(a, b):
     """Bring two integer arrays to one dtype the kernel reads, preserving value
     equality (``uint64`` values above 2**63 - 1 never equal a negative value)."""

@@ -283,7 +283,8 @@ for _ in range(300):
     hs.append(h); rs.append(r)
 out = []
 for dt in (np.int64, np.int32, np.int16, np.uint8):
-    a = [np.array(x, np.int64).astype(dt) for x in hs]; b = [np.array(x, np.int64).astype(dt) for x in rs]
+    a = [np.array(x, np.int64).astype(dt) for x in hs]
+    b = [np.array(x, np.int64).astype(dt) for x in rs]
     out += seqloss.edit_distance_batch(a, b).tolist()
 out += seqloss.edit_distance_batch(["".join(chr(0x1F600 + x) for x in h) for h in hs],
                                    ["".join(chr(0x1F600 + x) for x in r) for r in rs]).tolist()
@@ -297,6 +298,8 @@ print(seqloss.simd_level(), sum(out), hash(tuple(out)))
     env["SEQLOSS_ISA"] = isa
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, check=True).stdout.split()
+    if other[0] != isa:
+        pytest.skip("this CPU or build has no %s variant" % isa)
     assert other[1:] == base[1:]
 
 
