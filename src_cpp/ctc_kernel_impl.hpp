@@ -63,22 +63,26 @@ struct CtcKernel {
     // Per-thread scratch, kept between calls (thread_local) when small so
     // that frequent small calls do not pay for allocations.
     struct Work {
-        AlignedBuffer<T> E, A, B, gam, skip, lse2, lim;
-        AlignedBuffer<double> Oa;
+        AlignedBuffer<T> E, A, B, Bt, gam, skip, lse2, lim;
+        AlignedBuffer<double> Oa, Ob;
         AlignedBuffer<int32_t> cls;
         AlignedBuffer<uint8_t> live;
         std::size_t bytes() const {
             return E.capacity_bytes() + A.capacity_bytes() + B.capacity_bytes() +
+                   Bt.capacity_bytes() + Ob.capacity_bytes() +
                    gam.capacity_bytes() + skip.capacity_bytes() + lse2.capacity_bytes() +
                    lim.capacity_bytes() + Oa.capacity_bytes() + cls.capacity_bytes() +
                    live.capacity_bytes();
         }
         void release() {
-            E.release(), A.release(), B.release(), gam.release(), skip.release();
+            E.release(), A.release(), B.release(), Bt.release(), Ob.release();
+            gam.release(), skip.release();
             lse2.release(), lim.release(), Oa.release(), cls.release(), live.release();
         }
     };
     static constexpr std::size_t kKeepBytes = std::size_t(1) << 22;  // 4 MiB per thread
+    // Items whose beta table is at most this big run alpha and beta together.
+    static constexpr std::size_t kTogetherBytes = std::size_t(1) << 21;
 
     const CtcArgs& a;
     const T* acts;
@@ -314,42 +318,45 @@ struct CtcKernel {
             return;
         }
 
-        // ---- pass 2: alpha.
+        // ---- passes 2 and 3.
         const T* E = w.E.data() + kW;
         T* A = w.A.data() + kW;
         double* Oa = w.Oa.data();
-        {
-            T* a0 = A;
-            for (int64_t s = -kW; s < Sp + kW; ++s) a0[s] = kSent;
-            a0[0] = E[0];
-            if (S > 1) a0[1] = E[1];
-            Oa[0] = 0.0;
+        init_row(A, Sp);
+        A[0] = E[0];
+        if (S > 1) A[1] = E[1];
+        Oa[0] = 0.0;
+        const Rows rows{E, A, skip, Tn, S, RS};
+        // Small items with a gradient: alpha and beta are independent
+        // recursions; running them in the same loop gives the core two
+        // dependency chains to overlap (short rows are latency-bound).  Beta
+        // is then stored whole.  Large items keep two beta rows.
+        const bool together = grad && Tn * RS * sizeof(T) <= kTogetherBytes;
+        T* Bt = nullptr;
+        double* Obt = nullptr;
+        if (together) {
+            w.Bt.resize(Tn * RS);
+            w.Ob.resize(Tn);
+            Bt = w.Bt.data() + kW;
+            Obt = w.Ob.data();
+            T* bl = Bt + (Tn - 1) * RS;
+            init_row(bl, Sp);
+            bl[S - 1] = 0;
+            if (S > 1) bl[S - 2] = 0;
+            Obt[Tn - 1] = 0.0;
         }
-        T mu_prev = S > 1 ? vmax(A[0], A[1]) : A[0];
+        T mu = S > 1 ? vmax(A[0], A[1]) : A[0];  // max of the stored alpha row t-1
+        T nu = 0;                                  // max of the stored beta row t+1
         for (int64_t t = 1; t < Tn; ++t) {
-            int64_t lo, hi;
-            band(t, Tn, S, lo, hi);
-            const T* prev = A + (t - 1) * RS;
-            T* cur = A + t * RS;
-            const T* e = E + t * RS;
-            for (int64_t j = 0; j < kW; ++j) {
-                cur[lo - kW + j] = kSent;
-                cur[hi + j] = kSent;
+            const T m = rows.alpha_row(t, mu);
+            Oa[t] = Oa[t - 1] + static_cast<double>(mu);
+            mu = m;
+            if (together) {
+                const int64_t tb = Tn - 1 - t;
+                const T v = rows.beta_row(tb, Bt + (tb + 1) * RS, Bt + tb * RS, nu);
+                Obt[tb] = Obt[tb + 1] + static_cast<double>(nu);
+                nu = v;
             }
-            const T mp = mu_prev;
-            const V sent = B::splat(kSent);
-            V mx = sent;
-            for (int64_t s = lo; s < hi; s += kW) {
-                const V a0 = B::load(prev + s);
-                const V a1 = B::load(prev + s - 1);
-                const V a2 = B::load(prev + s - 2) + B::load(skip + s);
-                const V r = B::max(lse3(a0, a1, a2) + (B::load(e + s) - mp), sent);
-                B::store(cur + s, r);
-                mx = B::max(mx, r);
-            }
-            const T mu = B::hmax(mx);
-            Oa[t] = Oa[t - 1] + static_cast<double>(mp);
-            mu_prev = mu;
         }
         double log2p;
         {
@@ -367,82 +374,134 @@ struct CtcKernel {
         a.losses[n] = -log2p * fm::kLn2;
         if (!grad) return;
 
-        // ---- pass 3: beta (two rows) and the gradient, frame by frame.
+        if (together) {
+            for (int64_t t = 0; t < Tn; ++t)
+                gradient_row(n, t, rows, Bt + t * RS,
+                             static_cast<T>(Oa[t] + Obt[t] - log2p), gsT, cls, lse2, w);
+            return;
+        }
+        // Large items: beta backwards with two rows, the gradient as we go.
         T* Bcur = w.B.data() + kW;
         T* Bnxt = Bcur + RS;
-        T* gam = w.gam.data() + kW;
-        for (int64_t s = -kW; s < Sp + kW; ++s) Bcur[s] = kSent;
+        init_row(Bcur, Sp);
         Bcur[S - 1] = 0;
         if (S > 1) Bcur[S - 2] = 0;
-        T nu_cur = 0;     // max of the stored row t
         double Ob = 0.0;  // log2 offset of the stored row t
         for (int64_t t = Tn - 1; t >= 0; --t) {
-            int64_t lo, hi;
-            band(t, Tn, S, lo, hi);
             if (t < Tn - 1) {
                 std::swap(Bcur, Bnxt);  // Bnxt now holds row t+1
-                const T* nxt = Bnxt;
-                const T* en = E + (t + 1) * RS;
-                T* cur = Bcur;
-                for (int64_t j = 0; j < kW; ++j) {
-                    cur[lo - kW + j] = kSent;
-                    cur[hi + j] = kSent;
-                }
-                const T np = nu_cur;
-                const V sent = B::splat(kSent);
-                V mx = sent;
-                for (int64_t s = lo; s < hi; s += kW) {
-                    const V b0 = B::load(nxt + s) + B::load(en + s);
-                    const V b1 = B::load(nxt + s + 1) + B::load(en + s + 1);
-                    const V b2 = B::load(nxt + s + 2) + B::load(en + s + 2) + B::load(skip + s + 2);
-                    const V r = B::max(lse3(b0, b1, b2) - np, sent);
-                    B::store(cur + s, r);
-                    mx = B::max(mx, r);
-                }
-                const T nu = B::hmax(mx);
-                Ob += static_cast<double>(np);
-                nu_cur = nu;
+                const T v = rows.beta_row(t, Bnxt, Bcur, nu);
+                Ob += static_cast<double>(nu);
+                nu = v;
             }
-            // posterior of the states at t
-            const T* at = A + t * RS;
-            const T* bt = Bcur;
-            const T c0 = static_cast<T>(Oa[t] + Ob - log2p);
-            V bsum = B::splat(0);
-            V even;  // 1 on the blank (even) states of a block, 0 on labels
-            for (int64_t j = 0; j < kW; ++j) even[j] = (j & 1) ? T(0) : T(1);
-            // Wide bands: remember which blocks hold a non-negligible
-            // posterior and scatter only those; narrow ones scatter all.
-            const bool sparse = hi - lo > 8 * kW;
-            uint8_t* live = w.live.data();
-            for (int64_t s = lo; s < hi; s += kW) {
-                const V g = B::exp2_nonpos(B::load(at + s) + B::load(bt + s) + c0);
-                B::store(gam + s, g);
-                bsum += g * even;
-                if (sparse) live[s / kW] = B::hmax(g) > kTiny;
-            }
-            const T blank_post = B::hsum(bsum);
+            gradient_row(n, t, rows, Bcur, static_cast<T>(Oa[t] + Ob - log2p), gsT, cls, lse2, w);
+        }
+    }
 
-            // gradient row: softmax * scale (or 0), minus the posterior
-            T* gr = grad_row(t, n);
-            if (a.from_logits) {
-                scale_row(gr, C, lse2[t]);  // exponentials * scale / sum
-            } else {
-                std::memset(gr, 0, sizeof(T) * C);
+    static void init_row(T* row, int64_t Sp) {
+        for (int64_t s = -kW; s < Sp + kW; ++s) row[s] = kSent;
+    }
+
+    // The recursions of one item over its stored rows (index kW + s).
+    struct Rows {
+        const T* E;     // emissions, Tn rows
+        T* A;           // alpha, Tn rows
+        const T* skip;  // additive skip mask
+        int64_t Tn, S, RS;
+
+        // Alpha row t from row t-1 (stored minus mp, its predecessor's max);
+        // returns the new row's max.
+        T alpha_row(int64_t t, T mp) const {
+            int64_t lo, hi;
+            band(t, Tn, S, lo, hi);
+            const T* prev = A + (t - 1) * RS;
+            T* cur = A + t * RS;
+            const T* e = E + t * RS;
+            for (int64_t j = 0; j < kW; ++j) {
+                cur[lo - kW + j] = kSent;
+                cur[hi + j] = kSent;
             }
-            gr[a.blank] -= gsT * blank_post;
-            if (sparse) {
-                for (int64_t s0 = lo; s0 < hi; s0 += kW) {
-                    if (!live[s0 / kW]) continue;
-                    const int64_t s_end = std::min(s0 + kW, S);
-                    for (int64_t s = s0 + 1; s < s_end; s += 2) {
-                        const T g = gam[s];
-                        if (g > kTiny) gr[cls[s]] -= gsT * g;
-                    }
+            const V sent = B::splat(kSent);
+            V mx = sent;
+            for (int64_t s = lo; s < hi; s += kW) {
+                const V a0 = B::load(prev + s);
+                const V a1 = B::load(prev + s - 1);
+                const V a2 = B::load(prev + s - 2) + B::load(skip + s);
+                const V r = B::max(lse3(a0, a1, a2) + (B::load(e + s) - mp), sent);
+                B::store(cur + s, r);
+                mx = B::max(mx, r);
+            }
+            return B::hmax(mx);
+        }
+
+        // Beta row t (into cur) from row t+1 (nxt, stored minus np); returns
+        // the new row's max.
+        T beta_row(int64_t t, const T* nxt, T* cur, T np) const {
+            int64_t lo, hi;
+            band(t, Tn, S, lo, hi);
+            const T* en = E + (t + 1) * RS;
+            for (int64_t j = 0; j < kW; ++j) {
+                cur[lo - kW + j] = kSent;
+                cur[hi + j] = kSent;
+            }
+            const V sent = B::splat(kSent);
+            V mx = sent;
+            for (int64_t s = lo; s < hi; s += kW) {
+                const V b0 = B::load(nxt + s) + B::load(en + s);
+                const V b1 = B::load(nxt + s + 1) + B::load(en + s + 1);
+                const V b2 = B::load(nxt + s + 2) + B::load(en + s + 2) + B::load(skip + s + 2);
+                const V r = B::max(lse3(b0, b1, b2) - np, sent);
+                B::store(cur + s, r);
+                mx = B::max(mx, r);
+            }
+            return B::hmax(mx);
+        }
+    };
+
+    // Posterior of the states at frame t (alpha row t of `rows`, beta row
+    // bt, c0 = Oa + Ob - log2 p) and the finished gradient row.
+    void gradient_row(int64_t n, int64_t t, const Rows& rows, const T* bt, T c0, T gsT,
+                      const int32_t* cls, const T* lse2, Work& w) const {
+        const int64_t S = rows.S;
+        int64_t lo, hi;
+        band(t, rows.Tn, S, lo, hi);
+        const T* at = rows.A + t * rows.RS;
+        T* gam = w.gam.data() + kW;
+        V bsum = B::splat(0);
+        V even;  // 1 on the blank (even) states of a block, 0 on labels
+        for (int64_t j = 0; j < kW; ++j) even[j] = (j & 1) ? T(0) : T(1);
+        // Wide bands: remember which blocks hold a non-negligible posterior
+        // and scatter only those; narrow ones scatter all.
+        const bool sparse = hi - lo > 8 * kW;
+        uint8_t* live = w.live.data();
+        for (int64_t s = lo; s < hi; s += kW) {
+            const V g = B::exp2_nonpos(B::load(at + s) + B::load(bt + s) + c0);
+            B::store(gam + s, g);
+            bsum += g * even;
+            if (sparse) live[s / kW] = B::hmax(g) > kTiny;
+        }
+        const T blank_post = B::hsum(bsum);
+
+        // gradient row: softmax * scale (or 0), minus the posterior
+        T* gr = grad_row(t, n);
+        if (a.from_logits) {
+            scale_row(gr, a.C, lse2[t]);  // exponentials * scale / sum
+        } else {
+            std::memset(gr, 0, sizeof(T) * a.C);
+        }
+        gr[a.blank] -= gsT * blank_post;
+        if (sparse) {
+            for (int64_t s0 = lo; s0 < hi; s0 += kW) {
+                if (!live[s0 / kW]) continue;
+                const int64_t s_end = std::min(s0 + kW, S);
+                for (int64_t s = s0 + 1; s < s_end; s += 2) {
+                    const T g = gam[s];
+                    if (g > kTiny) gr[cls[s]] -= gsT * g;
                 }
-            } else {
-                const int64_t s_end = std::min(hi, S);
-                for (int64_t s = lo + 1; s < s_end; s += 2) gr[cls[s]] -= gsT * gam[s];
             }
+        } else {
+            const int64_t s_end = std::min(hi, S);
+            for (int64_t s = lo + 1; s < s_end; s += 2) gr[cls[s]] -= gsT * gam[s];
         }
     }
 

@@ -255,13 +255,16 @@ struct Block {
     static inline V poly_exp2(V f) {
         V p;
         if (sizeof(T) == 4) {
-            p = splat(T(1.535336188319500e-4));
-            p = p * f + T(1.339887440266574e-3);
-            p = p * f + T(9.618437357674640e-3);
-            p = p * f + T(5.550332471162809e-2);
-            p = p * f + T(2.402264791363012e-1);
-            p = p * f + T(6.931472028550421e-1);
-            p = p * f + T(1.0);
+            // Estrin's scheme: a shorter dependency chain than Horner's (the
+            // recursions are latency-bound for short label sequences).
+            const V f2 = f * f;
+            const V f4 = f2 * f2;
+            const V p01 = f * T(6.931472028550421e-1) + T(1.0);
+            const V p23 = f * T(5.550332471162809e-2) + T(2.402264791363012e-1);
+            const V p45 = f * T(1.339887440266574e-3) + T(9.618437357674640e-3);
+            const V p456 = f2 * T(1.535336188319500e-4) + p45;
+            p = (p23 + f2 * p456) * f2 + p01;
+            (void)f4;
         } else {
             const V a = f * T(0.6931471805599453094);
             p = splat(T(1.0 / 6227020800.0));
@@ -299,17 +302,18 @@ struct Block {
         V ef = small_int_to_float(e) + select<V>(big, splat(T(1)), splat(T(0)));
         V ln;
         if (sizeof(T) == 4) {
-            V x = m - T(1);
-            V z = x * x;
-            V p = splat(T(7.0376836292e-2));
-            p = p * x - T(1.1514610310e-1);
-            p = p * x + T(1.1676998740e-1);
-            p = p * x - T(1.2420140846e-1);
-            p = p * x + T(1.4249322787e-1);
-            p = p * x - T(1.6668057665e-1);
-            p = p * x + T(2.0000714765e-1);
-            p = p * x - T(2.4999993993e-1);
-            p = p * x + T(3.3333331174e-1);
+            // Cephes logf polynomial, evaluated with Estrin's scheme.
+            const V x = m - T(1);
+            const V z = x * x;
+            const V z2 = z * z;
+            const V q01 = x * T(-2.4999993993e-1) + T(3.3333331174e-1);
+            const V q23 = x * T(-1.6668057665e-1) + T(2.0000714765e-1);
+            const V q45 = x * T(-1.2420140846e-1) + T(1.4249322787e-1);
+            const V q67 = x * T(-1.1514610310e-1) + T(1.1676998740e-1);
+            const V q8 = splat(T(7.0376836292e-2));
+            const V lo = q23 * z + q01;
+            const V hi = (q8 * z + q67) * z + q45;
+            const V p = hi * z2 + lo;
             ln = x + (x * z * p - T(0.5) * z);
         } else {
             V z = (m - T(1)) / (m + T(1));
