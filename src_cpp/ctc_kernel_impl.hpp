@@ -120,12 +120,40 @@ struct CtcKernel {
         return B::load(tail);
     }
 
-    static T row_max(const T* x, int64_t C) {
-        V mx = B::splat(std::numeric_limits<T>::lowest());
+    // Max of a row, and whether it holds an inf or NaN (bit patterns), in
+    // one pass with two accumulators each (the first touch of the row is
+    // memory-bound: independent chains keep loads in flight); prefetches the
+    // next row to be read.
+    static T row_max(const T* x, int64_t C, const T* next, bool& nonfinite) {
+        using Int = typename B::Int;
+        const Int abs_mask = static_cast<Int>(M::kAbsMask);
+        V mx0 = B::splat(std::numeric_limits<T>::lowest()), mx1 = mx0;
+        I b0 = B::isplat(0), b1 = b0;
         int64_t c = 0;
-        for (; c + kW <= C; c += kW) mx = B::max(mx, B::load(x + c));
-        if (c < C) mx = B::max(mx, tail_block(x, c, C, std::numeric_limits<T>::lowest()));
-        return B::hmax(mx);
+        for (; c + 2 * kW <= C; c += 2 * kW) {
+            if (next) {
+                prefetch(next + c);
+                if (2 * kW * sizeof(T) > 64) prefetch(next + c + kW);
+            }
+            const V v0 = B::load(x + c), v1 = B::load(x + c + kW);
+            mx0 = B::max(mx0, v0);
+            mx1 = B::max(mx1, v1);
+            const I i0 = simd::bits<I>(v0) & abs_mask, i1 = simd::bits<I>(v1) & abs_mask;
+            b0 = simd::select<I>(i0 > b0, i0, b0);
+            b1 = simd::select<I>(i1 > b1, i1, b1);
+        }
+        for (; c < C; c += kW) {
+            const V v = c + kW <= C ? B::load(x + c)
+                                    : tail_block(x, c, C, std::numeric_limits<T>::lowest());
+            mx0 = B::max(mx0, v);
+            const I i0 = simd::bits<I>(v) & abs_mask;
+            b0 = simd::select<I>(i0 > b0, i0, b0);
+        }
+        b0 = simd::select<I>(b1 > b0, b1, b0);
+        nonfinite = false;
+        for (int64_t j = 0; j < kW; ++j)
+            nonfinite |= static_cast<UInt>(b0[j]) >= M::kInfBits;
+        return B::hmax(B::max(mx0, mx1));
     }
 
     // Any inf or NaN among x[0, C), from the bit patterns.
@@ -133,18 +161,22 @@ struct CtcKernel {
         using Int = typename B::Int;
         const Int abs_mask = static_cast<Int>(M::kAbsMask);
         I acc = B::isplat(0);
-        int64_t c = 0;
-        for (; c + kW <= C; c += kW) {
-            const I b = simd::bits<I>(B::load(x + c)) & abs_mask;
-            acc = simd::select<I>(b > acc, b, acc);
-        }
-        if (c < C) {
-            const I b = simd::bits<I>(tail_block(x, c, C, T(0))) & abs_mask;
+        for (int64_t c = 0; c < C; c += kW) {
+            const V v = c + kW <= C ? B::load(x + c) : tail_block(x, c, C, T(0));
+            const I b = simd::bits<I>(v) & abs_mask;
             acc = simd::select<I>(b > acc, b, acc);
         }
         for (int64_t j = 0; j < kW; ++j)
             if (static_cast<UInt>(acc[j]) >= M::kInfBits) return true;
         return false;
+    }
+
+    static inline void prefetch(const T* p) {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(p, 0, 3);
+#else
+        (void)p;
+#endif
     }
 
     // A row with an inf or NaN: true when the softmax is undefined (a NaN, a
@@ -280,8 +312,9 @@ struct CtcKernel {
             const T* x = in_row(t, n);
             T sub = 0;
             if (a.from_logits) {
-                const T m = row_max(x, C);
-                if (any_nonfinite(x, C) && row_is_bad(x, C)) {
+                bool nonfinite;
+                const T m = row_max(x, C, t + 1 < Tn ? in_row(t + 1, n) : nullptr, nonfinite);
+                if (nonfinite && row_is_bad(x, C)) {
                     bad = true;
                     break;
                 }
