@@ -14,17 +14,26 @@ Prints the machine, medians over the repetitions, the ratios, and checks that
 loss and gradient agree with torch.  Timings are never asserted.
 
     python benchmarks/bench_softmax_nll.py [--threads 2] [--reps 9] [--shapes a,b]
+
+Two OpenMP runtimes share the process (torch bundles its own libgomp): with
+the default spin-waiting, each one's idle workers burn the two cores while
+the other runs, which slowed torch ~2-3x and the NumPy copy ~2x here.  So
+OMP_WAIT_POLICY defaults to PASSIVE for this script (set it to override;
+it is printed with the machine line).
 """
-import argparse
-import json
 import os
-import platform
-import time
 
-import numpy as np
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import seqloss
-from seqloss.softmax import cross_entropy_and_grad
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import seqloss  # noqa: E402
+from seqloss.softmax import cross_entropy_and_grad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPES_FILE = os.path.join(HERE, "..", "..", "shared", "bench_shapes.json")
@@ -78,9 +87,10 @@ def main():
     if args.shapes:
         shapes = {k: shapes[k] for k in args.shapes.split(",")}
 
-    print("machine: %s, %d cores, seqloss simd=%s, openmp=%s, threads=%d, numpy %s, torch %s"
+    print("machine: %s, %d cores, seqloss simd=%s, openmp=%s, threads=%d, "
+          "OMP_WAIT_POLICY=%s, numpy %s, torch %s"
           % (cpu_model(), os.cpu_count(), seqloss.simd_level(), seqloss.openmp_enabled(),
-             nt, np.__version__, torch.__version__))
+             nt, os.environ.get("OMP_WAIT_POLICY"), np.__version__, torch.__version__))
     rows = []
     for name, (N, C) in shapes.items():
         rng = np.random.default_rng(1234)

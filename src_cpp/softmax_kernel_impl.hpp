@@ -30,6 +30,17 @@
 #include "fastmath.hpp"
 #include "softmax.hpp"
 
+// `#pragma omp simd` (with reduction clauses) only when compiling with
+// OpenMP, so a build without it has no unknown-pragma warnings.
+#ifndef SEQLOSS_OMP_SIMD
+#if defined(_OPENMP)
+#define SEQLOSS_PRAGMA_(x) _Pragma(#x)
+#define SEQLOSS_OMP_SIMD(clauses) SEQLOSS_PRAGMA_(omp simd clauses)
+#else
+#define SEQLOSS_OMP_SIMD(clauses)
+#endif
+#endif
+
 namespace seqloss {
 namespace SEQLOSS_KERNEL_NS {
 namespace {
@@ -103,7 +114,7 @@ struct ChunkAcc {
     }
     inline void max_pass(const T* x, int64_t n) {
         for (int64_t i = 0; i < n; i += L) {
-#pragma omp simd
+SEQLOSS_OMP_SIMD()
             for (int j = 0; j < L; ++j) {
                 T v = x[i + j];
                 mx[j] = v > mx[j] ? v : mx[j];
@@ -125,7 +136,7 @@ struct ChunkAcc {
     inline void sum_pass(const T* x, const T* w, const T* q, T* e, int64_t n, T m, T r,
                          int valid = L) {
         for (int64_t i = 0; i < n; i += L) {
-#pragma omp simd
+SEQLOSS_OMP_SIMD()
             for (int j = 0; j < L; ++j) {
                 T v = x[i + j];
                 T ev = KT::exp2_neg((v - m) * KT::kLog2e);
@@ -181,7 +192,7 @@ RowStats row_stats_small(const T* x, const T* w, const T* q, int64_t C, T* e, T*
     const T r = x[0];
     T m = r;
     Int ab = 0;
-#pragma omp simd reduction(max : m, ab)
+SEQLOSS_OMP_SIMD(reduction(max : m, ab))
     for (int64_t c = 0; c < C; ++c) {
         const T v = x[c];
         m = v > m ? v : m;
@@ -189,7 +200,7 @@ RowStats row_stats_small(const T* x, const T* w, const T* q, int64_t C, T* e, T*
         ab = b > ab ? b : ab;
     }
     T s = T(0), wx = T(0), wq = T(0), wqx = T(0);
-#pragma omp simd reduction(+ : s, wx, wq, wqx)
+SEQLOSS_OMP_SIMD(reduction(+ : s, wx, wq, wqx))
     for (int64_t c = 0; c < C; ++c) {
         const T v = x[c];
         const T ev = KT::exp2_neg((v - m) * KT::kLog2e);
