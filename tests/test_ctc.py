@@ -410,3 +410,46 @@ def test_threads_api():
     assert isinstance(seqloss.openmp_enabled(), bool)
     a = _args()
     assert seqloss.ctc_loss(**a, n_threads=-1) == seqloss.ctc_loss(**a, n_threads=-100)
+
+
+def test_empty_batch():
+    """N = 0: 'none' gives an empty array, 'sum' 0, 'mean' NaN (the mean of nothing)."""
+    x = np.zeros((5, 0, 3), dtype=np.float32)
+    tg = np.zeros((0, 2), dtype=np.int64)
+    assert seqloss.ctc_loss(x, tg, [], [], reduction="none").shape == (0,)
+    assert seqloss.ctc_loss(x, tg, [], [], reduction="sum") == 0
+    assert np.isnan(seqloss.ctc_loss(x, tg, [], [], reduction="mean"))
+    loss, grad = seqloss.ctc_loss_and_grad(x, tg, [], [], reduction="sum")
+    assert grad.shape == x.shape
+
+
+def test_concurrent_python_threads_agree():
+    """Calls from several Python threads at once (GIL released) give the serial results."""
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(14)
+    cases = []
+    for k in range(8):
+        T, N, C, L = 40 + k, 3, 9, 6
+        cases.append((rng.standard_normal((T, N, C)).astype(np.float32),
+                      rng.integers(1, C, (N, L)), T, L))
+    serial = [seqloss.ctc_loss_and_grad(x, tg, T, L, from_logits=True, n_threads=1)
+              for x, tg, T, L in cases]
+    with ThreadPoolExecutor(4) as pool:
+        par = list(pool.map(lambda c: seqloss.ctc_loss_and_grad(
+            c[0], c[1], c[2], c[3], from_logits=True, n_threads=2), cases * 3))
+    for i, (loss, grad) in enumerate(par):
+        assert loss == serial[i % 8][0] and np.array_equal(grad, serial[i % 8][1])
+
+
+def test_import_without_torch():
+    """import seqloss and the NumPy CTC work when torch cannot be imported."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import numpy as np, seqloss\n"
+            "l = seqloss.ctc_loss(np.zeros((4, 1, 3)), np.array([[1]]), 4, 1)\n"
+            "assert np.isfinite(l)\n"
+            "try:\n"
+            "    import seqloss.torch\n"
+            "except ImportError:\n"
+            "    print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
