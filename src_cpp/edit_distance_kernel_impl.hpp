@@ -435,6 +435,35 @@ inline int64_t lev_short_ids(const int32_t* pid, int64_t m, const int32_t* tid, 
     return score;
 }
 
+// Single-word recurrence with a value-indexed mask table (on the stack) for a
+// pattern whose values span range < 128: row range + 1 is all zeros, for text
+// values outside [lo, lo + range].
+template <typename T>
+inline int64_t lev_short_direct(const T* p, int64_t m, const T* t, int64_t n, int64_t lo,
+                                uint64_t range) {
+    uint64_t PM[129];
+    for (uint64_t a = 0; a <= range + 1; ++a) PM[a] = 0;
+    for (int64_t i = 0; i < m; ++i) PM[(uint64_t)(int64_t)p[i] - (uint64_t)lo] |= UINT64_C(1) << i;
+    uint64_t VP = ~UINT64_C(0), VN = 0;
+    const uint64_t last = UINT64_C(1) << (m - 1);
+    int64_t score = m;
+    for (int64_t j = 0; j < n; ++j) {
+        uint64_t x = (uint64_t)(int64_t)t[j] - (uint64_t)lo;
+        x = x <= range ? x : range + 1;
+        const uint64_t X = PM[x] | VN;
+        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X;
+        uint64_t HP = VN | ~(D0 | VP);
+        uint64_t HN = VP & D0;
+        score += (HP & last) != 0;
+        score -= (HN & last) != 0;
+        HP = (HP << 1) | 1;
+        HN <<= 1;
+        VP = HN | ~(D0 | HP);
+        VN = HP & D0;
+    }
+    return score;
+}
+
 // Longest pattern for which comparing every text token with the whole
 // pattern in SIMD registers beats building dense ids first.  Measured on the
 // benchmark shapes (single-thread CPU time): with AVX2 / AVX-512 the compares
@@ -543,6 +572,18 @@ int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) 
         std::swap(pm, tn);
     }
     if (pm <= 64) {
+        if (pm > 16) {
+            // many SIMD compares per token: a value-indexed table is cheaper
+            // when the pattern's values span a tiny range (characters)
+            int64_t lo = (int64_t)p[0], hi = lo;
+            for (int64_t i = 1; i < pm; ++i) {
+                const int64_t v = (int64_t)p[i];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            const uint64_t range = (uint64_t)hi - (uint64_t)lo;
+            if (range < 128) return lev_short_direct(p, pm, t, tn, lo, range);
+        }
         if (pm <= short_simd_max_tokens<T>()) {
             ShortPattern<T> P(s.short_pattern);
             P.load(p, (int)pm);
@@ -628,17 +669,16 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
         const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
         const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
 #if defined(__GNUC__) || defined(__clang__)
-        // short pairs are memory-latency bound: fetch a few pairs ahead
-        const int64_t ahead = i + 8;
+        // pairs are memory-latency bound (the suffix check touches the rows'
+        // ends first): fetch the used part of a pair a few places ahead
+        const int64_t ahead = i + 6;
         if (ahead < N) {
             const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
             const char* rn = (const char*)(rd + (ref.offsets ? ref.offsets[ahead] : ahead * ref.stride));
-            __builtin_prefetch(hn);
-            __builtin_prefetch(hn + 64);
-            __builtin_prefetch(hn + 128);
-            __builtin_prefetch(rn);
-            __builtin_prefetch(rn + 64);
-            __builtin_prefetch(rn + 128);
+            const int64_t hb = std::min<int64_t>(hyp.lengths[ahead] * (int64_t)sizeof(T), 2048);
+            const int64_t rb = std::min<int64_t>(ref.lengths[ahead] * (int64_t)sizeof(T), 2048);
+            for (int64_t o = 0; o < hb; o += 64) __builtin_prefetch(hn + o);
+            for (int64_t o = 0; o < rb; o += 64) __builtin_prefetch(rn + o);
         }
 #endif
         out[i] = pair_distance(h, hyp.lengths[i], r, ref.lengths[i], s);
