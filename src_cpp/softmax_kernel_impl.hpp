@@ -3,17 +3,26 @@
 // includes this file (with -fno-trapping-math -ffinite-math-only, so GCC
 // vectorises the polynomial exp2).  Layouts are documented in softmax.hpp.
 //
-// Row algorithm (pass 1, one read of the row from memory): the row is cut
-// into L1-sized chunks; per chunk a lane-wise max (and a lane-wise max of the
-// absolute bit patterns, which detects +-inf/NaN without float compares),
+// Row algorithm.  Pass 1 reads the row from memory once: it is cut into
+// L1-sized chunks (4 KB); per chunk a lane-wise max (and a lane-wise max of
+// the absolute bit patterns, which detects +-inf/NaN without float compares),
 // then, if the chunk raised the running max m, the running double sum is
-// rescaled by exp(m_old - m_new) once, and the chunk's exp2((x - m) log2 e)
-// are summed lane-wise (the chunk is still in L1).  Lane arrays of a fixed
-// width keep every loop a plain element-wise loop the auto-vectoriser takes
-// without -fassociative-math.  Dot products needed by label smoothing and
-// probability targets are taken relative to the row's first element r, so
-// huge common offsets do not cancel.  Pass 2 writes the gradient
-// exp2((x - m) log2 e) * A - w * B, with the target entry recomputed in double.
+// rescaled by exp(m_old - m_new) once (online log-sum-exp), and the chunk's
+// exp2((x - m) log2 e) are summed lane-wise while the chunk is still in L1.
+// When a gradient is wanted these exponentials are also stored in a per-thread
+// row buffer, so pass 2 does no exp at all: it writes
+// e * A_k - w * B (A_k rescales chunk k to the final max), with the target
+// entry computed in double, optionally through streaming stores, while
+// prefetching the next row (the read stream keeps going during the write).
+// Lane arrays of a fixed width (16 float / 8 double, the same for every ISA,
+// so all variants add in the same order) keep the loops plain element-wise
+// loops the auto-vectoriser takes without -fassociative-math.  Rows of at most
+// kSmallC classes use OpenMP-SIMD reductions instead (no chunk bookkeeping).
+// Dot products needed by label smoothing and probability targets are taken
+// relative to the row's first element r, so huge common offsets do not
+// cancel.  Rows holding +-inf or NaN go to the IEEE path in softmax.cpp.
+// Vectorisation checked with -fopt-info-vec (all row loops: "loop vectorized
+// using 64 byte vectors" in the AVX-512 variant, 32 in AVX2).
 #ifndef SEQLOSS_KERNEL_NS
 #error "define SEQLOSS_KERNEL_NS before including softmax_kernel_impl.hpp"
 #endif
