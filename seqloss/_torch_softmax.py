@@ -26,7 +26,7 @@ def _legacy_reduction(size_average, reduce, reduction):
 
 
 def _check_cpu(name, t):
-    if t is not None and t.device.type != "cpu":
+    if t is not None and not t.is_cpu:
         raise ValueError(
             "seqloss is a CPU library: expected %s to be a CPU tensor, but got a tensor on %s"
             % (name, t.device))
@@ -34,7 +34,7 @@ def _check_cpu(name, t):
 
 def _to_numpy(t, dtype=None):
     t = t.detach()
-    if dtype is not None and t.dtype != dtype:
+    if dtype is not None and t.dtype is not dtype:
         t = t.to(dtype)
     return t.numpy()
 
@@ -103,7 +103,6 @@ class _FusedLoss(torch.autograd.Function):
         ctx.class_dim = 0 if input.dim() == 1 else 1
         if want_grad:
             ctx.save_for_backward(input, target, weight)
-        ctx.mark_non_differentiable()
         return loss
 
     @staticmethod
@@ -128,12 +127,12 @@ class _FusedLoss(torch.autograd.Function):
 
 
 def _apply(nll, input, target, weight, ignore_index, reduction, label_smoothing, n_threads):
-    _check_cpu("input", input)
-    _check_cpu("target", target)
-    _check_cpu("weight", weight)
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise TypeError("Expected input and target to be torch tensors, but got %s and %s"
                         % (type(input).__name__, type(target).__name__))
+    _check_cpu("input", input)
+    _check_cpu("target", target)
+    _check_cpu("weight", weight)
     if torch.is_grad_enabled():
         if weight is not None and weight.requires_grad:
             raise RuntimeError(
