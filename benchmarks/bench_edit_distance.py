@@ -9,7 +9,9 @@ identical before any time is printed.
 
 What each timing includes (all in this one process, median of repeats):
   seqloss        edit_distance_batch on the padded int64 (N, W) arrays + lengths
-                 (validation, kernel, output array): all of it.
+                 (validation, kernel, output array): all of it; with all
+                 OpenMP threads and with n_threads=1 (on a machine shared with
+                 other busy processes the 1-thread column is the stable one).
   rapidfuzz      process.cpdist(hyps, refs, scorer=Levenshtein.distance,
                  workers=-1) where hyps/refs are ready-made lists of the 1-D
                  row slices of the same arrays (slicing NOT included; rapidfuzz
@@ -130,10 +132,10 @@ def main():
               platform.python_version()))
     print()
     targets = {"words": 25, "chars": 10, "long": 1}
-    print("| shape | pairs | seqloss (ms) | rapidfuzz cpdist on array rows (ms) | ratio "
-          "(target) | rapidfuzz cpdist on int lists (ms) | ratio | editdistance loop (ms) | "
-          "ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| shape | pairs | seqloss (ms) | seqloss 1 thread (ms) | rapidfuzz cpdist on array "
+          "rows (ms) | ratio (target) | ratio, seqloss 1 thread | rapidfuzz cpdist on int lists "
+          "(ms) | ratio | editdistance loop (ms) | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for si, (name, (n_pairs, lo, hi, vocab)) in enumerate(shapes.items()):
         hyp, hl, ref, rl = make_pairs(n_pairs, lo, hi, vocab, seed=1234 + si)
         rep = args.repeat if n_pairs * hi < 5e7 else max(3, args.repeat // 2)
@@ -159,6 +161,10 @@ def main():
             return np.array([ev(a, b) for a, b in zip(hs_l, rs_l)], dtype=np.int64)
 
         t_s, d_s = timeit(run_seqloss, rep)
+        t_s1, d_s1 = timeit(lambda: seqloss.edit_distance_batch(
+            hyp, ref, hyp_lengths=hl, ref_lengths=rl, n_threads=1), rep)
+        if not np.array_equal(d_s1, d_s):
+            raise SystemExit("MISMATCH between seqloss 1 thread and %d threads" % nt)
         t_ra, d_ra = timeit(run_rf_arrays, rep)
         t_rl, d_rl = timeit(run_rf_lists, rep)
         t_e, d_e = timeit(run_ed, max(1, rep // 2))
@@ -167,26 +173,30 @@ def main():
             if not np.array_equal(np.asarray(other, dtype=np.int64), d_s):
                 raise SystemExit("MISMATCH between seqloss and %s on %s" % (label, name))
         tgt = targets.get(name)
-        print("| %s | %d | %.2f | %.2f | %.1fx (%s) | %.2f | %.1fx | %.1f | %.1fx |" % (
-            name, n_pairs, 1e3 * t_s, 1e3 * t_ra, t_ra / t_s,
-            ">= %dx" % tgt if tgt else "-", 1e3 * t_rl, t_rl / t_s, 1e3 * t_e, t_e / t_s))
+        print("| %s | %d | %.2f | %.2f | %.2f | %.1fx (%s) | %.1fx | %.2f | %.1fx | %.1f | %.1fx |"
+              % (name, n_pairs, 1e3 * t_s, 1e3 * t_s1, 1e3 * t_ra, t_ra / t_s,
+                 ">= %dx" % tgt if tgt else "-", t_ra / t_s1, 1e3 * t_rl, t_rl / t_s,
+                 1e3 * t_e, t_e / t_s))
         sys.stdout.flush()
 
     if args.corpus:
         hyps, refs = make_corpus(args.corpus, seed=99)
         t_s, w_s = timeit(lambda: seqloss.wer(hyps, refs, n_threads=nt), args.repeat)
+        t_s1, w_s1 = timeit(lambda: seqloss.wer(hyps, refs, n_threads=1), args.repeat)
         t_j, w_j = timeit(lambda: jiwer.wer(refs, hyps), 1)
         t_sc, c_s = timeit(lambda: seqloss.cer(hyps, refs, n_threads=nt), args.repeat)
         t_jc, c_j = timeit(lambda: jiwer.cer(refs, hyps), 1)
-        if w_s != w_j or c_s != c_j:
+        if w_s != w_j or c_s != c_j or w_s1 != w_s:
             raise SystemExit("MISMATCH: seqloss wer %r cer %r, jiwer wer %r cer %r"
                              % (w_s, c_s, w_j, c_j))
         print()
-        print("| corpus (%d sentence pairs) | seqloss (ms) | jiwer (ms) | ratio (target >= 30x) |"
-              % len(hyps))
-        print("|---|---|---|---|")
-        print("| wer = %.6f | %.1f | %.1f | %.1fx |" % (w_s, 1e3 * t_s, 1e3 * t_j, t_j / t_s))
-        print("| cer = %.6f | %.1f | %.1f | %.1fx |" % (c_s, 1e3 * t_sc, 1e3 * t_jc, t_jc / t_sc))
+        print("| corpus (%d sentence pairs) | seqloss (ms) | seqloss 1 thread (ms) | jiwer (ms) | "
+              "ratio (target >= 30x) | ratio, seqloss 1 thread |" % len(hyps))
+        print("|---|---|---|---|---|---|")
+        print("| wer = %.6f | %.1f | %.1f | %.1f | %.1fx | %.1fx |" % (
+            w_s, 1e3 * t_s, 1e3 * t_s1, 1e3 * t_j, t_j / t_s, t_j / t_s1))
+        print("| cer = %.6f | %.1f | - | %.1f | %.1fx | - |" % (
+            c_s, 1e3 * t_sc, 1e3 * t_jc, t_jc / t_sc))
         print("(lists of str in, one float out: everything included for both)")
 
 
