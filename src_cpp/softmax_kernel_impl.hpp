@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 
 #if defined(__SSE2__) || defined(__AVX__)
 #include <immintrin.h>
@@ -556,20 +557,29 @@ void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_
 }
 
 // Split [0, n) into static contiguous blocks, one per thread (deterministic:
-// each row's result does not depend on the split).
+// each row's result does not depend on the split).  No exception leaves the
+// parallel region: the first one (e.g. bad_alloc of a thread's scratch) is
+// kept and rethrown after it.
 template <typename F>
 void parallel_rows(int64_t n, int nt, F&& f) {
 #if SEQLOSS_HAVE_OPENMP
     if (nt > 1 && n > 1) {
         const int64_t nth = std::min<int64_t>(nt, n);
+        std::exception_ptr error;
 #pragma omp parallel num_threads(static_cast<int>(nth))
         {
             const int64_t t = omp_get_thread_num();
             const int64_t T_ = omp_get_num_threads();
             const int64_t n0 = n * t / T_;
             const int64_t n1 = n * (t + 1) / T_;
-            f(n0, n1);
+            try {
+                f(n0, n1);
+            } catch (...) {
+#pragma omp critical(seqloss_softmax_error)
+                if (!error) error = std::current_exception();
+            }
         }
+        if (error) std::rethrow_exception(error);
         return;
     }
 #endif
