@@ -22,18 +22,26 @@ What each timing includes (all in this one process, median of repeats):
                  (the .tolist() conversion excluded).
   jiwer / wer    jiwer.wer(refs, hyps) vs seqloss.wer(hyps, refs) on lists of str.
 
+OMP_WAIT_POLICY defaults to PASSIVE for this script (set it to override; it
+is printed with the machine line): with libgomp's default spin-waiting, an
+idle worker spins for milliseconds after each call, which on a 2-core
+machine shared with other busy processes made 2 threads slower than 1.
+
 Usage:  python benchmarks/bench_edit_distance.py [--shapes words,chars] [--repeat 5]
         [--threads N] [--corpus 100000]
 """
-import argparse
-import json
 import os
-import platform
-import statistics
-import sys
-import time
 
-import numpy as np
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -124,10 +132,11 @@ def main():
     if args.shapes:
         shapes = {k: shapes[k] for k in args.shapes.split(",")}
     nt = args.threads or seqloss.get_num_threads()
-    print("machine: %s, %d cores, seqloss %s simd=%s openmp=%s threads=%d, rapidfuzz %s, "
-          "editdistance %s, jiwer %s, numpy %s, python %s" % (
+    print("machine: %s, %d cores, seqloss %s simd=%s openmp=%s threads=%d, OMP_WAIT_POLICY=%s, "
+          "rapidfuzz %s, editdistance %s, jiwer %s, numpy %s, python %s" % (
               cpu_name(), os.cpu_count(), seqloss.__version__, seqloss.simd_level(),
-              seqloss.openmp_enabled(), nt, rapidfuzz.__version__,
+              seqloss.openmp_enabled(), nt, os.environ.get("OMP_WAIT_POLICY"),
+              rapidfuzz.__version__,
               _version("editdistance"), _version("jiwer"), np.__version__,
               platform.python_version()))
     print()
