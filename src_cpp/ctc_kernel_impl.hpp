@@ -113,11 +113,20 @@ struct CtcKernel {
     }
 
     // A row's tail (c < C < c + kW) as one block padded with `fill`.
-    static V tail_block(const T* x, int64_t c, int64_t C, T fill) {
-        T tail[kW];
-        for (int64_t j = 0; j < kW; ++j) tail[j] = fill;
-        for (int64_t j = 0; j < C - c; ++j) tail[j] = x[c + j];
-        return B::load(tail);
+    // Row tails.  A row with C >= kW ends with the overlapping vector
+    // x[C - kW, C); `fresh` marks its lanes not covered by whole blocks.
+    // (Building a vector from scalar stores would stall on store forwarding.)
+    // Rows shorter than one vector are copied into a padded buffer first.
+    static typename B::I fresh_lanes(int64_t rem) {
+        I m;
+        for (int64_t j = 0; j < kW; ++j) m[j] = j >= kW - rem ? -1 : 0;
+        return m;
+    }
+
+    // x padded to one vector with `fill` (only for C < kW).
+    static const T* short_row(const T* x, int64_t C, T fill, T* buf) {
+        for (int64_t j = 0; j < kW; ++j) buf[j] = j < C ? x[j] : fill;
+        return buf;
     }
 
     // Max of a row, and whether it holds an inf or NaN (bit patterns), in
@@ -143,8 +152,8 @@ struct CtcKernel {
             b1 = simd::select<I>(i1 > b1, i1, b1);
         }
         for (; c < C; c += kW) {
-            const V v = c + kW <= C ? B::load(x + c)
-                                    : tail_block(x, c, C, std::numeric_limits<T>::lowest());
+            // max and the bit scan are idempotent: an overlapping last vector is fine
+            const V v = C >= kW ? B::load(x + std::min(c, C - kW)) : B::load(x);
             mx0 = B::max(mx0, v);
             const I i0 = simd::bits<I>(v) & abs_mask;
             b0 = simd::select<I>(i0 > b0, i0, b0);
@@ -154,21 +163,6 @@ struct CtcKernel {
         for (int64_t j = 0; j < kW; ++j)
             nonfinite |= static_cast<UInt>(b0[j]) >= M::kInfBits;
         return B::hmax(B::max(mx0, mx1));
-    }
-
-    // Any inf or NaN among x[0, C), from the bit patterns.
-    static bool any_nonfinite(const T* x, int64_t C) {
-        using Int = typename B::Int;
-        const Int abs_mask = static_cast<Int>(M::kAbsMask);
-        I acc = B::isplat(0);
-        for (int64_t c = 0; c < C; c += kW) {
-            const V v = c + kW <= C ? B::load(x + c) : tail_block(x, c, C, T(0));
-            const I b = simd::bits<I>(v) & abs_mask;
-            acc = simd::select<I>(b > acc, b, acc);
-        }
-        for (int64_t j = 0; j < kW; ++j)
-            if (static_cast<UInt>(acc[j]) >= M::kInfBits) return true;
-        return false;
     }
 
     static inline void prefetch(const T* p) {
@@ -190,41 +184,60 @@ struct CtcKernel {
         return all_neg_inf;
     }
 
-    // log2 sum_c 2^((x_c - m) log2 e) + m log2 e, in double.
+    // log2 of a sum of exponentials (in double), + mm.
+    static double finish_lse2(V acc, T mm) {
+        const T s = B::hsum(acc);
+        if (sizeof(T) == 4)  // the result is used in float: a float log2 is enough
+            return static_cast<double>(mm) + fm::Math<float>::log2(static_cast<float>(s));
+        return static_cast<double>(mm) + fm::Math<double>::log2(static_cast<double>(s));
+    }
+
+    // log2 sum_c 2^((x_c - m) log2 e) + m log2 e.  Needs C >= kW (callers
+    // pad shorter rows to one vector with lowest()).
     static double row_lse2(const T* x, int64_t C, T m) {
         const T mm = m * kLog2e;
-        V acc = B::splat(0);
+        V acc0 = B::splat(0), acc1 = acc0;
         int64_t c = 0;
-        for (; c + kW <= C; c += kW) acc += B::exp2(B::load(x + c) * kLog2e - mm);
-        if (c < C) acc += B::exp2(tail_block(x, c, C, kSent) * kLog2e - mm);
-        double s = 0;
-        for (int64_t j = 0; j < kW; ++j) s += static_cast<double>(acc[j]);
-        return static_cast<double>(mm) + fm::Math<double>::log2(s);
+        for (; c + 2 * kW <= C; c += 2 * kW) {
+            acc0 += B::exp2(B::load(x + c) * kLog2e - mm);
+            acc1 += B::exp2(B::load(x + c + kW) * kLog2e - mm);
+        }
+        for (; c + kW <= C; c += kW) acc0 += B::exp2(B::load(x + c) * kLog2e - mm);
+        if (c < C) {
+            const V p = B::exp2(B::load(x + C - kW) * kLog2e - mm);
+            acc1 += simd::select<V>(fresh_lanes(C - c), p, B::splat(0));
+        }
+        return finish_lse2(acc0 + acc1, mm);
     }
 
     // Like row_lse2, but also stores the unnormalised exponentials
-    // out[c] = 2^((x_c - m) log2 e) (the gradient row, rescaled later), and
-    // returns their sum in `sum`.
+    // out[c] = 2^((x_c - m) log2 e) (the gradient row, rescaled in pass 3)
+    // and returns their sum in `sum`.  Needs C >= kW.
     static double row_lse2_store(const T* x, int64_t C, T m, T* out, double& sum) {
         const T mm = m * kLog2e;
-        V acc = B::splat(0);
+        V acc0 = B::splat(0), acc1 = acc0;
         int64_t c = 0;
+        for (; c + 2 * kW <= C; c += 2 * kW) {
+            const V p0 = B::exp2(B::load(x + c) * kLog2e - mm);
+            const V p1 = B::exp2(B::load(x + c + kW) * kLog2e - mm);
+            B::store(out + c, p0);
+            B::store(out + c + kW, p1);
+            acc0 += p0;
+            acc1 += p1;
+        }
         for (; c + kW <= C; c += kW) {
             const V p = B::exp2(B::load(x + c) * kLog2e - mm);
             B::store(out + c, p);
-            acc += p;
+            acc0 += p;
         }
-        if (c < C) {
-            T tail[kW];
-            const V p = B::exp2(tail_block(x, c, C, kSent) * kLog2e - mm);
-            B::store(tail, p);
-            acc += p;
-            for (int64_t j = 0; j < C - c; ++j) out[c + j] = tail[j];
+        if (c < C) {  // the overlapping last vector: same values rewritten
+            const V p = B::exp2(B::load(x + C - kW) * kLog2e - mm);
+            B::store(out + C - kW, p);
+            acc1 += simd::select<V>(fresh_lanes(C - c), p, B::splat(0));
         }
-        double s = 0;
-        for (int64_t j = 0; j < kW; ++j) s += static_cast<double>(acc[j]);
-        sum = s;
-        return static_cast<double>(mm) + fm::Math<double>::log2(s);
+        const V acc = acc0 + acc1;
+        sum = static_cast<double>(B::hsum(acc));
+        return finish_lse2(acc, mm);
     }
 
     static void scale_row(T* out, int64_t C, T scale) {
@@ -312,8 +325,14 @@ struct CtcKernel {
             const T* x = in_row(t, n);
             T sub = 0;
             if (a.from_logits) {
+                // rows shorter than one vector are padded (lowest() adds nothing)
+                const bool pad = C < kW;
+                T xbuf[kW], obuf[kW];
+                const T* xr = pad ? short_row(x, C, std::numeric_limits<T>::lowest(), xbuf) : x;
+                const int64_t Cr = pad ? kW : C;
                 bool nonfinite;
-                const T m = row_max(x, C, t + 1 < Tn ? in_row(t + 1, n) : nullptr, nonfinite);
+                const T m = row_max(xr, Cr, t + 1 < Tn && !pad ? in_row(t + 1, n) : nullptr,
+                                    nonfinite);
                 if (nonfinite && row_is_bad(x, C)) {
                     bad = true;
                     break;
@@ -321,29 +340,44 @@ struct CtcKernel {
                 double l2;
                 if (grad) {  // the exponentials go to the gradient row now
                     double sum;
-                    l2 = row_lse2_store(x, C, m, grad_row(t, n), sum);
+                    T* gr = grad_row(t, n);
+                    l2 = row_lse2_store(xr, Cr, m, pad ? obuf : gr, sum);
+                    if (pad)
+                        for (int64_t c = 0; c < C; ++c) gr[c] = obuf[c];
                     lse2[t] = static_cast<T>(gs / sum);  // softmax scale for pass 3
                 } else {
-                    l2 = row_lse2(x, C, m);
+                    l2 = row_lse2(xr, Cr, m);
                 }
                 sub = static_cast<T>(l2);
             }
             // Whole blocks [0, Sp): cls is padded with the blank, and lim
-            // turns the padding states into the sentinel.
+            // turns the padding states into the sentinel.  Each block is
+            // gathered into a register (no scalar-store/vector-load stall).
             T* e = w.E.data() + t * RS + kW;
-            for (int64_t s = 0; s < Sp; s += kW)
-                for (int64_t j = 0; j < kW; ++j) e[s + j] = x[cls[s + j]];  // gather
+            using Int = typename B::Int;
+            I seen = B::isplat(0);
+            for (int64_t s = 0; s < Sp; s += kW) {
+                V v;
+                for (int64_t j = 0; j < kW; ++j) v[j] = x[cls[s + j]];  // gather
+                const I b = simd::bits<I>(v) & static_cast<Int>(M::kAbsMask);
+                seen = simd::select<I>(b > seen, b, seen);
+                B::store(e + s, B::min(B::max(v * kLog2e - sub, B::splat(kSent)), B::load(lim + s)));
+            }
+            for (int64_t j = 0; j < kW; ++j) e[Sp + j] = kSent;
             // NaN or +inf in a used log-probability makes the loss NaN (-inf
             // is a valid zero probability); from_logits checked whole rows.
-            if (!a.from_logits && any_nonfinite(e, S)) {
-                for (int64_t s = 0; s < S; ++s)
-                    if (fm::is_nan_bits(e[s]) || fm::is_posinf_bits(e[s])) bad = true;
-                if (bad) break;
+            if (!a.from_logits) {
+                bool nonfinite = false;
+                for (int64_t j = 0; j < kW; ++j)
+                    nonfinite |= static_cast<UInt>(seen[j]) >= M::kInfBits;
+                if (nonfinite) {
+                    for (int64_t s = 0; s < S; ++s) {
+                        const T v = x[cls[s]];
+                        if (fm::is_nan_bits(v) || fm::is_posinf_bits(v)) bad = true;
+                    }
+                    if (bad) break;
+                }
             }
-            for (int64_t s = 0; s < Sp; s += kW)
-                B::store(e + s, B::min(B::max(B::load(e + s) * kLog2e - sub, B::splat(kSent)),
-                                       B::load(lim + s)));
-            for (int64_t j = 0; j < kW; ++j) e[Sp + j] = kSent;
         }
         if (bad) {
             a.losses[n] = static_cast<double>(qnan);
