@@ -11,6 +11,17 @@ gradient ``softmax - target distribution`` scaled by weight / normaliser.
 float32 and float64 are computed as given; float16 (and bfloat16 where NumPy
 knows it) are computed in float32 and returned in the input dtype.  Results
 are bit-identical for any ``n_threads``.
+
+Non-finite values follow torch: ``-inf`` logits get probability 0 (a target
+at ``-inf`` has loss ``inf``); a row holding NaN or ``+inf``, or only
+``-inf``, gives NaN; huge equal values stay finite.  An ignored row
+contributes 0 loss and a 0 gradient even if its logits are NaN (torch's
+gradient is NaN there).  ``reduction="mean"`` with no non-ignored row (or a
+zero total weight) is NaN, as in torch.
+
+Note: ``seqloss.softmax`` is the function; this module is
+``importlib.import_module("seqloss.softmax")`` or ``from seqloss.softmax
+import ...``.
 """
 import numbers
 
