@@ -202,15 +202,61 @@ struct Block {
     }
     static inline V max(V a, V b) { return select<V>(a > b, a, b); }
     static inline V min(V a, V b) { return select<V>(a < b, a, b); }
+    // Horizontal max / sum as a halving tree (log2(N) dependent steps
+    // instead of N - 1: these sit on the per-row critical paths).  The order
+    // is fixed, so results are deterministic.
     static inline T hmax(V a) {
-        T m = a[0];
-        for (int i = 1; i < N; ++i) m = m > a[i] ? m : a[i];
-        return m;
+        reduce_tree(a, [](V x, V y) { return max(x, y); });
+        return a[0];
     }
-    static inline T hsum(V a) {  // fixed order: deterministic
-        T s = a[0];
-        for (int i = 1; i < N; ++i) s += a[i];
-        return s;
+    static inline T hsum(V a) {
+        reduce_tree(a, [](V x, V y) { return x + y; });
+        return a[0];
+    }
+
+    // Lane 0 of the result combines all lanes; other lanes are don't-care.
+    template <typename Op>
+    static inline void reduce_tree(V& a, Op op) {
+#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
+        if constexpr (N == 16) {
+            a = op(a, __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3,
+                                              4, 5, 6, 7));
+        }
+        if constexpr (N >= 8) {
+            if constexpr (N == 16)
+                a = op(a, __builtin_shufflevector(a, a, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15,
+                                                  8, 9, 10, 11));
+            else
+                a = op(a, __builtin_shufflevector(a, a, 4, 5, 6, 7, 0, 1, 2, 3));
+        }
+        if constexpr (N >= 4) {
+            if constexpr (N == 16)
+                a = op(a, __builtin_shufflevector(a, a, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9,
+                                                  14, 15, 12, 13));
+            else if constexpr (N == 8)
+                a = op(a, __builtin_shufflevector(a, a, 2, 3, 0, 1, 6, 7, 4, 5));
+            else
+                a = op(a, __builtin_shufflevector(a, a, 2, 3, 0, 1));
+        }
+        if constexpr (N == 16)
+            a = op(a, __builtin_shufflevector(a, a, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13,
+                                              12, 15, 14));
+        else if constexpr (N == 8)
+            a = op(a, __builtin_shufflevector(a, a, 1, 0, 3, 2, 5, 4, 7, 6));
+        else if constexpr (N == 4)
+            a = op(a, __builtin_shufflevector(a, a, 1, 0, 3, 2));
+        else
+            a = op(a, __builtin_shufflevector(a, a, 1, 0));
+#else
+        T buf[N];
+        store(buf, a);
+        for (int w = N / 2; w >= 1; w /= 2)
+            for (int i = 0; i < w; ++i) {
+                V x = splat(buf[i]), y = splat(buf[i + w]);
+                buf[i] = op(x, y)[0];
+            }
+        a = load(buf);
+#endif
     }
 
     // Small integers (|e| < 2^22) to floating point without a conversion
