@@ -6,6 +6,8 @@ re-checks defensively and its exceptions become ValueError / IndexError here.
 """
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, int32_t
 from libcpp.vector cimport vector
+from libc.string cimport memcpy
+import numpy as np
 
 cdef extern from "Python.h":
     int PyUnicode_READY(object) except -1
@@ -34,6 +36,12 @@ cdef extern from "edit_distance.hpp" namespace "seqloss":
     int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len,
                              const void* ref, int64_t ref_len) except + nogil
     bint is_py_space(uint32_t c) nogil
+
+cdef extern from "edit_distance_intern.hpp" namespace "seqloss":
+    cdef cppclass TokenInterner:
+        TokenInterner(int64_t expected)
+        int64_t text(const void* data, int64_t length, int kind)
+        int64_t integer(int64_t value)
 
 ctypedef fused token_t:
     uint8_t
@@ -199,6 +207,83 @@ def distance_int_seqs(a, b):
     with nogil:
         d = levenshtein_pair(TOKEN_I64, pa, va.size(), pb, vb.size())
     return d
+
+
+cdef int64_t _intern_item(object item, TokenInterner* it, vector[int64_t]& ids) except -2:
+    """Append the ids of item's tokens; return the token count, or -1 when a
+    token is not an exact str / int fitting 64 bits (the caller then falls
+    back to Python equality)."""
+    cdef Py_ssize_t i, n
+    cdef object tok
+    cdef int kind
+    cdef const char* data
+    cdef int64_t v
+    cdef type t = type(item)
+    if t is list or t is tuple:
+        n = len(item)
+        for i in range(n):
+            tok = item[i]
+            if type(tok) is str:
+                PyUnicode_READY(tok)
+                ids.push_back(it.text(PyUnicode_DATA(tok), PyUnicode_GET_LENGTH(tok),
+                                      PyUnicode_KIND(tok)))
+            elif type(tok) is int:
+                try:
+                    v = tok
+                except OverflowError:
+                    return -1
+                ids.push_back(it.integer(v))
+            else:
+                return -1
+        return n
+    if t is str:  # a str is the sequence of its characters
+        PyUnicode_READY(item)
+        kind = PyUnicode_KIND(item)
+        data = <const char*>PyUnicode_DATA(item)
+        n = PyUnicode_GET_LENGTH(item)
+        for i in range(n):
+            ids.push_back(it.text(data + i * kind, 1, kind))
+        return n
+    if t is bytes or t is bytearray:  # bytes are the sequence of their ints
+        n = len(item)
+        for i in range(n):
+            ids.push_back(it.integer(item[i]))
+        return n
+    if isinstance(item, np.ndarray) and item.ndim == 1 and item.dtype.kind in "iu":
+        return _intern_item(item.tolist(), it, ids)
+    return -1
+
+
+def intern_batch(hyps, refs):
+    """Tokens of two sequences of items -> (ids, hyp_lengths, ref_lengths),
+    ids (int64) equal iff the tokens are equal, hypotheses' tokens first; or
+    None when some token needs Python's own equality (the caller's fallback)."""
+    cdef Py_ssize_t nh = len(hyps), nr = len(refs), i
+    cdef vector[int64_t] ids
+    cdef int64_t c
+    hl = np.empty(nh, dtype=np.int64)
+    rl = np.empty(nr, dtype=np.int64)
+    cdef int64_t[::1] hlv = hl
+    cdef int64_t[::1] rlv = rl
+    cdef TokenInterner* it = new TokenInterner(1024)
+    try:
+        for i in range(nh):
+            c = _intern_item(hyps[i], it, ids)
+            if c < 0:
+                return None
+            hlv[i] = c
+        for i in range(nr):
+            c = _intern_item(refs[i], it, ids)
+            if c < 0:
+                return None
+            rlv[i] = c
+    finally:
+        del it
+    out = np.empty(ids.size(), dtype=np.int64)
+    cdef int64_t[::1] o = out
+    if ids.size():
+        memcpy(&o[0], ids.data(), ids.size() * sizeof(int64_t))
+    return out, hl, rl
 
 
 def space_mask(const uint32_t[::1] code_points):

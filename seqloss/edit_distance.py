@@ -136,12 +136,25 @@ def _as_token_list(x, kind):
 def _flat_pairs(hypotheses, references):
     """Sequences of items -> (hyp tokens, hyp offsets, hyp lengths, ref ...)."""
     n = len(hypotheses)
-    hk = [_item_kind("hypotheses", i, x) for i, x in enumerate(hypotheses)]
-    rk = [_item_kind("references", i, x) for i, x in enumerate(references)]
-    kinds = set(hk) | set(rk)
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
         return z, z, z, z, z, z
+    types = set(map(type, hypotheses)) | set(map(type, references))
+    if types == {str}:
+        kinds = {"str"}
+    elif types <= {bytes, bytearray}:
+        kinds = {"bytes"}
+    else:
+        if np.ndarray not in types:
+            # lists / tuples of str or int tokens: interned in one C loop
+            r = _edit.intern_batch(hypotheses, references)
+            if r is not None:
+                ids, hl, rl = r
+                nh = int(hl.sum())
+                return ids[:nh], _offsets(hl), hl, ids[nh:], _offsets(rl), rl
+        hk = [_item_kind("hypotheses", i, x) for i, x in enumerate(hypotheses)]
+        rk = [_item_kind("references", i, x) for i, x in enumerate(references)]
+        kinds = set(hk) | set(rk)
     if kinds == {"str"}:
         # one joined string, read through its fixed-width buffer via NumPy
         text = "".join(itertools.chain(hypotheses, references))

@@ -195,6 +195,15 @@ def test_negative_and_64bit_ids_by_value():
 
 def test_hashable_tokens_by_equality():
     """Lists of hashables compare by ==, including mixed types."""
+    # word tokens of different string widths and mixed str / bytes / int items
+    assert seqloss.edit_distance_batch(
+        [["a", "é", "東京"], "aé", b"ab", ["x", 2**40]],
+        [("a", "é", "東京"), ["a", "é"], [97, 98], ["x", 2**40 + 1]]).tolist() == [0, 0, 0, 1]
+    assert seqloss.edit_distance_batch([["é"]], ["é"]).tolist() == [0]  # 1-char vs char of a str
+    assert seqloss.edit_distance_batch([["é", "a"]], ["aé"]).tolist() == [2]
+    # 'a' alone is a 1-byte-wide str, inside "a東" a 2-byte-wide one: still equal
+    assert seqloss.edit_distance_batch([["a", "東"], ["\U0001F600"]],
+                                       ["a東", "\U0001F600b"]).tolist() == [0, 1]
     assert seqloss.edit_distance(["the", "cat"], ["the", "hat"]) == 1
     assert seqloss.edit_distance([(1, 2), "x", None], [(1, 2), "y", None]) == 1
     assert seqloss.edit_distance([1, 2.0, True], [1.0, 2, 1]) == 0  # Python equality
@@ -213,6 +222,11 @@ def test_matches_editdistance_on_random_lists():
         refs.append(ref)
     expected = [editdistance.eval(h, r) for h, r in zip(hyps, refs)]
     assert seqloss.edit_distance_batch(hyps, refs).tolist() == expected
+    words = ["w%d" % i for i in range(40)] + ["é", "東京", "\U0001F600", "e\u0301", "ß"]
+    wh = [[words[x % 45] for x in h] for h in hyps]
+    wr = [tuple(words[x % 45] for x in r) for r in refs]
+    assert seqloss.edit_distance_batch(wh, wr).tolist() == [
+        editdistance.eval(a, b) for a, b in zip(wh, wr)]
     strs_h = ["".join(chr(97 + x % 26) for x in h) for h in hyps]
     strs_r = ["".join(chr(97 + x % 26) for x in r) for r in refs]
     assert seqloss.edit_distance_batch(strs_h, strs_r).tolist() == [

@@ -1,0 +1,99 @@
+// Token interning for edit_distance_batch on sequences of hashables: maps
+// string tokens (by code points) and 64-bit integer tokens to dense int64 ids
+// in order of first appearance.  Pure C++: a string token is a view of a
+// fixed-width code-point buffer (1, 2 or 4 bytes per code point, as Python's
+// PEP 393 strings), which the caller keeps alive while the interner is used.
+// Equal tokens get equal ids; a string never equals an integer (as in Python).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace seqloss {
+
+class TokenInterner {
+public:
+    explicit TokenInterner(int64_t expected = 1024) { rehash(capacity_for(expected)); }
+
+    // id of the string of `len` code points at `data` (`kind` bytes each)
+    int64_t text(const void* data, int64_t len, int kind) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)len;
+        for (int64_t i = 0; i < len; ++i) h = (h ^ code_point(data, kind, i)) * UINT64_C(0x100000001b3);
+        h ^= h >> 29;
+        h |= 1;  // odd: never equal to an integer's slot hash (even)
+        uint64_t i = h & mask_;
+        for (;;) {
+            Slot& s = slots_[i];
+            if (s.id < 0) return insert(s, h, data, len, kind);
+            if (s.hash == h && s.kind != 0 && s.len == len && same_text(s, data, len, kind)) return s.id;
+            i = (i + 1) & mask_;
+        }
+    }
+
+    // id of the integer v
+    int64_t integer(int64_t v) {
+        uint64_t h = (uint64_t)v * UINT64_C(0x9E3779B97F4A7C15);
+        h ^= h >> 31;
+        h &= ~UINT64_C(1);  // even
+        uint64_t i = h & mask_;
+        for (;;) {
+            Slot& s = slots_[i];
+            if (s.id < 0) return insert(s, h, nullptr, v, 0);
+            if (s.hash == h && s.kind == 0 && s.len == v) return s.id;
+            i = (i + 1) & mask_;
+        }
+    }
+
+    int64_t size() const { return size_; }
+
+private:
+    struct Slot {
+        uint64_t hash;
+        const void* data;  // string tokens
+        int64_t len;       // code points, or the integer's value when kind == 0
+        int32_t kind;      // 0 = integer token
+        int64_t id;        // -1 = empty
+    };
+
+    static uint32_t code_point(const void* d, int kind, int64_t i) {
+        if (kind == 1) return static_cast<const uint8_t*>(d)[i];
+        if (kind == 2) return static_cast<const uint16_t*>(d)[i];
+        return static_cast<const uint32_t*>(d)[i];
+    }
+    static bool same_text(const Slot& s, const void* data, int64_t len, int kind) {
+        if (s.kind == kind) return std::memcmp(s.data, data, (size_t)(len * kind)) == 0;
+        for (int64_t i = 0; i < len; ++i)
+            if (code_point(s.data, s.kind, i) != code_point(data, kind, i)) return false;
+        return true;
+    }
+    static uint64_t capacity_for(int64_t n) {
+        uint64_t c = 64;
+        while (c < (uint64_t)(2 * n)) c <<= 1;
+        return c;
+    }
+    int64_t insert(Slot& s, uint64_t h, const void* data, int64_t len, int kind) {
+        s = Slot{h, data, len, kind, size_++};
+        const int64_t id = s.id;
+        if ((uint64_t)(2 * size_) > slots_.size()) rehash(slots_.size() * 2);
+        return id;
+    }
+    void rehash(uint64_t cap) {
+        std::vector<Slot> old;
+        old.swap(slots_);
+        slots_.assign(cap, Slot{0, nullptr, 0, 0, -1});
+        mask_ = cap - 1;
+        for (const Slot& s : old) {
+            if (s.id < 0) continue;
+            uint64_t i = s.hash & mask_;
+            while (slots_[i].id >= 0) i = (i + 1) & mask_;
+            slots_[i] = s;
+        }
+    }
+
+    std::vector<Slot> slots_;
+    uint64_t mask_ = 0;
+    int64_t size_ = 0;
+};
+
+}  // namespace seqloss
