@@ -357,8 +357,7 @@ struct CtcKernel {
             using Int = typename B::Int;
             I seen = B::isplat(0);
             for (int64_t s = 0; s < Sp; s += kW) {
-                V v;
-                for (int64_t j = 0; j < kW; ++j) v[j] = x[cls[s + j]];  // gather
+                const V v = B::gather(x, cls + s);
                 const I b = simd::bits<I>(v) & static_cast<Int>(M::kAbsMask);
                 seen = simd::select<I>(b > seen, b, seen);
                 B::store(e + s, B::min(B::max(v * kLog2e - sub, B::splat(kSent)), B::load(lim + s)));

@@ -17,6 +17,10 @@
 #include <cstring>
 #include <type_traits>
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace seqloss {
 namespace simd {
 
@@ -190,6 +194,31 @@ struct Block {
         return v;
     }
     static inline void store(T* p, V v) { std::memcpy(p, &v, sizeof(V)); }
+    // v[j] = base[idx[j]] (hardware gather where the target has one).
+    static inline V gather(const T* base, const int32_t* idx) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+        if constexpr (sizeof(T) == 4) {
+            const __m512i i = _mm512_loadu_si512(idx);
+            return (V)_mm512_i32gather_ps(i, base, 4);
+        } else {
+            const __m256i i = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+            return (V)_mm512_i32gather_pd(i, base, 8);
+        }
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX2__)
+        if constexpr (sizeof(T) == 4) {
+            const __m256i i = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+            return (V)_mm256_i32gather_ps(base, i, 4);
+        } else {
+            const __m128i i = _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx));
+            return (V)_mm256_i32gather_pd(base, i, 8);
+        }
+#else
+        V v;
+        for (int j = 0; j < N; ++j) v[j] = base[idx[j]];
+        return v;
+#endif
+    }
+
     static inline V splat(T x) {
         V v;
         for (int i = 0; i < N; ++i) v[i] = x;
