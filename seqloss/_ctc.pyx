@@ -25,6 +25,7 @@ cdef extern from "ctc.hpp" namespace "seqloss":
         int64_t blank
         cbool from_logits
         cbool zero_infinity
+        cbool grad_reused
         int n_threads
     void ctc_loss_f32(const CtcArgs&) except + nogil
     void ctc_loss_f64(const CtcArgs&) except + nogil
@@ -51,7 +52,7 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
         const int64_t[::1] target_lengths,  # IN (N,)
         double[::1] losses,             # OUT (N,) per-item losses
         int64_t blank, int reduction, bint zero_infinity, bint from_logits,
-        int n_threads):
+        int n_threads, bint grad_reused=False):
     """Validate, run the kernel, reduce.
 
     Returns ``(None, reduced)`` on success (``reduced`` is the mean or sum in
@@ -114,6 +115,7 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
     args.from_logits = from_logits
     args.zero_infinity = zero_infinity
     args.n_threads = n_threads
+    args.grad_reused = grad_reused
     args.grad = NULL
     if N > 0:
         args.target_offsets = offsets.data()

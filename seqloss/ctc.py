@@ -194,7 +194,8 @@ def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, ze
     losses = np.empty(N, dtype=np.float64)
     err, reduced = _ctc.run(x.reshape(-1), None if grad is None else grad.reshape(-1), T, N, C,
                             stride_t, stride_n, flat, width, il, tl, losses, blank, code,
-                            bool(zero_infinity), bool(from_logits), nt)
+                            bool(zero_infinity), bool(from_logits), nt,
+                            grad_out is not None and direct)
     if err is not None:
         e, n, i, v = err
         info = {"T": T, "C": C, "width_name": width_name,

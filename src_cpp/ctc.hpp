@@ -44,6 +44,9 @@ struct CtcArgs {
     int64_t blank = 0;
     bool from_logits = false;
     bool zero_infinity = false;
+    // The gradient buffer was used before (not fresh pages): long rows are
+    // then written with non-temporal stores.  A performance hint only.
+    bool grad_reused = false;
     int n_threads = 1;
 };
 

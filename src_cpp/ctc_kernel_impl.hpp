@@ -63,20 +63,21 @@ struct CtcKernel {
     // Per-thread scratch, kept between calls (thread_local) when small so
     // that frequent small calls do not pay for allocations.
     struct Work {
-        AlignedBuffer<T> E, A, B, Bt, gam, skip, lse2, lim;
+        AlignedBuffer<T> E, A, B, Bt, gam, skip, lse2, lim, rowbuf, rmax;
         AlignedBuffer<double> Oa, Ob;
         AlignedBuffer<int32_t> cls;
         AlignedBuffer<uint8_t> live;
         std::size_t bytes() const {
             return E.capacity_bytes() + A.capacity_bytes() + B.capacity_bytes() +
-                   Bt.capacity_bytes() + Ob.capacity_bytes() +
+                   Bt.capacity_bytes() + Ob.capacity_bytes() + rowbuf.capacity_bytes() +
+                   rmax.capacity_bytes() +
                    gam.capacity_bytes() + skip.capacity_bytes() + lse2.capacity_bytes() +
                    lim.capacity_bytes() + Oa.capacity_bytes() + cls.capacity_bytes() +
                    live.capacity_bytes();
         }
         void release() {
             E.release(), A.release(), B.release(), Bt.release(), Ob.release();
-            gam.release(), skip.release();
+            gam.release(), skip.release(), rowbuf.release(), rmax.release();
             lse2.release(), lim.release(), Oa.release(), cls.release(), live.release();
         }
     };
@@ -88,8 +89,19 @@ struct CtcKernel {
     const T* acts;
     T* grad;
 
+    // Streaming mode for long rows of logits written to a reused gradient
+    // buffer (fresh pages are zeroed into the cache anyway, where normal
+    // stores are faster): pass 1 keeps only each row's
+    // normaliser; pass 3 recomputes the softmax into a row buffer (in L1),
+    // applies the posterior there and writes the gradient row once with
+    // non-temporal stores (no read-for-ownership of the gradient's lines).
+    bool stream;
+    static constexpr std::size_t kStreamBytes = 16384;
+
     explicit CtcKernel(const CtcArgs& args)
-        : a(args), acts(static_cast<const T*>(args.acts)), grad(static_cast<T*>(args.grad)) {}
+        : a(args), acts(static_cast<const T*>(args.acts)), grad(static_cast<T*>(args.grad)),
+          stream(args.grad && args.grad_reused && args.from_logits &&
+                 static_cast<std::size_t>(args.C) * sizeof(T) >= kStreamBytes) {}
 
     static inline T vmax(T x, T y) { return x > y ? x : y; }
     static inline T vmin(T x, T y) { return x < y ? x : y; }
@@ -301,6 +313,10 @@ struct CtcKernel {
         w.Oa.resize(Tn);
         w.cls.resize(Sp);
         w.lim.resize(Sp);
+        if (stream) {
+            w.rowbuf.resize(a.C + kW);
+            w.rmax.resize(Tn);
+        }
         w.live.resize(Sp / kW);
 
         // Extended-state classes and the additive skip mask (0 where s-2 -> s
@@ -320,7 +336,7 @@ struct CtcKernel {
 
         // ---- pass 1: row normalisers, non-finite scan, gathered emissions.
         bool bad = false;
-        T* lse2 = w.lse2.data();  // per frame: gradient scale / sum of exponentials
+        T* lse2 = w.lse2.data();  // per frame: gradient scale / sum of exponentials (streaming: log2 normaliser)
         for (int64_t t = 0; t < Tn; ++t) {
             const T* x = in_row(t, n);
             T sub = 0;
@@ -338,13 +354,16 @@ struct CtcKernel {
                     break;
                 }
                 double l2;
-                if (grad) {  // the exponentials go to the gradient row now
+                if (grad) {
+                    // the exponentials go to the gradient row now (streaming:
+                    // to the row buffer; pass 3 recomputes them identically)
                     double sum;
-                    T* gr = grad_row(t, n);
+                    T* gr = stream ? w.rowbuf.data() : grad_row(t, n);
                     l2 = row_lse2_store(xr, Cr, m, pad ? obuf : gr, sum);
                     if (pad)
                         for (int64_t c = 0; c < C; ++c) gr[c] = obuf[c];
                     lse2[t] = static_cast<T>(gs / sum);  // softmax scale for pass 3
+                    if (stream) w.rmax.data()[t] = m * kLog2e;
                 } else {
                     l2 = row_lse2(xr, Cr, m);
                 }
@@ -550,12 +569,26 @@ struct CtcKernel {
 
         // gradient row: softmax * scale (or 0), minus the posterior
         T* gr = grad_row(t, n);
+        if (stream) {
+            T* rb = w.rowbuf.data();
+            softmax_row(in_row(t, n), a.C, w.rmax.data()[t], lse2[t], rb);
+            rb[a.blank] -= gsT * blank_post;
+            scatter(rb, lo, hi, S, sparse, gam, live, cls, gsT);
+            stream_row(gr, rb, a.C);
+            return;
+        }
         if (a.from_logits) {
             scale_row(gr, a.C, lse2[t]);  // exponentials * scale / sum
         } else {
             std::memset(gr, 0, sizeof(T) * a.C);
         }
         gr[a.blank] -= gsT * blank_post;
+        scatter(gr, lo, hi, S, sparse, gam, live, cls, gsT);
+    }
+
+    // gr[class of label state s] -= scale * posterior(s) over the band.
+    static void scatter(T* gr, int64_t lo, int64_t hi, int64_t S, bool sparse, const T* gam,
+                        const uint8_t* live, const int32_t* cls, T gsT) {
         if (sparse) {
             for (int64_t s0 = lo; s0 < hi; s0 += kW) {
                 if (!live[s0 / kW]) continue;
@@ -569,6 +602,27 @@ struct CtcKernel {
             const int64_t s_end = std::min(hi, S);
             for (int64_t s = lo + 1; s < s_end; s += 2) gr[cls[s]] -= gsT * gam[s];
         }
+    }
+
+    // out[c] = 2^(x_c log2 e - mm) * scale, C >= kW: the same operations as
+    // row_lse2_store + scale_row, so both paths give the same bits.
+    static void softmax_row(const T* x, int64_t C, T mm, T scale, T* out) {
+        int64_t c = 0;
+        for (; c + kW <= C; c += kW)
+            B::store(out + c, B::exp2(B::load(x + c) * kLog2e - mm) * scale);
+        if (c < C)  // overlapping last vector: same values rewritten
+            B::store(out + C - kW, B::exp2(B::load(x + C - kW) * kLog2e - mm) * scale);
+    }
+
+    // dst[0, C) = src[0, C) with non-temporal stores where dst is aligned.
+    static void stream_row(T* dst, const T* src, int64_t C) {
+        int64_t c = 0;
+        while (c < C && (reinterpret_cast<std::uintptr_t>(dst + c) % sizeof(V)) != 0) {
+            dst[c] = src[c];
+            ++c;
+        }
+        for (; c + kW <= C; c += kW) B::stream(dst + c, B::load(src + c));
+        for (; c < C; ++c) dst[c] = src[c];
     }
 
     void run() const {
@@ -612,6 +666,7 @@ struct CtcKernel {
                     failed = 1;
                 }
             }
+            if (stream) B::sfence();  // streamed gradient rows are visible after the region
             if (w.bytes() > kKeepBytes) w.release();  // large scratch is not kept
         }
         if (failed) throw std::bad_alloc();

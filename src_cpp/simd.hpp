@@ -17,7 +17,7 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
+#if defined(__SSE2__) || defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -216,6 +216,28 @@ struct Block {
         V v;
         for (int j = 0; j < N; ++j) v[j] = base[idx[j]];
         return v;
+#endif
+    }
+
+    // Non-temporal store (p aligned to sizeof(V)); plain store elsewhere.
+    // Call sfence() before other threads may read what was streamed.
+    static inline void stream(T* p, V v) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+        if constexpr (sizeof(T) == 4) _mm512_stream_ps(p, (__m512)v);
+        else _mm512_stream_pd(p, (__m512d)v);
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX__)
+        if constexpr (sizeof(T) == 4) _mm256_stream_ps(p, (__m256)v);
+        else _mm256_stream_pd(p, (__m256d)v);
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(__SSE2__)
+        if constexpr (sizeof(T) == 4) _mm_stream_ps(p, (__m128)v);
+        else _mm_stream_pd(p, (__m128d)v);
+#else
+        store(p, v);
+#endif
+    }
+    static inline void sfence() {
+#if defined(__SSE2__) || defined(__AVX__)
+        _mm_sfence();
 #endif
     }
 
