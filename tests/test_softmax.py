@@ -626,3 +626,22 @@ def test_streamed_gradient_into_misaligned_buffer():
             assert g2 is g and g.tobytes() == S.cross_entropy_and_grad(x, t)[1].tobytes()
     finally:
         _softmax.tune(0, old)
+
+
+def test_concurrent_python_threads_get_independent_results():
+    """Calls from several Python threads at once (GIL released) each get their own exact result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(31)
+    cases = []
+    for i in range(8):
+        x = rng.standard_normal((64 + i, 700 + 37 * i)).astype(np.float32)
+        t = rng.integers(0, x.shape[1], x.shape[0])
+        cases.append((x, t))
+    want = [S.cross_entropy_and_grad(x, t, label_smoothing=0.1, n_threads=1) for x, t in cases]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda c: S.cross_entropy_and_grad(c[0], c[1], label_smoothing=0.1,
+                                                             n_threads=2), cases * 3))
+    for i, (loss, grad) in enumerate(got):
+        wl, wg = want[i % len(cases)]
+        assert loss == wl and grad.tobytes() == wg.tobytes()
