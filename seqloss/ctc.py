@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from . import _ctc
+from . import _core, _ctc
 from ._utils import check_reduction, float_dtype_of, resolve_n_threads
 
 __all__ = ["ctc_loss", "ctc_loss_and_grad"]
@@ -184,18 +184,19 @@ def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, ze
 
     grad = None
     direct = True
+    reused = False  # warm memory: long rows may be streamed (non-temporal stores)
     if want_grad:
         if grad_out is not None:
             _check_grad_out(grad_out, x, log_probs, out_dtype)
             direct = grad_out.dtype == x.dtype
             grad = grad_out if direct else np.empty(x.shape, dtype=x.dtype)
+            reused = direct
         else:
-            grad = np.empty(x.shape, dtype=x.dtype)
+            grad, reused = _core.empty_ex(x.shape, x.dtype)
     losses = np.empty(N, dtype=np.float64)
     err, reduced = _ctc.run(x.reshape(-1), None if grad is None else grad.reshape(-1), T, N, C,
                             stride_t, stride_n, flat, width, il, tl, losses, blank, code,
-                            bool(zero_infinity), bool(from_logits), nt,
-                            grad_out is not None and direct)
+                            bool(zero_infinity), bool(from_logits), nt, reused)
     if err is not None:
         e, n, i, v = err
         info = {"T": T, "C": C, "width_name": width_name,

@@ -474,3 +474,22 @@ def test_large_class_count_streaming_path(dtype):
     _, grad2 = seqloss.ctc_loss_and_grad(x.astype(dtype), targets, il, tl, from_logits=True,
                                          n_threads=1)
     assert np.array_equal(grad2, grad)  # the fresh-gradient path gives the same bits
+
+
+def test_pooled_gradient_buffers_are_fully_overwritten():
+    """Large gradients reuse pooled memory; every element is rewritten (no stale values)."""
+    from seqloss import _core
+    rng = np.random.default_rng(16)
+    T, N, C = 200, 4, 400  # 1.28 MB of float32: pooled
+    x = rng.standard_normal((T, N, C)).astype(np.float32)
+    tg = np.array([[1, 2, 3, 4], [5, 5, 5, 5], [6, 7, 0, 0], [8, 0, 0, 0]])
+    il, tl = np.array([200, 5, 120, 0]), np.array([4, 4, 2, 0])
+    loss1, g1 = seqloss.ctc_loss_and_grad(x * 3, tg, il, tl, from_logits=True)
+    g1[...] = 7.0  # stale garbage for the next call to overwrite
+    del g1
+    assert _core.pool_stats()[0] >= 1
+    loss2, g2 = seqloss.ctc_loss_and_grad(x, tg, il, tl, from_logits=True)
+    ref = np.full_like(x, np.nan)
+    seqloss.ctc_loss_and_grad(x, tg, il, tl, from_logits=True, grad_out=ref)
+    assert np.array_equal(g2, ref, equal_nan=True)
+    assert np.isnan(g2[:5, 1]).all() and (g2[5:, 1] == 0).all() and (g2[:, 3] == 0).all()
