@@ -84,3 +84,137 @@ def numeric_grad(f, x, eps=1e-6):
         x[idx] = old
         g[idx] = (fp - fm) / (2 * eps)
     return g
+
+
+# --------------------------------------------------------------------------
+# Edit distance
+#
+# Slow, obviously-correct edit-distance references for the tests.
+#
+# * ``levenshtein_dp``: textbook Wagner-Fischer, pure Python, O(m n).
+# * ``levenshtein_matrix``: the same recurrence with each row vectorised in NumPy
+#   (the in-row dependency D[i][j-1] + 1 is a running minimum), for long inputs;
+#   tested equal to ``levenshtein_dp``.
+# * ``sdi_counts``: hits / substitutions / deletions / insertions of one optimal
+#   alignment, chosen by rapidfuzz's rule (what jiwer 4 reports): common prefix
+#   and suffix are hits; then walk back from the end of the full DP matrix
+#   preferring a deletion when D[r][c] == D[r][c-1] + 1, else (after stepping up
+#   one hypothesis row) an insertion when D[r][c] == D[r][c-1] - 1 and r > 0,
+#   else the diagonal.  Large pairs (2 * band * n / 8 >= 2**20 after the affixes
+#   are removed) are first split as rapidfuzz's Hirschberg step splits them.
+# --------------------------------------------------------------------------
+
+
+
+def levenshtein_dp(a, b):
+    """Textbook Wagner-Fischer distance between two sequences (by ==)."""
+    a, b = list(a), list(b)
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+        prev = cur
+    return prev[-1]
+
+
+def levenshtein_matrix(ref, hyp):
+    """Full DP matrix D, shape (len(hyp) + 1, len(ref) + 1): D[r][c] is the
+    distance between hyp[:r] and ref[:c].  Tokens must be integers."""
+    r_ = np.asarray(ref, dtype=object if _big(ref) else np.int64)
+    h_ = np.asarray(hyp, dtype=object if _big(hyp) else np.int64)
+    m, n = len(r_), len(h_)
+    idx = np.arange(m + 1)
+    D = np.empty((n + 1, m + 1), dtype=np.int64)
+    D[0] = idx
+    for r in range(1, n + 1):
+        prev = D[r - 1]
+        T = np.empty(m + 1, dtype=np.int64)
+        T[0] = r
+        if m:
+            T[1:] = np.minimum(prev[1:] + 1, prev[:-1] + (r_ != h_[r - 1]).astype(np.int64))
+        D[r] = np.minimum.accumulate(T - idx) + idx
+    return D
+
+
+def _big(seq):
+    return any(not (-2**63 <= int(x) < 2**63) for x in seq)
+
+
+def levenshtein_np(a, b):
+    """Distance via ``levenshtein_matrix`` (integers only)."""
+    return int(levenshtein_matrix(b, a)[-1, -1])
+
+
+def _direct_counts(ref, hyp):
+    """Backtrace over the full DP matrix with rapidfuzz's preference order."""
+    S = D = I = 0
+    M = levenshtein_matrix(ref, hyp)
+    row, col = len(hyp), len(ref)
+    while row and col:
+        if M[row][col] - M[row][col - 1] == 1:
+            D += 1
+            col -= 1
+        else:
+            row -= 1
+            if row and M[row][col] - M[row][col - 1] == -1:
+                I += 1
+            else:
+                col -= 1
+                S += ref[col] != hyp[row]
+    return S, D + col, I + row
+
+
+def _align(ref, hyp, mx, ops):
+    p = 0
+    while p < len(ref) and p < len(hyp) and ref[p] == hyp[p]:
+        p += 1
+    ref, hyp = ref[p:], hyp[p:]
+    q = 0
+    while q < len(ref) and q < len(hyp) and ref[-1 - q] == hyp[-1 - q]:
+        q += 1
+    ref, hyp = ref[:len(ref) - q], hyp[:len(hyp) - q]
+    m, n = len(ref), len(hyp)
+    if m == 0 or n == 0:
+        ops[1] += m
+        ops[2] += n
+        return
+    mx = min(mx, max(m, n))
+    band = min(m, 2 * mx + 1)
+    if (2 * band * n) // 8 < 1024 * 1024 or m < 65 or n < 10:
+        s, d, i = _direct_counts(ref, hyp)
+        ops[0] += s
+        ops[1] += d
+        ops[2] += i
+        return
+    # Hirschberg: split the hypothesis in half, the reference at the first
+    # column (>= 1) minimising the two halves' distances
+    half = n // 2
+    left = levenshtein_matrix(ref, hyp[:half])[-1]
+    right = levenshtein_matrix(ref[::-1], hyp[half:][::-1])[-1]
+    total = left[1:] + right[::-1][1:]
+    cut = int(np.argmin(total)) + 1
+    _align(ref[:cut], hyp[:half], int(left[cut]), ops)
+    _align(ref[cut:], hyp[half:], int(right[m - cut]), ops)
+
+
+def sdi_counts(ref, hyp):
+    """(hits, substitutions, deletions, insertions) with rapidfuzz's rule
+    (Levenshtein.opcodes(ref, hyp), which jiwer 4 reports)."""
+    ids = {}
+    r = [ids.setdefault(x, len(ids)) for x in ref]
+    h = [ids.setdefault(x, len(ids)) for x in hyp]
+    ops = [0, 0, 0]
+    _align(r, h, max(len(r), len(h)), ops)
+    return (len(r) - ops[0] - ops[1], ops[0], ops[1], ops[2])
+
+
+def jiwer_words(s):
+    """jiwer's default word transform, written out with str methods."""
+    import re
+    return [w for w in re.sub(r"\s\s+", " ", s).strip().split(" ") if w]
+
+
+def jiwer_chars(s):
+    """jiwer's default character transform."""
+    return list(s.strip())

@@ -14,7 +14,7 @@ import seqloss
 from seqloss import _edit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _reference_edit import (_direct_counts, jiwer_chars, jiwer_words,  # noqa: E402
+from reference import (_direct_counts, jiwer_chars, jiwer_words,  # noqa: E402
                              levenshtein_dp, levenshtein_np, sdi_counts)
 
 editdistance = pytest.importorskip("editdistance")
