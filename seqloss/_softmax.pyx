@@ -75,7 +75,10 @@ cdef class _Buffers:
 
 
 def kernel_isa():
-    """Kernel variant in use: 'base', 'avx2' or 'avx512'."""
+    """Kernel variant in use: 'base', 'avx2' or 'avx512'.
+
+    (Rows of fewer than 256 classes run the AVX2 variant on AVX-512 machines.)
+    """
     return softmax_isa().decode()
 
 
