@@ -130,9 +130,7 @@ struct CtcKernel {
     // (Building a vector from scalar stores would stall on store forwarding.)
     // Rows shorter than one vector are copied into a padded buffer first.
     static typename B::I fresh_lanes(int64_t rem) {
-        I m;
-        for (int64_t j = 0; j < kW; ++j) m[j] = j >= kW - rem ? -1 : 0;
-        return m;
+        return B::iota() >= B::isplat(static_cast<typename B::Int>(kW - rem));
     }
 
     // x padded to one vector with `fill` (only for C < kW).
@@ -171,9 +169,7 @@ struct CtcKernel {
             b0 = simd::select<I>(i0 > b0, i0, b0);
         }
         b0 = simd::select<I>(b1 > b0, b1, b0);
-        nonfinite = false;
-        for (int64_t j = 0; j < kW; ++j)
-            nonfinite |= static_cast<UInt>(b0[j]) >= M::kInfBits;
+        nonfinite = B::any_ge(b0, static_cast<Int>(M::kInfBits));
         return B::hmax(B::max(mx0, mx1));
     }
 
@@ -385,10 +381,7 @@ struct CtcKernel {
             // NaN or +inf in a used log-probability makes the loss NaN (-inf
             // is a valid zero probability); from_logits checked whole rows.
             if (!a.from_logits) {
-                bool nonfinite = false;
-                for (int64_t j = 0; j < kW; ++j)
-                    nonfinite |= static_cast<UInt>(seen[j]) >= M::kInfBits;
-                if (nonfinite) {
+                if (B::any_ge(seen, static_cast<Int>(M::kInfBits))) {
                     for (int64_t s = 0; s < S; ++s) {
                         const T v = x[cls[s]];
                         if (fm::is_nan_bits(v) || fm::is_posinf_bits(v)) bad = true;

@@ -251,8 +251,64 @@ struct Block {
         for (int i = 0; i < N; ++i) v[i] = x;
         return v;
     }
-    static inline V max(V a, V b) { return select<V>(a > b, a, b); }
-    static inline V min(V a, V b) { return select<V>(a < b, a, b); }
+    // max/min of finite values: one instruction (GCC does not turn the
+    // vector select into vmaxps by itself).
+    static inline V max(V a, V b) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+        if constexpr (sizeof(T) == 4) return (V)_mm512_max_ps((__m512)a, (__m512)b);
+        else return (V)_mm512_max_pd((__m512d)a, (__m512d)b);
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX__)
+        if constexpr (sizeof(T) == 4) return (V)_mm256_max_ps((__m256)a, (__m256)b);
+        else return (V)_mm256_max_pd((__m256d)a, (__m256d)b);
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(__SSE2__)
+        if constexpr (sizeof(T) == 4) return (V)_mm_max_ps((__m128)a, (__m128)b);
+        else return (V)_mm_max_pd((__m128d)a, (__m128d)b);
+#else
+        return select<V>(a > b, a, b);
+#endif
+    }
+    static inline V min(V a, V b) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+        if constexpr (sizeof(T) == 4) return (V)_mm512_min_ps((__m512)a, (__m512)b);
+        else return (V)_mm512_min_pd((__m512d)a, (__m512d)b);
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX__)
+        if constexpr (sizeof(T) == 4) return (V)_mm256_min_ps((__m256)a, (__m256)b);
+        else return (V)_mm256_min_pd((__m256d)a, (__m256d)b);
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(__SSE2__)
+        if constexpr (sizeof(T) == 4) return (V)_mm_min_ps((__m128)a, (__m128)b);
+        else return (V)_mm_min_pd((__m128d)a, (__m128d)b);
+#else
+        return select<V>(a < b, a, b);
+#endif
+    }
+
+    // Lane indices 0, 1, ..., N-1.
+    static inline I iota() {
+        I v;
+        for (int j = 0; j < N; ++j) v[j] = static_cast<Int>(j);
+        return v;
+    }
+
+    // True when some lane of v is >= thr (signed compare).
+    static inline bool any_ge(I v, Int thr) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+        if constexpr (sizeof(T) == 4)
+            return _mm512_cmpge_epi32_mask((__m512i)v, _mm512_set1_epi32(thr)) != 0;
+        else
+            return _mm512_cmpge_epi64_mask((__m512i)v, _mm512_set1_epi64(thr)) != 0;
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX2__)
+        if constexpr (sizeof(T) == 4)
+            return _mm256_movemask_epi8(
+                       _mm256_cmpgt_epi32((__m256i)v, _mm256_set1_epi32(thr - 1))) != 0;
+        else
+            return _mm256_movemask_epi8(
+                       _mm256_cmpgt_epi64((__m256i)v, _mm256_set1_epi64x(thr - 1))) != 0;
+#else
+        bool any = false;
+        for (int j = 0; j < N; ++j) any |= v[j] >= thr;
+        return any;
+#endif
+    }
     // Horizontal max / sum as a halving tree (log2(N) dependent steps
     // instead of N - 1: these sit on the per-row critical paths).  The order
     // is fixed, so results are deterministic.
