@@ -477,7 +477,7 @@ struct CtcKernel {
     }
 
     static void init_row(T* row, int64_t Sp) {
-        for (int64_t s = -kW; s < Sp + kW; ++s) row[s] = kSent;
+        for (int64_t s = -kW; s < Sp + kW; s += kW) B::store(row + s, B::splat(kSent));
     }
 
     // The recursions of one item over its stored rows (index kW + s).
@@ -495,19 +495,22 @@ struct CtcKernel {
             const T* prev = A + (t - 1) * RS;
             T* cur = A + t * RS;
             const T* e = E + t * RS;
-            for (int64_t j = 0; j < kW; ++j) {
-                cur[lo - kW + j] = kSent;
-                cur[hi + j] = kSent;
-            }
             const V sent = B::splat(kSent);
+            B::store(cur + lo - kW, sent);
+            B::store(cur + hi, sent);
+            // Only whole, aligned vectors of the previous row are loaded (they
+            // were stored whole, so the loads forward from the stores); the
+            // s-1 and s-2 neighbours are lane shifts in registers.
+            V pb = B::load(prev + lo - kW);
             V mx = sent;
             for (int64_t s = lo; s < hi; s += kW) {
-                const V a0 = B::load(prev + s);
-                const V a1 = B::load(prev + s - 1);
-                const V a2 = B::load(prev + s - 2) + B::load(skip + s);
-                const V r = B::max(lse3(a0, a1, a2) + (B::load(e + s) - mp), sent);
+                const V p0 = B::load(prev + s);
+                const V a1 = B::shift_in1(pb, p0);
+                const V a2 = B::shift_in2(pb, p0) + B::load(skip + s);
+                const V r = B::max(lse3(p0, a1, a2) + (B::load(e + s) - mp), sent);
                 B::store(cur + s, r);
                 mx = B::max(mx, r);
+                pb = p0;
             }
             return B::hmax(mx);
         }
@@ -518,19 +521,20 @@ struct CtcKernel {
             int64_t lo, hi;
             band(t, Tn, S, lo, hi);
             const T* en = E + (t + 1) * RS;
-            for (int64_t j = 0; j < kW; ++j) {
-                cur[lo - kW + j] = kSent;
-                cur[hi + j] = kSent;
-            }
             const V sent = B::splat(kSent);
+            B::store(cur + lo - kW, sent);
+            B::store(cur + hi, sent);
+            V n0 = B::load(nxt + lo);  // whole vectors only, as in alpha_row
             V mx = sent;
             for (int64_t s = lo; s < hi; s += kW) {
-                const V b0 = B::load(nxt + s) + B::load(en + s);
-                const V b1 = B::load(nxt + s + 1) + B::load(en + s + 1);
-                const V b2 = B::load(nxt + s + 2) + B::load(en + s + 2) + B::load(skip + s + 2);
+                const V n1 = B::load(nxt + s + kW);
+                const V b0 = n0 + B::load(en + s);
+                const V b1 = B::shift_out1(n0, n1) + B::load(en + s + 1);
+                const V b2 = B::shift_out2(n0, n1) + B::load(en + s + 2) + B::load(skip + s + 2);
                 const V r = B::max(lse3(b0, b1, b2) - np, sent);
                 B::store(cur + s, r);
                 mx = B::max(mx, r);
+                n0 = n1;
             }
             return B::hmax(mx);
         }

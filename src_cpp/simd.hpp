@@ -282,6 +282,90 @@ struct Block {
 #endif
     }
 
+    // Lane shifts across two consecutive vectors, built in registers: the
+    // recursions use them instead of unaligned loads of the row just
+    // stored, which would defeat store-to-load forwarding.
+    // [a[N-1], b[0], ..., b[N-2]]: b shifted up one lane, a's last lane in front
+    static inline V shift_in1(V a, V b) {
+#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
+        if constexpr (N == 16)
+            return __builtin_shufflevector(a, b, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30);
+        else if constexpr (N == 8)
+            return __builtin_shufflevector(a, b, 7, 8, 9, 10, 11, 12, 13, 14);
+        else if constexpr (N == 4)
+            return __builtin_shufflevector(a, b, 3, 4, 5, 6);
+        else if constexpr (N == 2)
+            return __builtin_shufflevector(a, b, 1, 2);
+        else
+            return a;  // unreachable
+#else
+        T buf[2 * N];
+        store(buf, a);
+        store(buf + N, b);
+        return load(buf + N - 1);
+#endif
+    }
+    // [a[N-2], a[N-1], b[0], ..., b[N-3]]
+    static inline V shift_in2(V a, V b) {
+#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
+        if constexpr (N == 16)
+            return __builtin_shufflevector(a, b, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29);
+        else if constexpr (N == 8)
+            return __builtin_shufflevector(a, b, 6, 7, 8, 9, 10, 11, 12, 13);
+        else if constexpr (N == 4)
+            return __builtin_shufflevector(a, b, 2, 3, 4, 5);
+        else if constexpr (N == 2)
+            return __builtin_shufflevector(a, b, 0, 1);
+        else
+            return a;  // unreachable
+#else
+        T buf[2 * N];
+        store(buf, a);
+        store(buf + N, b);
+        return load(buf + N - 2);
+#endif
+    }
+    // [a[1], ..., a[N-1], b[0]]: a shifted down one lane, b's first lane at the end
+    static inline V shift_out1(V a, V b) {
+#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
+        if constexpr (N == 16)
+            return __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+        else if constexpr (N == 8)
+            return __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8);
+        else if constexpr (N == 4)
+            return __builtin_shufflevector(a, b, 1, 2, 3, 4);
+        else if constexpr (N == 2)
+            return __builtin_shufflevector(a, b, 1, 2);
+        else
+            return a;  // unreachable
+#else
+        T buf[2 * N];
+        store(buf, a);
+        store(buf + N, b);
+        return load(buf + 1);
+#endif
+    }
+    // [a[2], ..., a[N-1], b[0], b[1]]
+    static inline V shift_out2(V a, V b) {
+#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
+        if constexpr (N == 16)
+            return __builtin_shufflevector(a, b, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17);
+        else if constexpr (N == 8)
+            return __builtin_shufflevector(a, b, 2, 3, 4, 5, 6, 7, 8, 9);
+        else if constexpr (N == 4)
+            return __builtin_shufflevector(a, b, 2, 3, 4, 5);
+        else if constexpr (N == 2)
+            return __builtin_shufflevector(a, b, 2, 3);
+        else
+            return a;  // unreachable
+#else
+        T buf[2 * N];
+        store(buf, a);
+        store(buf + N, b);
+        return load(buf + 2);
+#endif
+    }
+
     // Lane indices 0, 1, ..., N-1.
     static inline I iota() {
         I v;
@@ -394,6 +478,16 @@ struct Block {
     // tiny, not zero: the log-sum-exp terms and the posteriors.  No select,
     // no upper clamp.
     static inline V exp2_nonpos(V x) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+        if constexpr (sizeof(T) == 4) {
+            // AVX-512: round, polynomial, vscalefps (fewer instructions).
+            // Clamped at -125 so that p * 2^n stays a normal number.
+            const V xc = max(x, splat(T(-125)));
+            const V n = (V)_mm512_roundscale_ps((__m512)xc, _MM_FROUND_TO_NEAREST_INT |
+                                                                 _MM_FROUND_NO_EXC);
+            return (V)_mm512_scalef_ps((__m512)poly_exp2(xc - n), (__m512)n);
+        }
+#endif
         const T lo = sizeof(T) == 4 ? T(-126) : T(-1022);
         const V xc = max(x, splat(lo));
         const T magic = sizeof(T) == 4 ? T(12582912.0) : T(6755399441055744.0);
@@ -440,6 +534,29 @@ struct Block {
 
     // log2(y) for finite normal y > 0.
     static inline V log2(V y) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+        if constexpr (sizeof(T) == 4) {
+            // AVX-512: y = m 2^k with m in [0.75, 1.5) from vgetmantps; k is
+            // vgetexpps's floor(log2 y), plus 1 when the mantissa was halved.
+            const __m512 yv = (__m512)y;
+            const __m512 m = _mm512_getmant_ps(yv, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_src);
+            __m512 k = _mm512_getexp_ps(yv);
+            k = _mm512_mask_add_ps(k, _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.0f), _CMP_LT_OQ), k,
+                                   _mm512_set1_ps(1.0f));
+            // ln(1 + x), x in [-0.25, 0.5): x - x^2/2 + x^3 P(x), P least-squares fit
+            // (max error 3e-9), evaluated with Estrin's scheme.
+            const V x = (V)m - T(1);
+            const V x2 = x * x;
+            const V x4 = x2 * x2;
+            const V q01 = x * T(-0.2500002682209015) + T(0.33333519101142883);
+            const V q23 = x * T(-0.166470006108284) + T(0.19987940788269043);
+            const V q45 = x * T(-0.13197018206119537) + T(0.14516352117061615);
+            const V q67 = x * T(-0.04316854849457741) + T(0.10325246304273605);
+            const V p = (q67 * x2 + q45) * x4 + (q23 * x2 + q01);
+            const V ln = x + (x2 * x * p - T(0.5) * x2);
+            return ln * T(1.4426950408889634074) + (V)k;
+        }
+#endif
         I b = bits<I>(y);
         I e, mant;
         if (sizeof(T) == 4) {
