@@ -106,6 +106,10 @@ struct CtcKernel {
     static inline T vmax(T x, T y) { return x > y ? x : y; }
     static inline T vmin(T x, T y) { return x < y ? x : y; }
     static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+    // kW is a power of two: block rounding with masks
+    static_assert((kW & (kW - 1)) == 0, "block width must be a power of two");
+    static int64_t block_down(int64_t v) { return v & ~(kW - 1); }
+    static int64_t block_up(int64_t v) { return (v + kW - 1) & ~(kW - 1); }
 
     const T* in_row(int64_t t, int64_t n) const { return acts + t * a.stride_t + n * a.stride_n; }
     T* grad_row(int64_t t, int64_t n) const { return grad + t * a.stride_t + n * a.stride_n; }
@@ -251,7 +255,14 @@ struct CtcKernel {
     static void scale_row(T* out, int64_t C, T scale) {
         int64_t c = 0;
         for (; c + kW <= C; c += kW) B::store(out + c, B::load(out + c) * scale);
-        for (; c < C; ++c) out[c] *= scale;
+        if (c < C) {
+            if (C >= kW) {  // overlapping last vector; lanes already scaled get * 1
+                const V f = simd::select<V>(fresh_lanes(C - c), B::splat(scale), B::splat(T(1)));
+                B::store(out + C - kW, B::load(out + C - kW) * f);
+            } else {
+                for (; c < C; ++c) out[c] *= scale;
+            }
+        }
     }
 
     // log2(2^a + 2^b + 2^c) - sub, lane-wise, for the recursions.
@@ -269,8 +280,8 @@ struct CtcKernel {
         if (l < 0) l = 0;
         int64_t h = 2 * t + 2;
         if (h > S) h = S;
-        lo = l / kW * kW;
-        hi = round_up(h, kW);
+        lo = block_down(l);
+        hi = block_up(h);
     }
 
     // Returns the loss of item n (natural log), writes its gradient rows.

@@ -459,6 +459,15 @@ struct Block {
 
     // 2^x, exactly 0 below the smallest normal exponent.
     static inline V exp2(V x) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+        if constexpr (sizeof(T) == 4) {  // see exp2_nonpos; 0 below 2^-125
+            const V xc = min(max(x, splat(T(-125))), splat(T(126)));
+            const V n = (V)_mm512_roundscale_ps((__m512)xc, _MM_FROUND_TO_NEAREST_INT |
+                                                                 _MM_FROUND_NO_EXC);
+            const V r = (V)_mm512_scalef_ps((__m512)poly_exp2(xc - n), (__m512)n);
+            return select<V>(x < splat(T(-125)), splat(T(0)), r);
+        }
+#endif
         const T lo = sizeof(T) == 4 ? T(-126) : T(-1022);
         const T hi = -lo;
         V xc = max(x, splat(lo));
