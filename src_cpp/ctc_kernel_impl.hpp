@@ -655,6 +655,12 @@ struct CtcKernel {
         if (total < 50000.0) nt = 1;  // threads cost more than they give
         if (nt < 1) nt = 1;
 
+        // Chunks of consecutive items (in cost order, which keeps equal-cost
+        // items in batch order): the rows of neighbouring items share cache
+        // lines in the time-major layout, and two threads writing them at once
+        // would bounce those lines between cores.
+        const int64_t chunk = std::max<int64_t>(1, N / (2 * static_cast<int64_t>(nt)));
+
         int failed = 0;
 #if SEQLOSS_HAVE_OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -662,7 +668,7 @@ struct CtcKernel {
         {
             static thread_local Work w;
 #if SEQLOSS_HAVE_OPENMP
-#pragma omp for schedule(dynamic, 1) nowait
+#pragma omp for schedule(dynamic, chunk) nowait
 #endif
             for (int64_t i = 0; i < N; ++i) {
                 try {
