@@ -1,14 +1,23 @@
 # distutils: language = c++
-"""Cython glue for the CTC kernel: memoryviews -> raw pointers, GIL released.
+"""Cython glue for the CTC kernel: buffers -> raw pointers, GIL released.
 
 One call validates the per-item lengths and labels (reporting the first
 offence for the Python layer to phrase), builds the target offsets and the
-gradient scales, runs the kernel without the GIL and reduces the losses, so a
-small call costs a few microseconds on top of the kernel.
+gradient scales, runs the kernel without the GIL and reduces the losses.
+``fast`` does the whole call for the common case (C-contiguous float32/64
+input, int64 arrays) with almost no Python-level work; anything else, and any
+invalid value, goes through the general Python path, which gives the errors.
 """
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release,
+                             PyObject_GetBuffer)
+from libc.math cimport NAN
 from libc.stdint cimport int64_t
 from libcpp cimport bool as cbool
 from libcpp.vector cimport vector
+
+import numpy as np
+
+from . import _core
 
 cdef extern from "ctc.hpp" namespace "seqloss":
     cdef cppclass CtcArgs:
@@ -30,18 +39,115 @@ cdef extern from "ctc.hpp" namespace "seqloss":
     void ctc_loss_f32(const CtcArgs&) except + nogil
     void ctc_loss_f64(const CtcArgs&) except + nogil
 
-# Error codes returned by run() (the Python layer turns them into messages).
-ERR_INPUT_LENGTH_NEGATIVE = 1
-ERR_INPUT_LENGTH_OVER_T = 2
-ERR_TARGET_LENGTH_NEGATIVE = 3
-ERR_TARGET_LENGTH_OVER_WIDTH = 4
-ERR_TARGETS_SIZE = 5
-ERR_LABEL_RANGE = 6
-ERR_LABEL_BLANK = 7
+cdef extern from "common.hpp" namespace "seqloss":
+    int max_threads() nogil
 
-REDUCTION_NONE = 0
-REDUCTION_MEAN = 1
-REDUCTION_SUM = 2
+# Error codes (the Python layer turns them into messages) and reductions.
+cdef enum:
+    E_INPUT_LENGTH_NEGATIVE = 1
+    E_INPUT_LENGTH_OVER_T = 2
+    E_TARGET_LENGTH_NEGATIVE = 3
+    E_TARGET_LENGTH_OVER_WIDTH = 4
+    E_TARGETS_SIZE = 5
+    E_LABEL_RANGE = 6
+    E_LABEL_BLANK = 7
+    R_NONE = 0
+    R_MEAN = 1
+    R_SUM = 2
+
+ERR_INPUT_LENGTH_NEGATIVE = E_INPUT_LENGTH_NEGATIVE
+ERR_INPUT_LENGTH_OVER_T = E_INPUT_LENGTH_OVER_T
+ERR_TARGET_LENGTH_NEGATIVE = E_TARGET_LENGTH_NEGATIVE
+ERR_TARGET_LENGTH_OVER_WIDTH = E_TARGET_LENGTH_OVER_WIDTH
+ERR_TARGETS_SIZE = E_TARGETS_SIZE
+ERR_LABEL_RANGE = E_LABEL_RANGE
+ERR_LABEL_BLANK = E_LABEL_BLANK
+
+REDUCTION_NONE = R_NONE
+REDUCTION_MEAN = R_MEAN
+REDUCTION_SUM = R_SUM
+
+cdef dict _REDUCTIONS = {"none": R_NONE, "mean": R_MEAN, "sum": R_SUM}
+
+
+cdef int check_items(int64_t T, int64_t N, int64_t C, const int64_t* targets,
+                     int64_t n_targets, int64_t width, const int64_t* il,
+                     const int64_t* tl, int64_t blank, int reduction,
+                     vector[int64_t]& offsets, vector[double]& scale,
+                     int64_t* where) noexcept nogil:
+    """Validate lengths and labels, fill offsets and gradient scales.
+
+    Returns 0, or an error code with where = (n, i, value)."""
+    cdef int64_t n, i, a, b, v, acc = 0
+    offsets.resize(N)
+    scale.resize(N)
+    for n in range(N):
+        a = il[n]
+        b = tl[n]
+        where[0] = n
+        where[1] = 0
+        where[2] = a
+        if a < 0:
+            return E_INPUT_LENGTH_NEGATIVE
+        if a > T:
+            return E_INPUT_LENGTH_OVER_T
+        where[2] = b
+        if b < 0:
+            return E_TARGET_LENGTH_NEGATIVE
+        if width >= 0:
+            if b > width:
+                return E_TARGET_LENGTH_OVER_WIDTH
+            offsets[n] = n * width
+        else:
+            offsets[n] = acc
+            acc += b
+        scale[n] = 1.0 / (N * (b if b > 0 else 1)) if reduction == R_MEAN else 1.0
+    if width < 0 and acc != n_targets:
+        where[0] = 0
+        where[1] = 0
+        where[2] = acc
+        return E_TARGETS_SIZE
+    for n in range(N):
+        for i in range(tl[n]):
+            v = targets[offsets[n] + i]
+            if v < 0 or v >= C or v == blank:
+                where[0] = n
+                where[1] = i
+                where[2] = v
+                return E_LABEL_RANGE if v != blank else E_LABEL_BLANK
+    return 0
+
+
+cdef double reduce_losses(const double* losses, const int64_t* tl, int64_t N,
+                          int reduction) noexcept nogil:
+    """Mean or sum of the per-item losses, in float64 and a fixed order."""
+    cdef double total = 0.0
+    cdef int64_t n
+    if reduction == R_SUM:
+        for n in range(N):
+            total += losses[n]
+        return total
+    if N == 0:
+        return NAN
+    for n in range(N):
+        total += losses[n] / (tl[n] if tl[n] > 0 else 1)
+    return total / N
+
+
+cdef int launch(CtcArgs& args, bint is32) except -1 nogil:
+    cdef double dummy[1]
+    if args.N == 0:
+        return 0
+    if args.T * args.C == 0:  # every input length is 0: the kernel reads no activation
+        args.acts = <const void*>dummy
+        if args.grad != NULL:
+            args.grad = <void*>dummy
+        ctc_loss_f64(args)
+    elif is32:
+        ctc_loss_f32(args)
+    else:
+        ctc_loss_f64(args)
+    return 0
 
 
 def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or None
@@ -53,109 +159,218 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
         double[::1] losses,             # OUT (N,) per-item losses
         int64_t blank, int reduction, bint zero_infinity, bint from_logits,
         int n_threads, bint grad_reused=False):
-    """Validate, run the kernel, reduce.
+    """Validate, run the kernel, reduce (the general path).
 
     Returns ``(None, reduced)`` on success (``reduced`` is the mean or sum in
     float64, or None for reduction "none"), else ``((code, n, i, value), None)``
     describing the first invalid length or label; nothing is computed then.
     """
-    cdef Py_ssize_t n, i
-    cdef int64_t tl, il, v, acc = 0
     cdef vector[int64_t] offsets
     cdef vector[double] scale
-    if input_lengths.shape[0] != N or target_lengths.shape[0] != N or losses.shape[0] != N:
-        raise ValueError("internal error: per-item arrays do not match the batch")
-    if acts.shape[0] != T * N * C or (grad is not None and grad.shape[0] != T * N * C):
-        raise ValueError("internal error: activations do not have T * N * C elements")
-    offsets.resize(N)
-    scale.resize(N)
-    # lengths and offsets
-    for n in range(N):
-        il = input_lengths[n]
-        tl = target_lengths[n]
-        if il < 0:
-            return (ERR_INPUT_LENGTH_NEGATIVE, n, 0, il), None
-        if il > T:
-            return (ERR_INPUT_LENGTH_OVER_T, n, 0, il), None
-        if tl < 0:
-            return (ERR_TARGET_LENGTH_NEGATIVE, n, 0, tl), None
-        if width >= 0:
-            if tl > width:
-                return (ERR_TARGET_LENGTH_OVER_WIDTH, n, 0, tl), None
-            offsets[n] = n * width
-        else:
-            offsets[n] = acc
-            acc += tl
-        scale[n] = 1.0 / (N * (tl if tl > 0 else 1)) if reduction == REDUCTION_MEAN else 1.0
-    if width < 0 and acc != targets.shape[0]:
-        return (ERR_TARGETS_SIZE, 0, 0, acc), None
-    # labels
-    for n in range(N):
-        for i in range(target_lengths[n]):
-            v = targets[offsets[n] + i]
-            if v < 0 or v >= C:
-                return (ERR_LABEL_RANGE, n, i, v), None
-            if v == blank:
-                return (ERR_LABEL_BLANK, n, i, v), None
-
-    cdef CtcArgs args
+    cdef int64_t where[3]
+    cdef int64_t zero = 0
     cdef const float[::1] a32
     cdef const double[::1] a64
     cdef float[::1] g32
     cdef double[::1] g64
-    cdef double dummy[1]
-    cdef int64_t zero = 0
+    cdef CtcArgs args
+    if input_lengths.shape[0] != N or target_lengths.shape[0] != N or losses.shape[0] != N:
+        raise ValueError("internal error: per-item arrays do not match the batch")
+    if acts.shape[0] != T * N * C or (grad is not None and grad.shape[0] != T * N * C):
+        raise ValueError("internal error: activations do not have T * N * C elements")
+    cdef const int64_t* tp = &targets[0] if targets.shape[0] > 0 else &zero
+    cdef const int64_t* ilp = &input_lengths[0] if N > 0 else &zero
+    cdef const int64_t* tlp = &target_lengths[0] if N > 0 else &zero
+    cdef int err = check_items(T, N, C, tp, targets.shape[0], width, ilp, tlp, blank,
+                               reduction, offsets, scale, where)
+    if err:
+        return (err, where[0], where[1], where[2]), None
     args.T = T
     args.N = N
     args.C = C
     args.stride_t = stride_t
     args.stride_n = stride_n
-    args.targets = &targets[0] if targets.shape[0] > 0 else &zero
+    args.targets = tp
     args.blank = blank
     args.from_logits = from_logits
     args.zero_infinity = zero_infinity
     args.n_threads = n_threads
     args.grad_reused = grad_reused
     args.grad = NULL
+    args.acts = NULL
+    cdef bint is32 = acts.dtype.itemsize == 4
     if N > 0:
         args.target_offsets = offsets.data()
-        args.input_lengths = &input_lengths[0]
-        args.target_lengths = &target_lengths[0]
+        args.input_lengths = ilp
+        args.target_lengths = tlp
         args.losses = &losses[0]
         args.grad_scale = scale.data()
-        if T * C == 0:  # every input length is 0: the kernel reads no activation
-            args.acts = <const void*>dummy
-            args.grad = <void*>dummy if grad is not None else NULL
-            with nogil:
-                ctc_loss_f64(args)
-        elif acts.dtype.itemsize == 4:
-            a32 = acts
-            args.acts = &a32[0]
-            if grad is not None:
-                g32 = grad
-                args.grad = &g32[0]
-            with nogil:
-                ctc_loss_f32(args)
-        else:
-            a64 = acts
-            args.acts = &a64[0]
-            if grad is not None:
-                g64 = grad
-                args.grad = &g64[0]
-            with nogil:
-                ctc_loss_f64(args)
-
-    # reduction, in float64 and a fixed order
-    cdef double total = 0.0
-    if reduction == REDUCTION_NONE:
+        if T * C > 0:
+            if is32:
+                a32 = acts
+                args.acts = &a32[0]
+                if grad is not None:
+                    g32 = grad
+                    args.grad = &g32[0]
+            else:
+                a64 = acts
+                args.acts = &a64[0]
+                if grad is not None:
+                    g64 = grad
+                    args.grad = &g64[0]
+        elif grad is not None:
+            args.grad = <void*>1  # non-null marker; launch() swaps in a dummy
+        with nogil:
+            launch(args, is32)
+    if reduction == R_NONE:
         return None, None
-    if reduction == REDUCTION_SUM:
-        for n in range(N):
-            total += losses[n]
-        return None, total
-    if N == 0:
-        return None, float("nan")
-    for n in range(N):
-        tl = target_lengths[n]
-        total += losses[n] / (tl if tl > 0 else 1)
-    return None, total / N
+    return None, reduce_losses(&losses[0] if N > 0 else NULL, tlp, N, reduction)
+
+
+cdef inline bint _get(object obj, Py_buffer* view, int flags):
+    """Acquire a C-contiguous buffer; False (no exception) when impossible."""
+    try:
+        PyObject_GetBuffer(obj, view, flags)
+    except Exception:
+        return False
+    return True
+
+
+def fast(x, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
+         from_logits, batch_first, n_threads, bint want_grad):
+    """The whole call for the common case, or None to take the general path.
+
+    Applies when x is a C-contiguous float32/float64 ndarray of 3 dims,
+    targets a C-contiguous int64 ndarray of 1 or 2 dims, the lengths int64
+    1-D ndarrays, blank an int, reduction a known string, n_threads None or a
+    positive int, the flags bools, and every length and label is valid.
+    """
+    if (type(x) is not np.ndarray or type(targets) is not np.ndarray
+            or type(input_lengths) is not np.ndarray or type(target_lengths) is not np.ndarray
+            or type(blank) is not int or type(zero_infinity) is not bool
+            or type(from_logits) is not bool or type(batch_first) is not bool):
+        return None
+    red = _REDUCTIONS.get(reduction) if type(reduction) is str else None
+    if red is None:
+        return None
+    cdef int nt
+    if n_threads is None:
+        nt = max_threads()
+    elif type(n_threads) is int and n_threads > 0:
+        nt = n_threads
+    else:
+        return None
+    cdef Py_buffer vx, vt, vi, vl
+    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+    if not _get(x, &vx, flags):
+        return None
+    cdef bint ok_t = _get(targets, &vt, flags)
+    cdef bint ok_i = ok_t and _get(input_lengths, &vi, flags)
+    cdef bint ok_l = ok_i and _get(target_lengths, &vl, flags)
+    try:
+        if not ok_l:
+            return None
+        return _fast(x, vx, vt, vi, vl, blank, red, zero_infinity, from_logits, batch_first,
+                     nt, want_grad)
+    finally:
+        PyBuffer_Release(&vx)
+        if ok_t:
+            PyBuffer_Release(&vt)
+        if ok_i:
+            PyBuffer_Release(&vi)
+        if ok_l:
+            PyBuffer_Release(&vl)
+
+
+cdef inline bint _is_int64(Py_buffer* v) noexcept:
+    return v.itemsize == 8 and v.format != NULL and v.format[1] == 0 and (
+        v.format[0] == b'l' or v.format[0] == b'q')
+
+
+cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
+                  int64_t blank, int reduction, bint zero_infinity, bint from_logits,
+                  bint batch_first, int nt, bint want_grad):
+    if vx.ndim != 3 or vx.format == NULL or vx.format[1] != 0:
+        return None
+    cdef bint is32
+    if vx.format[0] == b'f' and vx.itemsize == 4:
+        is32 = True
+    elif vx.format[0] == b'd' and vx.itemsize == 8:
+        is32 = False
+    else:
+        return None
+    if not (_is_int64(&vt) and _is_int64(&vi) and _is_int64(&vl)):
+        return None
+    if vi.ndim != 1 or vl.ndim != 1 or not (vt.ndim == 1 or vt.ndim == 2):
+        return None
+    cdef int64_t T, N, C, stride_t, stride_n, width
+    if batch_first:
+        N, T, C = vx.shape[0], vx.shape[1], vx.shape[2]
+        stride_t, stride_n = C, T * C
+    else:
+        T, N, C = vx.shape[0], vx.shape[1], vx.shape[2]
+        stride_t, stride_n = N * C, C
+    if C < 1 or C > 2147483647 or blank < 0 or blank >= C:
+        return None
+    if vi.shape[0] != N or vl.shape[0] != N:
+        return None
+    if vt.ndim == 2:
+        if vt.shape[0] != N:
+            return None
+        width = vt.shape[1]
+    else:
+        width = -1
+    cdef int64_t n_targets = vt.len // 8
+    cdef const int64_t* tp = <const int64_t*>vt.buf
+    cdef const int64_t* ilp = <const int64_t*>vi.buf
+    cdef const int64_t* tlp = <const int64_t*>vl.buf
+    cdef vector[int64_t] offsets
+    cdef vector[double] scale
+    cdef int64_t where[3]
+    cdef int64_t zero = 0
+    if check_items(T, N, C, tp if n_targets > 0 else &zero, n_targets, width, ilp, tlp, blank,
+                   reduction, offsets, scale, where):
+        return None  # the general path phrases the error
+    dtype = np.float32 if is32 else np.float64
+    losses = np.empty(N, dtype=np.float64)
+    cdef double[::1] lv = losses
+    grad = None
+    cdef bint reused = False
+    cdef Py_buffer vg
+    cdef bint have_g = False
+    cdef CtcArgs args
+    args.T = T
+    args.N = N
+    args.C = C
+    args.stride_t = stride_t
+    args.stride_n = stride_n
+    args.targets = tp if n_targets > 0 else &zero
+    args.blank = blank
+    args.from_logits = from_logits
+    args.zero_infinity = zero_infinity
+    args.n_threads = nt
+    args.acts = vx.buf
+    args.grad = NULL
+    if want_grad:
+        grad, reused = _core.empty_ex((vx.shape[0], vx.shape[1], vx.shape[2]), dtype)
+        PyObject_GetBuffer(grad, &vg, PyBUF_C_CONTIGUOUS)
+        have_g = True
+        args.grad = vg.buf
+    args.grad_reused = reused
+    try:
+        if N > 0:
+            args.target_offsets = offsets.data()
+            args.input_lengths = ilp
+            args.target_lengths = tlp
+            args.losses = &lv[0]
+            args.grad_scale = scale.data()
+            with nogil:
+                launch(args, is32)
+    finally:
+        if have_g:
+            PyBuffer_Release(&vg)
+    if reduction == R_NONE:
+        loss = losses.astype(dtype)
+    else:
+        loss = dtype(reduce_losses(&lv[0] if N > 0 else NULL, tlp, N, reduction))
+    return loss, grad
