@@ -8,7 +8,7 @@ gradient scales, runs the kernel without the GIL and reduces the losses.
 input, int64 arrays) with almost no Python-level work; anything else, and any
 invalid value, goes through the general Python path, which gives the errors.
 """
-from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release,
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release,
                              PyObject_GetBuffer)
 from libc.math cimport NAN
 from libc.stdint cimport int64_t
@@ -237,14 +237,18 @@ cdef inline bint _get(object obj, Py_buffer* view, int flags):
 
 
 def fast(x, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
-         from_logits, batch_first, n_threads, bint want_grad):
+         from_logits, batch_first, n_threads, bint want_grad, grad_out=None):
     """The whole call for the common case, or None to take the general path.
 
     Applies when x is a C-contiguous float32/float64 ndarray of 3 dims,
     targets a C-contiguous int64 ndarray of 1 or 2 dims, the lengths int64
     1-D ndarrays, blank an int, reduction a known string, n_threads None or a
-    positive int, the flags bools, and every length and label is valid.
+    positive int, the flags bools, grad_out (if given) a writeable C-contiguous
+    ndarray of x's shape and dtype not overlapping x, and every length and
+    label is valid.
     """
+    if grad_out is not None and type(grad_out) is not np.ndarray:
+        return None
     if (type(x) is not np.ndarray or type(targets) is not np.ndarray
             or type(input_lengths) is not np.ndarray or type(target_lengths) is not np.ndarray
             or type(blank) is not int or type(zero_infinity) is not bool
@@ -271,7 +275,7 @@ def fast(x, targets, input_lengths, target_lengths, blank, reduction, zero_infin
         if not ok_l:
             return None
         return _fast(x, vx, vt, vi, vl, blank, red, zero_infinity, from_logits, batch_first,
-                     nt, want_grad)
+                     nt, want_grad, grad_out)
     finally:
         PyBuffer_Release(&vx)
         if ok_t:
@@ -289,7 +293,7 @@ cdef inline bint _is_int64(Py_buffer* v) noexcept:
 
 cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
                   int64_t blank, int reduction, bint zero_infinity, bint from_logits,
-                  bint batch_first, int nt, bint want_grad):
+                  bint batch_first, int nt, bint want_grad, grad_out):
     if vx.ndim != 3 or vx.format == NULL or vx.format[1] != 0:
         return None
     cdef bint is32
@@ -351,7 +355,23 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
     args.n_threads = nt
     args.acts = vx.buf
     args.grad = NULL
-    if want_grad:
+    cdef char* g0
+    cdef char* x0 = <char*>vx.buf
+    if want_grad and grad_out is not None:
+        if not _get(grad_out, &vg, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE):
+            return None
+        have_g = True
+        g0 = <char*>vg.buf
+        if (vg.ndim != 3 or vg.shape[0] != vx.shape[0] or vg.shape[1] != vx.shape[1]
+                or vg.shape[2] != vx.shape[2] or vg.itemsize != vx.itemsize
+                or vg.format == NULL or vg.format[0] != vx.format[0] or vg.format[1] != 0
+                or (vg.len > 0 and g0 < x0 + vx.len and x0 < g0 + vg.len)):
+            PyBuffer_Release(&vg)
+            return None
+        grad = grad_out
+        reused = True
+        args.grad = vg.buf
+    elif want_grad:
         grad, reused = _core.empty_ex((vx.shape[0], vx.shape[1], vx.shape[2]), dtype)
         PyObject_GetBuffer(grad, &vg, PyBUF_C_CONTIGUOUS)
         have_g = True

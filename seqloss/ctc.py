@@ -128,11 +128,11 @@ _ERRORS = {
 def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
          from_logits, batch_first, n_threads, want_grad, grad_out):
     """Validate everything, run the kernel; returns (loss, grad or None)."""
-    if grad_out is None:  # the common case, done in one Cython call (None: general path)
-        res = _ctc.fast(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                        zero_infinity, from_logits, batch_first, n_threads, want_grad)
-        if res is not None:
-            return res if want_grad else (res[0], None)
+    # the common case, done in one Cython call (None: take the general path)
+    res = _ctc.fast(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                    zero_infinity, from_logits, batch_first, n_threads, want_grad, grad_out)
+    if res is not None:
+        return res if want_grad else (res[0], None)
     x = log_probs if type(log_probs) is np.ndarray else np.asarray(log_probs)
     dt = x.dtype
     if dt is _F32 or dt is _F64 or dt == _F32 or dt == _F64:
