@@ -6,7 +6,8 @@
 // on IEEE inf/NaN semantics: impossible states hold the finite sentinel kSent,
 // and non-finite inputs are detected from their bit patterns.
 //
-// Algorithm, per batch item (one thread per item, items largest first):
+// Algorithm, per batch item (one thread per item; items largest first, in
+// chunks of neighbours so threads do not share the gradient's cache lines):
 //   pass 1  for each frame t < T_n: (from_logits) the row's log2-sum-exp2,
 //           with the exponentials stored in the gradient row, a bit-pattern
 //           scan for NaN/inf, and the gathered base-2 emissions
@@ -16,11 +17,16 @@
 //           is stored minus the previous row's maximum, whose running sum is
 //           kept in double (Oa[t]), so float values stay near 0 (accuracy,
 //           no denormals);
-//   pass 3  beta backwards with two rows (renormalised the same way); at each
-//           t the state posterior gamma = exp2(A + B + Oa + Ob - log2 p) is
-//           formed and the gradient row is finished: the stored exponentials
-//           times scale / sum (or 0), minus the posterior scattered to the
-//           classes where it is non-negligible.
+//   pass 3  beta backwards (renormalised the same way); at each t the state
+//           posterior gamma = exp2(A + B + Oa + Ob - log2 p) is formed and the
+//           gradient row is finished: the stored exponentials times
+//           scale / sum (or 0), minus the posterior scattered to the classes
+//           where it is non-negligible.  Large items keep two beta rows and
+//           finish each gradient row as beta reaches it; small items run the
+//           beta recursion in the same loop as alpha (two independent
+//           dependency chains for the core to overlap) and keep all of it.
+// Long rows written to a reused gradient buffer are instead recomputed in a
+// row buffer and streamed out with non-temporal stores (see `stream`).
 // Rows are padded to a multiple of kW elements (one native vector, see
 // simd.hpp) with kW sentinel elements on either side, so every inner loop
 // runs over whole vectors without tails.
@@ -104,7 +110,6 @@ struct CtcKernel {
                  static_cast<std::size_t>(args.C) * sizeof(T) >= kStreamBytes) {}
 
     static inline T vmax(T x, T y) { return x > y ? x : y; }
-    static inline T vmin(T x, T y) { return x < y ? x : y; }
     static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
     // kW is a power of two: block rounding with masks
     static_assert((kW & (kW - 1)) == 0, "block width must be a power of two");
@@ -128,7 +133,6 @@ struct CtcKernel {
         }
     }
 
-    // A row's tail (c < C < c + kW) as one block padded with `fill`.
     // Row tails.  A row with C >= kW ends with the overlapping vector
     // x[C - kW, C); `fresh` marks its lanes not covered by whole blocks.
     // (Building a vector from scalar stores would stall on store forwarding.)
@@ -265,7 +269,7 @@ struct CtcKernel {
         }
     }
 
-    // log2(2^a + 2^b + 2^c) - sub, lane-wise, for the recursions.
+    // log2(2^a + 2^b + 2^c), lane-wise, for the recursions.
     static inline V lse3(V a, V b, V c) {
         const V m01 = B::max(a, b), n01 = B::min(a, b);
         const V m = B::max(m01, c), n2 = B::min(m01, c);
@@ -633,6 +637,29 @@ struct CtcKernel {
         for (; c < C; ++c) dst[c] = src[c];
     }
 
+    // The calling thread's scratch (kept between calls when small).
+    static Work& thread_work() {
+        static thread_local Work w;
+        return w;
+    }
+
+    // run_item without letting an exception out (OpenMP regions must not
+    // throw); false on failure (allocation).
+    bool run_item_safe(int64_t n) const {
+        try {
+            run_item(n, thread_work());
+            return true;
+        } catch (...) {
+            return false;
+        }
+    }
+
+    void finish_thread() const {
+        if (stream) B::sfence();  // streamed gradient rows are visible after the region
+        Work& w = thread_work();
+        if (w.bytes() > kKeepBytes) w.release();  // large scratch is not kept
+    }
+
     void run() const {
         const int64_t N = a.N;
         if (N == 0) return;
@@ -662,26 +689,27 @@ struct CtcKernel {
         const int64_t chunk = std::max<int64_t>(1, N / (2 * static_cast<int64_t>(nt)));
 
         int failed = 0;
+        if (nt == 1) {  // no OpenMP region at all for one thread (small calls)
+            for (int64_t i = 0; i < N && !failed; ++i) failed = !run_item_safe(order[i]);
+            finish_thread();
+        } else {
 #if SEQLOSS_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(nt)
 #endif
-        {
-            static thread_local Work w;
+            {
 #if SEQLOSS_HAVE_OPENMP
 #pragma omp for schedule(dynamic, chunk) nowait
 #endif
-            for (int64_t i = 0; i < N; ++i) {
-                try {
-                    run_item(order[i], w);
-                } catch (...) {
+                for (int64_t i = 0; i < N; ++i) {
+                    if (!run_item_safe(order[i])) {
 #if SEQLOSS_HAVE_OPENMP
 #pragma omp atomic write
 #endif
-                    failed = 1;
+                        failed = 1;
+                    }
                 }
+                finish_thread();
             }
-            if (stream) B::sfence();  // streamed gradient rows are visible after the region
-            if (w.bytes() > kKeepBytes) w.release();  // large scratch is not kept
         }
         if (failed) throw std::bad_alloc();
     }
