@@ -99,7 +99,7 @@ def main():
         cpu_name(), os.cpu_count(), platform.system(), platform.python_version(),
         np.__version__, torch.__version__))
     print("seqloss %s: simd=%s openmp=%s threads=%d; float32, logits -> loss + grad, "
-          "reduction=mean, median of %d alternating reps" % (
+          "reduction=mean, median of %d reps (order rotated each rep)" % (
               seqloss.__version__, seqloss.simd_level(), seqloss.openmp_enabled(),
               args.threads, args.reps))
     print()
@@ -145,10 +145,10 @@ def main():
         tt, ts, to = [], [], []
         for _ in range(2):  # warm-up
             run_torch(), run_seq(), run_seq_out()
-        for _ in range(reps):
-            tt.append(run_torch()[0])
-            ts.append(run_seq()[0])
-            to.append(run_seq_out()[0])
+        runs = [(run_torch, tt), (run_seq, ts), (run_seq_out, to)]
+        for i in range(reps):  # rotate the order: each variant follows each other equally often
+            for fn, acc in runs[i % 3:] + runs[:i % 3]:
+                acc.append(fn()[0])
         mt, ms, mo = np.median(tt), np.median(ts), np.median(to)
         print("| %s | %d, %d, %d, %d | %.3f | %.3f | %.1fx | %.3f | %.1fx |" % (
             name, T, N, C, L, mt * 1e3, ms * 1e3, mt / ms, mo * 1e3, mt / mo))

@@ -15,7 +15,7 @@ import seqloss
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-SETTINGS = dict(max_examples=150, deadline=None,
+SETTINGS = dict(max_examples=250, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
