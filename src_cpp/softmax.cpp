@@ -153,7 +153,7 @@ double cross_entropy(const CeArgs<T>& in) {
         double d1 = 1.0, d2 = 1.0;
         if (mean) {
             d1 = a.weight ? ts.sum_w : static_cast<double>(ts.count);
-            d2 = d1;  // torch (>= 1.13) also divides the smoothing term by it
+            d2 = d1;  // torch 2.x divides the smoothing term by it too (checked: 2.13)
             nan_mean = d1 == 0.0;
         }
         k.c1 = (1.0 - eps) / d1;
