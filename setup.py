@@ -14,6 +14,7 @@ here runs on any x86-64 CPU.  Nothing uses ``-march=native`` unless
 Environment knobs (all optional):
   SEQLOSS_OPENMP=0        build without OpenMP
   SEQLOSS_NATIVE=1        add -march=native (not portable; local use only)
+  SEQLOSS_DEBUG=1         keep debug information (profiling with source lines)
   SEQLOSS_EXTENSIONS=a,b  only build these modules (e.g. "_ctc"), for development
 """
 import os
@@ -121,6 +122,8 @@ class BuildExt(build_ext):
             link_omp = []
         else:
             base = ["-O3", "-std=c++17", "-fvisibility=hidden", "-Wno-unused-function"]
+            if os.environ.get("SEQLOSS_DEBUG") != "1":
+                base.append("-g0")  # Python's default -g makes 4 MB wheels
             if os.environ.get("SEQLOSS_NATIVE") == "1":
                 base.append("-march=native")
             omp = ["-fopenmp"] if use_omp else []
