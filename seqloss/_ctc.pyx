@@ -134,6 +134,32 @@ cdef double reduce_losses(const double* losses, const int64_t* tl, int64_t N,
     return total / N
 
 
+cdef void fill_args(CtcArgs& args, int64_t T, int64_t N, int64_t C, int64_t stride_t,
+                    int64_t stride_n, const int64_t* targets, const int64_t* il,
+                    const int64_t* tl, vector[int64_t]& offsets, vector[double]& scale,
+                    double* losses, int64_t blank, bint from_logits, bint zero_infinity,
+                    int n_threads, bint grad_reused) noexcept nogil:
+    """Everything but the activation and gradient pointers."""
+    args.T = T
+    args.N = N
+    args.C = C
+    args.stride_t = stride_t
+    args.stride_n = stride_n
+    args.targets = targets
+    args.target_offsets = offsets.data()
+    args.input_lengths = il
+    args.target_lengths = tl
+    args.grad_scale = scale.data()
+    args.losses = losses
+    args.blank = blank
+    args.from_logits = from_logits
+    args.zero_infinity = zero_infinity
+    args.n_threads = n_threads
+    args.grad_reused = grad_reused
+    args.acts = NULL
+    args.grad = NULL
+
+
 cdef int launch(CtcArgs& args, bint is32) except -1 nogil:
     cdef double dummy[1]
     if args.N == 0:
@@ -185,26 +211,11 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
                                reduction, offsets, scale, where)
     if err:
         return (err, where[0], where[1], where[2]), None
-    args.T = T
-    args.N = N
-    args.C = C
-    args.stride_t = stride_t
-    args.stride_n = stride_n
-    args.targets = tp
-    args.blank = blank
-    args.from_logits = from_logits
-    args.zero_infinity = zero_infinity
-    args.n_threads = n_threads
-    args.grad_reused = grad_reused
-    args.grad = NULL
-    args.acts = NULL
+    fill_args(args, T, N, C, stride_t, stride_n, tp, ilp, tlp, offsets, scale,
+              &losses[0] if N > 0 else NULL, blank, from_logits, zero_infinity, n_threads,
+              grad_reused)
     cdef bint is32 = acts.dtype.itemsize == 4
     if N > 0:
-        args.target_offsets = offsets.data()
-        args.input_lengths = ilp
-        args.target_lengths = tlp
-        args.losses = &losses[0]
-        args.grad_scale = scale.data()
         if T * C > 0:
             if is32:
                 a32 = acts
@@ -343,18 +354,10 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
     cdef Py_buffer vg
     cdef bint have_g = False
     cdef CtcArgs args
-    args.T = T
-    args.N = N
-    args.C = C
-    args.stride_t = stride_t
-    args.stride_n = stride_n
-    args.targets = tp if n_targets > 0 else &zero
-    args.blank = blank
-    args.from_logits = from_logits
-    args.zero_infinity = zero_infinity
-    args.n_threads = nt
+    fill_args(args, T, N, C, stride_t, stride_n, tp if n_targets > 0 else &zero, ilp, tlp,
+              offsets, scale, &lv[0] if N > 0 else NULL, blank, from_logits, zero_infinity,
+              nt, False)
     args.acts = vx.buf
-    args.grad = NULL
     cdef char* g0
     cdef char* x0 = <char*>vx.buf
     if want_grad and grad_out is not None:
@@ -379,11 +382,6 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
     args.grad_reused = reused
     try:
         if N > 0:
-            args.target_offsets = offsets.data()
-            args.input_lengths = ilp
-            args.target_lengths = tlp
-            args.losses = &lv[0]
-            args.grad_scale = scale.data()
             with nogil:
                 launch(args, is32)
     finally:
