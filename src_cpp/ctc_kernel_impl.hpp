@@ -63,7 +63,7 @@ struct CtcKernel {
     static constexpr int64_t kW = B::N;  // block width: one native vector
     static constexpr T kSent = T(-1e30);           // log2 of "impossible"
     static constexpr T kLog2e = T(fm::kLog2e);
-    // Posteriors below this are not scattered into the gradient.
+    // Posteriors below this are flushed to 0 (not scattered; no denormals).
     static constexpr T kTiny = sizeof(T) == 4 ? T(1e-12) : T(1e-280);
 
     // Per-thread scratch, kept between calls (thread_local) when small so
@@ -571,11 +571,17 @@ struct CtcKernel {
         // and scatter only those; narrow ones scatter all.
         const bool sparse = hi - lo > 8 * kW;
         uint8_t* live = w.live.data();
+        const V tiny = B::splat(kTiny), zero = B::splat(T(0));
         for (int64_t s = lo; s < hi; s += kW) {
-            const V g = B::exp2_nonpos(B::load(at + s) + B::load(bt + s) + c0);
+            // Negligible posteriors are flushed to exactly 0: scaled, they
+            // would be denormal numbers, whose arithmetic costs ~100 cycles
+            // per operation on x86 (this was a third of the time of small
+            // batches).
+            V g = B::exp2_nonpos(B::load(at + s) + B::load(bt + s) + c0);
+            g = simd::select<V>(g > tiny, g, zero);
             B::store(gam + s, g);
             bsum += g * even;
-            if (sparse) live[s / kW] = B::hmax(g) > kTiny;
+            if (sparse) live[s / kW] = B::hmax(g) > T(0);
         }
         const T blank_post = B::hsum(bsum);
 
@@ -607,7 +613,7 @@ struct CtcKernel {
                 const int64_t s_end = std::min(s0 + kW, S);
                 for (int64_t s = s0 + 1; s < s_end; s += 2) {
                     const T g = gam[s];
-                    if (g > kTiny) gr[cls[s]] -= gsT * g;
+                    if (g > T(0)) gr[cls[s]] -= gsT * g;
                 }
             }
         } else {
