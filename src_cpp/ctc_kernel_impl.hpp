@@ -63,6 +63,10 @@ struct CtcKernel {
     static constexpr int64_t kW = B::N;  // block width: one native vector
     static constexpr T kSent = T(-1e30);           // log2 of "impossible"
     static constexpr T kLog2e = T(fm::kLog2e);
+    // Softmax terms below 2^kRowCut are exactly 0: scaled by the gradient
+    // factor they would otherwise become denormals (slow) - and they are far
+    // below the rounding of the row sum anyway.
+    static constexpr T kRowCut = sizeof(T) == 4 ? T(-100) : T(-1000);
     // Posteriors below this are flushed to 0 (not scattered; no denormals).
     static constexpr T kTiny = sizeof(T) == 4 ? T(1e-12) : T(1e-280);
 
@@ -215,12 +219,12 @@ struct CtcKernel {
         V acc0 = B::splat(0), acc1 = acc0;
         int64_t c = 0;
         for (; c + 2 * kW <= C; c += 2 * kW) {
-            acc0 += B::exp2(B::load(x + c) * kLog2e - mm);
-            acc1 += B::exp2(B::load(x + c + kW) * kLog2e - mm);
+            acc0 += B::exp2(B::load(x + c) * kLog2e - mm, kRowCut);
+            acc1 += B::exp2(B::load(x + c + kW) * kLog2e - mm, kRowCut);
         }
-        for (; c + kW <= C; c += kW) acc0 += B::exp2(B::load(x + c) * kLog2e - mm);
+        for (; c + kW <= C; c += kW) acc0 += B::exp2(B::load(x + c) * kLog2e - mm, kRowCut);
         if (c < C) {
-            const V p = B::exp2(B::load(x + C - kW) * kLog2e - mm);
+            const V p = B::exp2(B::load(x + C - kW) * kLog2e - mm, kRowCut);
             acc1 += simd::select<V>(fresh_lanes(C - c), p, B::splat(0));
         }
         return finish_lse2(acc0 + acc1, mm);
@@ -234,20 +238,20 @@ struct CtcKernel {
         V acc0 = B::splat(0), acc1 = acc0;
         int64_t c = 0;
         for (; c + 2 * kW <= C; c += 2 * kW) {
-            const V p0 = B::exp2(B::load(x + c) * kLog2e - mm);
-            const V p1 = B::exp2(B::load(x + c + kW) * kLog2e - mm);
+            const V p0 = B::exp2(B::load(x + c) * kLog2e - mm, kRowCut);
+            const V p1 = B::exp2(B::load(x + c + kW) * kLog2e - mm, kRowCut);
             B::store(out + c, p0);
             B::store(out + c + kW, p1);
             acc0 += p0;
             acc1 += p1;
         }
         for (; c + kW <= C; c += kW) {
-            const V p = B::exp2(B::load(x + c) * kLog2e - mm);
+            const V p = B::exp2(B::load(x + c) * kLog2e - mm, kRowCut);
             B::store(out + c, p);
             acc0 += p;
         }
         if (c < C) {  // the overlapping last vector: same values rewritten
-            const V p = B::exp2(B::load(x + C - kW) * kLog2e - mm);
+            const V p = B::exp2(B::load(x + C - kW) * kLog2e - mm, kRowCut);
             B::store(out + C - kW, p);
             acc1 += simd::select<V>(fresh_lanes(C - c), p, B::splat(0));
         }
@@ -627,9 +631,9 @@ struct CtcKernel {
     static void softmax_row(const T* x, int64_t C, T mm, T scale, T* out) {
         int64_t c = 0;
         for (; c + kW <= C; c += kW)
-            B::store(out + c, B::exp2(B::load(x + c) * kLog2e - mm) * scale);
+            B::store(out + c, B::exp2(B::load(x + c) * kLog2e - mm, kRowCut) * scale);
         if (c < C)  // overlapping last vector: same values rewritten
-            B::store(out + C - kW, B::exp2(B::load(x + C - kW) * kLog2e - mm) * scale);
+            B::store(out + C - kW, B::exp2(B::load(x + C - kW) * kLog2e - mm, kRowCut) * scale);
     }
 
     // dst[0, C) = src[0, C) with non-temporal stores where dst is aligned.

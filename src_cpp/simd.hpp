@@ -458,14 +458,17 @@ struct Block {
     }
 
     // 2^x, exactly 0 below the smallest normal exponent.
-    static inline V exp2(V x) {
+    // With `cut` (>= the smallest exponent), exactly 0 below 2^cut: callers
+    // that scale the result use a higher cut so that no product is a
+    // denormal number (whose arithmetic is very slow on x86).
+    static inline V exp2(V x, T cut = sizeof(T) == 4 ? T(-125) : T(-1022)) {
 #if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
-        if constexpr (sizeof(T) == 4) {  // see exp2_nonpos; 0 below 2^-125
+        if constexpr (sizeof(T) == 4) {  // see exp2_nonpos
             const V xc = min(max(x, splat(T(-125))), splat(T(126)));
             const V n = (V)_mm512_roundscale_ps((__m512)xc, _MM_FROUND_TO_NEAREST_INT |
                                                                  _MM_FROUND_NO_EXC);
             const V r = (V)_mm512_scalef_ps((__m512)poly_exp2(xc - n), (__m512)n);
-            return select<V>(x < splat(T(-125)), splat(T(0)), r);
+            return select<V>(x < splat(cut), splat(T(0)), r);
         }
 #endif
         const T lo = sizeof(T) == 4 ? T(-126) : T(-1022);
@@ -480,7 +483,7 @@ struct Block {
         const V p = poly_exp2(f);
         const int shift = sizeof(T) == 4 ? 23 : 52;
         V r = bits<V>(bits<I>(p) + (ni << shift));
-        return select<V>(x < splat(lo), splat(T(0)), r);
+        return select<V>(x < splat(cut > lo ? cut : lo), splat(T(0)), r);
     }
 
     // 2^x for x <= 0 where results below 2^-126 (2^-1022) only need to be

@@ -493,3 +493,31 @@ def test_pooled_gradient_buffers_are_fully_overwritten():
     seqloss.ctc_loss_and_grad(x, tg, il, tl, from_logits=True, grad_out=ref)
     assert np.array_equal(g2, ref, equal_nan=True)
     assert np.isnan(g2[:5, 1]).all() and (g2[5:, 1] == 0).all() and (g2[:, 3] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_peaked_logits_match_torch(dtype):
+    """Very confident (peaked) logits, gaps of 60-120 nats, match torch float64 (float32: closer
+    than torch's own float32)."""
+    rng = np.random.default_rng(17)
+    T, N, C, L = 30, 3, 12, 6
+    x = rng.standard_normal((T, N, C))
+    x[np.arange(T)[:, None], np.arange(N)[None, :], rng.integers(0, C, (T, N))] += \
+        rng.uniform(60, 120, (T, N))
+    targets = rng.integers(1, C, (N, L))
+    ref_loss, ref_grad = torch_reference(x, targets, np.full(N, T), np.full(N, L), 0, "none",
+                                         False, True)
+    loss, grad = seqloss.ctc_loss_and_grad(x.astype(dtype), targets, T, L, from_logits=True,
+                                           reduction="none")
+    if dtype == np.float64:
+        assert_close(loss, ref_loss, rtol=1e-10, atol=1e-10)
+        assert_close(grad, ref_grad, rtol=1e-9, atol=1e-9)
+        return
+    # float32 over a range of thousands of nats: compare with torch's own float32 error
+    xt = torch.tensor(x.astype(np.float32), requires_grad=True)
+    F.ctc_loss(xt.log_softmax(-1), torch.tensor(targets), torch.full((N,), T),
+               torch.full((N,), L), reduction="sum").backward()
+    torch32_err = np.abs(xt.grad.double().numpy() - ref_grad).max()
+    assert_close(loss, ref_loss, rtol=1e-6, atol=0)
+    ours_err = np.abs(grad - ref_grad).max()
+    assert ours_err < 1e-4 and ours_err <= torch32_err
