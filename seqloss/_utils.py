@@ -50,26 +50,3 @@ def float_dtype_of(name, arr):
     raise TypeError(
         "Expected %s to be a floating point array (float16, float32 or float64), "
         "but got dtype %s" % (name, dt))
-
-
-def as_int64_vector(name, value, n=None):
-    """Lengths given as a scalar, sequence or integer array -> int64 1-D array."""
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not (arr.dtype.kind in "iu" or arr.size == 0):
-        if arr.dtype == object and arr.size and all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                for v in arr.ravel().tolist()):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(
-                "Expected %s to contain integers, but got dtype %s" % (name, arr.dtype))
-    if arr.ndim > 1:
-        raise ValueError(
-            "Expected %s to be a scalar or 1-D, but got shape %s" % (name, arr.shape))
-    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
-        raise ValueError("Expected %s to fit in int64, but got value %d" % (name, int(arr.max())))
-    arr = np.ascontiguousarray(arr, dtype=np.int64).reshape(-1) if arr.ndim == 0 or \
-        arr.dtype != np.int64 or not arr.flags.c_contiguous else arr
-    if n is not None and arr.shape[0] == 1 and n != 1 and np.ndim(value) == 0:
-        arr = np.full(n, arr[0], dtype=np.int64)
-    return arr

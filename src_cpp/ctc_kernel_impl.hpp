@@ -212,27 +212,11 @@ struct CtcKernel {
         return static_cast<double>(mm) + fm::Math<double>::log2(static_cast<double>(s));
     }
 
-    // log2 sum_c 2^((x_c - m) log2 e) + m log2 e.  Needs C >= kW (callers
-    // pad shorter rows to one vector with lowest()).
-    static double row_lse2(const T* x, int64_t C, T m) {
-        const T mm = m * kLog2e;
-        V acc0 = B::splat(0), acc1 = acc0;
-        int64_t c = 0;
-        for (; c + 2 * kW <= C; c += 2 * kW) {
-            acc0 += B::exp2(B::load(x + c) * kLog2e - mm, kRowCut);
-            acc1 += B::exp2(B::load(x + c + kW) * kLog2e - mm, kRowCut);
-        }
-        for (; c + kW <= C; c += kW) acc0 += B::exp2(B::load(x + c) * kLog2e - mm, kRowCut);
-        if (c < C) {
-            const V p = B::exp2(B::load(x + C - kW) * kLog2e - mm, kRowCut);
-            acc1 += simd::select<V>(fresh_lanes(C - c), p, B::splat(0));
-        }
-        return finish_lse2(acc0 + acc1, mm);
-    }
-
-    // Like row_lse2, but also stores the unnormalised exponentials
-    // out[c] = 2^((x_c - m) log2 e) (the gradient row, rescaled in pass 3)
-    // and returns their sum in `sum`.  Needs C >= kW.
+    // log2 sum_c 2^((x_c - m) log2 e) + m log2 e; also stores the
+    // unnormalised exponentials out[c] = 2^((x_c - m) log2 e) (the gradient
+    // row, rescaled in pass 3, or scratch) and returns their sum in `sum`.
+    // One code path for the loss with and without gradient, so both give the
+    // same bits.  Needs C >= kW (callers pad shorter rows with lowest()).
     static double row_lse2_store(const T* x, int64_t C, T m, T* out, double& sum) {
         const T mm = m * kLog2e;
         V acc0 = B::splat(0), acc1 = acc0;
@@ -328,10 +312,8 @@ struct CtcKernel {
         w.Oa.resize(Tn);
         w.cls.resize(Sp);
         w.lim.resize(Sp);
-        if (stream) {
-            w.rowbuf.resize(a.C + kW);
-            w.rmax.resize(Tn);
-        }
+        if (a.from_logits && (stream || !grad)) w.rowbuf.resize(a.C + kW);
+        if (stream) w.rmax.resize(Tn);
         w.live.resize(Sp / kW);
 
         // Extended-state classes and the additive skip mask (0 where s-2 -> s
@@ -368,20 +350,15 @@ struct CtcKernel {
                     bad = true;
                     break;
                 }
-                double l2;
-                if (grad) {
-                    // the exponentials go to the gradient row now (streaming:
-                    // to the row buffer; pass 3 recomputes them identically)
-                    double sum;
-                    T* gr = stream ? w.rowbuf.data() : grad_row(t, n);
-                    l2 = row_lse2_store(xr, Cr, m, pad ? obuf : gr, sum);
-                    if (pad)
-                        for (int64_t c = 0; c < C; ++c) gr[c] = obuf[c];
-                    lse2[t] = static_cast<T>(gs / sum);  // softmax scale for pass 3
-                    if (stream) w.rmax.data()[t] = m * kLog2e;
-                } else {
-                    l2 = row_lse2(xr, Cr, m);
-                }
+                // the exponentials go to the gradient row now (loss only or
+                // streaming: to the row buffer; pass 3 recomputes them)
+                double sum;
+                T* gr = (grad && !stream) ? grad_row(t, n) : w.rowbuf.data();
+                const double l2 = row_lse2_store(xr, Cr, m, pad ? obuf : gr, sum);
+                if (pad)
+                    for (int64_t c = 0; c < C; ++c) gr[c] = obuf[c];
+                lse2[t] = static_cast<T>(gs / sum);  // softmax scale for pass 3
+                if (stream) w.rmax.data()[t] = m * kLog2e;
                 sub = static_cast<T>(l2);
             }
             // Whole blocks [0, Sp): cls is padded with the blank, and lim
