@@ -16,14 +16,17 @@ loss and gradient agree with torch.  Timings are never asserted.
     python benchmarks/bench_softmax_nll.py [--threads 2] [--reps 9] [--shapes a,b]
 
 Two OpenMP runtimes share the process (torch bundles its own libgomp): with
-the default spin-waiting, each one's idle workers burn the two cores while
-the other runs, which slowed torch ~2-3x and the NumPy copy ~2x here.  So
-OMP_WAIT_POLICY defaults to PASSIVE for this script (set it to override;
-it is printed with the machine line).
+libgomp's default spin-waiting each one's idle workers burn the two cores
+while the other runs (torch ~2-3x and the NumPy copy ~2x slower here), while
+OMP_WAIT_POLICY=PASSIVE made torch's 50 x 40 call 7x slower (its workers
+sleep between the tiny parallel regions of one call).  So unless
+OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, this script sets GOMP_SPINCOUNT=20000
+(a short spin, then sleep) for both runtimes; it is printed with the machine.
 """
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "20000"
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -91,9 +94,10 @@ def main():
     shapes = dict(sorted(shapes.items(), key=lambda kv: kv[1][0] * kv[1][1]))
 
     print("machine: %s, %d cores, seqloss simd=%s, openmp=%s, threads=%d, "
-          "OMP_WAIT_POLICY=%s, numpy %s, torch %s"
+          "OMP_WAIT_POLICY=%s, GOMP_SPINCOUNT=%s, numpy %s, torch %s"
           % (cpu_model(), os.cpu_count(), seqloss.simd_level(), seqloss.openmp_enabled(),
-             nt, os.environ.get("OMP_WAIT_POLICY"), np.__version__, torch.__version__))
+             nt, os.environ.get("OMP_WAIT_POLICY"), os.environ.get("GOMP_SPINCOUNT"),
+             np.__version__, torch.__version__))
     rows = []
     for name, (N, C) in shapes.items():
         rng = np.random.default_rng(1234)
