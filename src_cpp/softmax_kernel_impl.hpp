@@ -263,7 +263,7 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
     // The tail group is padded with r = x[0]: it cannot change the max, and
     // x - r = 0 there, so the dot products get nothing from the padding; the
     // sum of exponentials masks it out.
-    alignas(64) T xt[L], qt[kQ ? L : 1];
+    alignas(64) T xt[L] = {}, qt[kQ ? L : 1] = {};  // (init: silences -Wmaybe-uninitialized)
     const T* wt = kW ? w + full : nullptr;
     const int64_t tail = C - full;
     if (tail) {
