@@ -6,7 +6,7 @@ under a NumPy API, with optional torch autograd drop-ins in ``seqloss.torch``.
 """
 from ._core import get_max_threads as get_num_threads
 from ._core import is_openmp_enabled as openmp_enabled
-from ._core import simd_level
+from ._core import release_memory, simd_level
 # --- area imports (each area adds its own line) ---
 from .ctc import ctc_loss, ctc_loss_and_grad
 from .edit_distance import ErrorRates, cer, edit_distance, edit_distance_batch, error_rates, wer
@@ -19,6 +19,7 @@ __all__ = [
     "get_num_threads",
     "openmp_enabled",
     "simd_level",
+    "release_memory",
     "ctc_loss",
     "ctc_loss_and_grad",
     "ErrorRates",

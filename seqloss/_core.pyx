@@ -34,7 +34,9 @@ def simd_level():
 # the array, the block's memory goes back to this pool instead of to the
 # system, and the next call of the same size reuses the warm pages (like a
 # caching allocator).  Only the GIL guards the pool: blocks are taken and
-# returned with it held.  Bounded: at most _POOL_MAX blocks, _POOL_MAX_BYTES.
+# returned with it held.  Bounded: at most _POOL_MAX blocks and
+# SEQLOSS_POOL_BYTES bytes (default 1 GiB; 0 disables the pool);
+# release_memory() empties it.
 # ---------------------------------------------------------------------------
 from libc.stdlib cimport free
 from libc.stdint cimport uintptr_t
@@ -45,8 +47,22 @@ cdef extern from "stdlib.h":
 
 cdef enum:
     _POOL_MAX = 8
-cdef Py_ssize_t _POOL_MAX_BYTES = 1 << 30
 cdef Py_ssize_t _POOL_MIN_BYTES = 1 << 20
+
+
+def _pool_limit_from_env():
+    import os
+    v = os.environ.get("SEQLOSS_POOL_BYTES")
+    if v is None:
+        return 1 << 30
+    try:
+        return max(int(v), 0)
+    except ValueError:
+        raise ValueError("Expected SEQLOSS_POOL_BYTES to be an integer number of bytes, "
+                         "but got %r" % (v,))
+
+
+cdef Py_ssize_t _POOL_MAX_BYTES = _pool_limit_from_env()
 
 cdef void* _pool_ptr[_POOL_MAX]
 cdef Py_ssize_t _pool_size[_POOL_MAX]
@@ -144,3 +160,13 @@ def empty_ex(shape, dtype):
 def pool_stats():
     """(blocks, bytes) currently held by the output pool."""
     return _pool_n, _pool_bytes
+
+
+def release_memory():
+    """Free the cached output blocks (gradients returned earlier and since dropped)."""
+    global _pool_n, _pool_bytes
+    cdef int i
+    for i in range(_pool_n):
+        free(_pool_ptr[i])
+    _pool_n = 0
+    _pool_bytes = 0

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _softmax as _k
 from ._core import get_max_threads as _max_threads
+from . import _core
 from ._utils import float_dtype_of, resolve_n_threads, check_reduction
 
 __all__ = [
@@ -221,7 +222,8 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
                         raise ValueError("Expected grad_out not to overlap the inputs")
                 grad = np.empty(shape, dtype=cdt)
         else:
-            grad = np.empty(shape, dtype=cdt)
+            # a pooled block (warm pages when recycled; see _core.empty_ex)
+            grad, check_overlap = _core.empty_ex(shape, cdt)
     loss_rows = np.empty(shape[:-1], dtype=cdt) if red == 0 else None
     total = _k.loss_kernel(nll, cdt is _F64, x, n_rows, C, t, probs, w, ignore_index,
                            label_smoothing, red, grad, 1.0, loss_rows, nt, check_overlap)
