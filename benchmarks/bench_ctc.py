@@ -10,7 +10,6 @@ the peak memory of the ``long-audio`` shape for both (each in a subprocess).
     python benchmarks/bench_ctc.py [--reps 15] [--threads 2] [--shapes a,b]
 """
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -19,16 +18,9 @@ import time
 
 import numpy as np
 
+from _common import cpu_name, load_shapes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load_shapes():
-    for cand in (os.path.join(HERE, "..", "..", "shared", "bench_shapes.json"),
-                 os.path.join(HERE, "bench_shapes.json")):
-        if os.path.exists(cand):
-            with open(cand) as f:
-                return {k: v for k, v in json.load(f)["ctc"].items() if not k.startswith("_")}
-    raise SystemExit("bench_shapes.json not found")
 
 
 def make_inputs(T, N, C, L, seed=0):
@@ -38,17 +30,6 @@ def make_inputs(T, N, C, L, seed=0):
     il = np.full(N, T, dtype=np.int64)
     tl = np.full(N, L, dtype=np.int64)
     return x, targets, il, tl
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _status_kib(key):
@@ -85,7 +66,7 @@ def main():
     ap.add_argument("--shapes", default=None)
     ap.add_argument("--peak-child", nargs=2, metavar=("TOOL", "SHAPE"))
     args = ap.parse_args()
-    shapes = load_shapes()
+    shapes = load_shapes("ctc")
     if args.peak_child:
         peak_child(args.peak_child[0], shapes[args.peak_child[1]], args.threads)
         return

@@ -35,7 +35,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -47,19 +46,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import seqloss  # noqa: E402
+from _common import cpu_name, load_shapes  # noqa: E402
 
-SHAPES = os.path.join(HERE, "..", "..", "shared", "bench_shapes.json")
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _version(dist):
@@ -127,8 +115,7 @@ def main():
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
 
-    with open(SHAPES) as f:
-        shapes = {k: v for k, v in json.load(f)["edit_distance"].items() if not k.startswith("_")}
+    shapes = load_shapes("edit_distance")
     if args.shapes:
         shapes = {k: shapes[k] for k in args.shapes.split(",")}
     nt = args.threads or seqloss.get_num_threads()

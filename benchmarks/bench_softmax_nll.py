@@ -29,43 +29,13 @@ if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["GOMP_SPINCOUNT"] = "20000"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import seqloss  # noqa: E402
 from seqloss.softmax import cross_entropy_and_grad  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHAPES_FILE = os.path.join(HERE, "..", "..", "shared", "bench_shapes.json")
-DEFAULT_SHAPES = {
-    "asr-tokens": [16384, 1000],
-    "ocr-cjk": [4096, 6000],
-    "lm-vocab": [4096, 32000],
-    "server-single": [50, 40],
-}
-
-
-def load_shapes():
-    for path in (SHAPES_FILE, os.path.join(HERE, "..", "shared", "bench_shapes.json")):
-        if os.path.exists(path):
-            with open(path) as f:
-                d = json.load(f)["softmax_nll"]
-            return {k: v for k, v in d.items() if not k.startswith("_")}
-    return dict(DEFAULT_SHAPES)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from _common import cpu_name, load_shapes  # noqa: E402
 
 
 def fmt_time(s):
@@ -86,7 +56,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     nt = args.threads
-    shapes = load_shapes()
+    shapes = load_shapes("softmax_nll")
     if args.shapes:
         shapes = {k: shapes[k] for k in args.shapes.split(",")}
     # smallest first: after the 0.5 GB lm-vocab arrays torch's tiny-call time
@@ -95,7 +65,7 @@ def main():
 
     print("machine: %s, %d cores, seqloss simd=%s, openmp=%s, threads=%d, "
           "OMP_WAIT_POLICY=%s, GOMP_SPINCOUNT=%s, numpy %s, torch %s"
-          % (cpu_model(), os.cpu_count(), seqloss.simd_level(), seqloss.openmp_enabled(),
+          % (cpu_name(), os.cpu_count(), seqloss.simd_level(), seqloss.openmp_enabled(),
              nt, os.environ.get("OMP_WAIT_POLICY"), os.environ.get("GOMP_SPINCOUNT"),
              np.__version__, torch.__version__))
     rows = []

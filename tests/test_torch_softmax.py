@@ -1,7 +1,6 @@
 """torch drop-ins (seqloss._torch_softmax): same results and gradients as
 torch.nn.functional.cross_entropy / nll_loss in torch's layouts, gradcheck in
 float64, autograd behaviour (retain_graph, no_grad, grad scaling), errors."""
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
