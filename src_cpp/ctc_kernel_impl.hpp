@@ -49,6 +49,14 @@
 #error "SEQLOSS_KERNEL_NS must name the instruction-set namespace"
 #endif
 
+// The row recursions are inlined into the loop that runs alpha and beta
+// together, so the compiler can interleave the two dependency chains.
+#if defined(__GNUC__) || defined(__clang__)
+#define SEQLOSS_INLINE inline __attribute__((always_inline))
+#else
+#define SEQLOSS_INLINE inline
+#endif
+
 namespace seqloss {
 namespace SEQLOSS_KERNEL_NS {
 namespace {
@@ -485,7 +493,7 @@ struct CtcKernel {
 
         // Alpha row t from row t-1 (stored minus mp, its predecessor's max);
         // returns the new row's max.
-        T alpha_row(int64_t t, T mp) const {
+        SEQLOSS_INLINE T alpha_row(int64_t t, T mp) const {
             int64_t lo, hi;
             band(t, Tn, S, lo, hi);
             const T* prev = A + (t - 1) * RS;
@@ -513,7 +521,7 @@ struct CtcKernel {
 
         // Beta row t (into cur) from row t+1 (nxt, stored minus np); returns
         // the new row's max.
-        T beta_row(int64_t t, const T* nxt, T* cur, T np) const {
+        SEQLOSS_INLINE T beta_row(int64_t t, const T* nxt, T* cur, T np) const {
             int64_t lo, hi;
             band(t, Tn, S, lo, hi);
             const T* en = E + (t + 1) * RS;
