@@ -7,9 +7,10 @@ with a fresh gradient each call and with a reused ``grad_out``, against torch
 Prints medians and ratios, checks that loss and gradient agree, and measures
 the peak memory of the ``long-audio`` shape for both (each in a subprocess).
 
-    python benchmarks/bench_ctc.py [--reps 15] [--threads 2] [--shapes a,b]
+    python benchmarks/bench_ctc.py [--reps 24] [--threads 2] [--shapes a,b]
 """
 import argparse
+import itertools
 import os
 import platform
 import subprocess
@@ -61,7 +62,7 @@ def peak_child(tool, shape, threads):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--reps", type=int, default=24)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--shapes", default=None)
     ap.add_argument("--peak-child", nargs=2, metavar=("TOOL", "SHAPE"))
@@ -80,7 +81,7 @@ def main():
         cpu_name(), os.cpu_count(), platform.system(), platform.python_version(),
         np.__version__, torch.__version__))
     print("seqloss %s: simd=%s openmp=%s threads=%d; float32, logits -> loss + grad, "
-          "reduction=mean, median of %d reps (order rotated each rep)" % (
+          "reduction=mean, median of %d reps (the 6 orders of the three cycled)" % (
               seqloss.__version__, seqloss.simd_level(), seqloss.openmp_enabled(),
               args.threads, args.reps))
     print()
@@ -126,9 +127,11 @@ def main():
         tt, ts, to = [], [], []
         for _ in range(2):  # warm-up
             run_torch(), run_seq(), run_seq_out()
-        runs = [(run_torch, tt), (run_seq, ts), (run_seq_out, to)]
-        for i in range(reps):  # rotate the order: each variant follows each other equally often
-            for fn, acc in runs[i % 3:] + runs[:i % 3]:
+        # cycle through the 6 orders of the three, so that each variant follows each of the
+        # others equally often (a call right after another library's runs on colder caches)
+        orders = list(itertools.permutations([(run_torch, tt), (run_seq, ts), (run_seq_out, to)]))
+        for i in range(reps):
+            for fn, acc in orders[i % len(orders)]:
                 acc.append(fn()[0])
         mt, ms, mo = np.median(tt), np.median(ts), np.median(to)
         print("| %s | %d, %d, %d, %d | %.3f | %.3f | %.1fx | %.3f | %.1fx |" % (
