@@ -26,7 +26,10 @@
 //           beta recursion in the same loop as alpha (two independent
 //           dependency chains for the core to overlap) and keep all of it.
 // Long rows written to a reused gradient buffer are instead recomputed in a
-// row buffer and streamed out with non-temporal stores (see `stream`).
+// row buffer and streamed out with non-temporal stores (see `stream`); when
+// the item's labels touch few of a row's cache lines, pass 1 streams the
+// scaled softmax out at once and pass 3 only subtracts the posterior (see
+// `direct`).
 // Rows are padded to a multiple of kW elements (one native vector, see
 // simd.hpp) with kW sentinel elements on either side, so every inner loop
 // runs over whole vectors without tails.
@@ -115,6 +118,18 @@ struct CtcKernel {
     // non-temporal stores (no read-for-ownership of the gradient's lines).
     bool stream;
     static constexpr std::size_t kStreamBytes = 16384;
+
+    // Direct streaming, for streamed items whose label classes touch few of a
+    // row's cache lines (large C, short targets: CJK OCR, BPE): pass 1 writes
+    // the scaled softmax straight to the gradient with non-temporal stores
+    // (the logits are read once, no exponential is recomputed) and pass 3
+    // only subtracts the posterior at the label classes, a read-modify-write
+    // of at most L + 1 lines per row.  Same operations in the same order as
+    // the other paths, so the same bits.
+    bool direct(int64_t L) const {
+        return stream && static_cast<std::size_t>(L + 1) * 8 * 64 <=
+                             static_cast<std::size_t>(a.C) * sizeof(T);
+    }
 
     explicit CtcKernel(const CtcArgs& args)
         : a(args), acts(static_cast<const T*>(args.acts)), grad(static_cast<T*>(args.grad)),
@@ -341,6 +356,7 @@ struct CtcKernel {
 
         // ---- pass 1: row normalisers, non-finite scan, gathered emissions.
         bool bad = false;
+        const bool direct_item = direct(L);
         T* lse2 = w.lse2.data();  // per frame: gradient scale / sum of exponentials (streaming: log2 normaliser)
         for (int64_t t = 0; t < Tn; ++t) {
             const T* x = in_row(t, n);
@@ -367,6 +383,7 @@ struct CtcKernel {
                     for (int64_t c = 0; c < C; ++c) gr[c] = obuf[c];
                 lse2[t] = static_cast<T>(gs / sum);  // softmax scale for pass 3
                 if (stream) w.rmax.data()[t] = m * kLog2e;
+                if (direct_item) stream_row_scaled(grad_row(t, n), gr, C, lse2[t]);
                 sub = static_cast<T>(l2);
             }
             // Whole blocks [0, Sp): cls is padded with the blank, and lim
@@ -576,6 +593,11 @@ struct CtcKernel {
 
         // gradient row: softmax * scale (or 0), minus the posterior
         T* gr = grad_row(t, n);
+        if (stream && direct((S - 1) / 2)) {  // the scaled softmax is already there
+            gr[a.blank] -= gsT * blank_post;
+            scatter(gr, lo, hi, S, sparse, gam, live, cls, gsT);
+            return;
+        }
         if (stream) {
             T* rb = w.rowbuf.data();
             softmax_row(in_row(t, n), a.C, w.rmax.data()[t], lse2[t], rb);
@@ -630,6 +652,18 @@ struct CtcKernel {
         }
         for (; c + kW <= C; c += kW) B::stream(dst + c, B::load(src + c));
         for (; c < C; ++c) dst[c] = src[c];
+    }
+
+    // dst[0, C) = src[0, C) * scale, streamed like stream_row (the product
+    // rounds the same in a lane as in a scalar: same bits as scale_row).
+    static void stream_row_scaled(T* dst, const T* src, int64_t C, T scale) {
+        int64_t c = 0;
+        while (c < C && (reinterpret_cast<std::uintptr_t>(dst + c) % sizeof(V)) != 0) {
+            dst[c] = src[c] * scale;
+            ++c;
+        }
+        for (; c + kW <= C; c += kW) B::stream(dst + c, B::load(src + c) * scale);
+        for (; c < C; ++c) dst[c] = src[c] * scale;
     }
 
     // The calling thread's scratch (kept between calls when small).

@@ -476,6 +476,45 @@ def test_large_class_count_streaming_path(dtype):
     assert np.array_equal(grad2, grad)  # the fresh-gradient path gives the same bits
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_large_class_count_direct_streaming_mixed_items(dtype, zero_infinity):
+    """Large-C items with short targets stream the scaled softmax in pass 1 and patch the label
+    classes later; longer targets take the recompute path.  A batch mixing both, with an
+    impossible item, an empty target, a NaN row, blank in the middle and batch_first, gives
+    torch float64's answer and the same bits as the non-streaming (fresh-page) path, for any
+    thread count."""
+    rng = np.random.default_rng(18)
+    N, T, C = 7, 40, 4500  # float32: 281 lines per row, direct up to 34 labels
+    x = rng.standard_normal((N, T, C))
+    blank = 2000
+    tl = np.array([3, 30, 0, 12, 36, 5, 9])  # 36 labels: recompute path (float32)
+    il = np.array([40, 40, 17, 33, 40, 4, 40])  # item 5: 4 frames for 5 labels -> impossible
+    targets = rng.integers(0, C - 1, (N, 36))
+    targets[targets >= blank] += 1
+    ref_loss, ref_grad = torch_reference(x.transpose(1, 0, 2), targets, il, tl, blank, "none",
+                                         zero_infinity, True)
+    x[6, 5, 77] = np.nan  # item 6: NaN loss and gradient
+    ref_loss[6] = np.nan
+    ref_grad[:, 6] = np.nan
+    ref_grad[il[6]:, 6] = 0.0
+    xs = x.astype(dtype)
+    kw = dict(blank=blank, reduction="none", zero_infinity=zero_infinity, from_logits=True,
+              batch_first=True)
+    seqloss.release_memory()
+    loss0, g0 = seqloss.ctc_loss_and_grad(xs, targets, il, tl, n_threads=1, **kw)  # fresh pages
+    tol = 1e-9 if dtype == np.float64 else 2e-5
+    assert_close(loss0, ref_loss, rtol=tol, atol=tol)
+    assert_close(g0, ref_grad.transpose(1, 0, 2), rtol=tol, atol=tol / 10)
+    for n_threads in (1, 2):
+        buf = np.full_like(xs, 5.0)
+        loss, g = seqloss.ctc_loss_and_grad(xs, targets, il, tl, n_threads=n_threads,
+                                            grad_out=buf, **kw)
+        assert g is buf
+        assert np.array_equal(loss, loss0, equal_nan=True)
+        assert np.array_equal(g, g0, equal_nan=True)
+
+
 def test_pooled_gradient_buffers_are_fully_overwritten():
     """Large gradients reuse pooled memory; every element is rewritten (no stale values)."""
     from seqloss import _core
