@@ -9,27 +9,27 @@
 // Algorithm, per batch item (one thread per item; items largest first, in
 // chunks of neighbours so threads do not share the gradient's cache lines):
 //   pass 1  for each frame t < T_n: (from_logits) the row's log2-sum-exp2,
-//           with the exponentials stored in the gradient row, a bit-pattern
-//           scan for NaN/inf, and the gathered base-2 emissions
-//           E[t][s] = log2 y_t(ext_s) of the 2L+1 extended states;
+//           with the exponentials built in a row buffer (L1) and the
+//           finished softmax row, times the gradient scale, written to the
+//           gradient once; a bit-pattern scan for NaN/inf; and the gathered
+//           base-2 emissions E[t][s] = log2 y_t(ext_s) of the 2L+1 states;
 //   pass 2  alpha over t, restricted to the band of states that are both
 //           reachable from the start and can still reach the end; each row
 //           is stored minus the previous row's maximum, whose running sum is
 //           kept in double (Oa[t]), so float values stay near 0 (accuracy,
 //           no denormals);
 //   pass 3  beta backwards (renormalised the same way); at each t the state
-//           posterior gamma = exp2(A + B + Oa + Ob - log2 p) is formed and the
-//           gradient row is finished: the stored exponentials times
-//           scale / sum (or 0), minus the posterior scattered to the classes
-//           where it is non-negligible.  Large items keep two beta rows and
-//           finish each gradient row as beta reaches it; small items run the
-//           beta recursion in the same loop as alpha (two independent
-//           dependency chains for the core to overlap) and keep all of it.
-// Long rows written to a reused gradient buffer are instead recomputed in a
-// row buffer and streamed out with non-temporal stores (see `stream`); when
-// the item's labels touch few of a row's cache lines, pass 1 streams the
-// scaled softmax out at once and pass 3 only subtracts the posterior (see
-// `direct`).
+//           posterior gamma = exp2(A + B + Oa + Ob - log2 p) is formed and
+//           scattered, times the scale, out of the gradient row's label and
+//           blank classes where it is non-negligible (log-probs in: the row
+//           is zeroed first).  Large items keep two beta rows and finish
+//           each gradient row as beta reaches it; small items run the beta
+//           recursion in the same loop as alpha (two independent dependency
+//           chains for the core to overlap) and keep all of it.
+// Long rows (>= 16 KB) written to a reused gradient buffer go out with
+// non-temporal stores (see `stream`): directly from pass 1 when the item's
+// labels touch few of a row's cache lines (see `direct`), else recomputed in
+// pass 3 in the row buffer, which is patched there and streamed out once.
 // Rows are padded to a multiple of kW elements (one native vector, see
 // simd.hpp) with kW sentinel elements on either side, so every inner loop
 // runs over whole vectors without tails.
@@ -129,6 +129,14 @@ struct CtcKernel {
     bool direct(int64_t L) const {
         return stream && static_cast<std::size_t>(L + 1) * 8 * 64 <=
                              static_cast<std::size_t>(a.C) * sizeof(T);
+    }
+    // Whether pass 1 writes the finished (scaled) softmax rows of an item
+    // with L labels: always with logits and a gradient, except for streamed
+    // items that recompute them in pass 3.  (Unstreamed rows are built in the
+    // row buffer, in L1, and written once; pass 3 then touches only the
+    // label classes instead of rescaling whole rows.)
+    bool prescaled(int64_t L) const {
+        return grad && a.from_logits && (!stream || direct(L));
     }
 
     explicit CtcKernel(const CtcArgs& args)
@@ -267,19 +275,6 @@ struct CtcKernel {
         return finish_lse2(acc, mm);
     }
 
-    static void scale_row(T* out, int64_t C, T scale) {
-        int64_t c = 0;
-        for (; c + kW <= C; c += kW) B::store(out + c, B::load(out + c) * scale);
-        if (c < C) {
-            if (C >= kW) {  // overlapping last vector; lanes already scaled get * 1
-                const V f = simd::select<V>(fresh_lanes(C - c), B::splat(scale), B::splat(T(1)));
-                B::store(out + C - kW, B::load(out + C - kW) * f);
-            } else {
-                for (; c < C; ++c) out[c] *= scale;
-            }
-        }
-    }
-
     // log2(2^a + 2^b + 2^c), lane-wise, for the recursions.
     static inline V lse3(V a, V b, V c) {
         const V m01 = B::max(a, b), n01 = B::min(a, b);
@@ -335,7 +330,7 @@ struct CtcKernel {
         w.Oa.resize(Tn);
         w.cls.resize(Sp);
         w.lim.resize(Sp);
-        if (a.from_logits && (stream || !grad)) w.rowbuf.resize(a.C + kW);
+        if (a.from_logits) w.rowbuf.resize(a.C + kW);
         if (stream) w.rmax.resize(Tn);
         w.live.resize(Sp / kW);
 
@@ -356,7 +351,7 @@ struct CtcKernel {
 
         // ---- pass 1: row normalisers, non-finite scan, gathered emissions.
         bool bad = false;
-        const bool direct_item = direct(L);
+        const bool pre = prescaled(L);
         T* lse2 = w.lse2.data();  // per frame: gradient scale / sum of exponentials (streaming: log2 normaliser)
         for (int64_t t = 0; t < Tn; ++t) {
             const T* x = in_row(t, n);
@@ -374,16 +369,20 @@ struct CtcKernel {
                     bad = true;
                     break;
                 }
-                // the exponentials go to the gradient row now (loss only or
-                // streaming: to the row buffer; pass 3 recomputes them)
+                // the exponentials go to the row buffer (in L1); then either
+                // the finished softmax rows go out (prescaled) or pass 3
+                // recomputes them (streaming)
                 double sum;
-                T* gr = (grad && !stream) ? grad_row(t, n) : w.rowbuf.data();
-                const double l2 = row_lse2_store(xr, Cr, m, pad ? obuf : gr, sum);
-                if (pad)
-                    for (int64_t c = 0; c < C; ++c) gr[c] = obuf[c];
-                lse2[t] = static_cast<T>(gs / sum);  // softmax scale for pass 3
+                T* rb = pad ? obuf : w.rowbuf.data();
+                const double l2 = row_lse2_store(xr, Cr, m, rb, sum);
+                lse2[t] = static_cast<T>(gs / sum);  // softmax scale
                 if (stream) w.rmax.data()[t] = m * kLog2e;
-                if (direct_item) stream_row_scaled(grad_row(t, n), gr, C, lse2[t]);
+                if (pre) {
+                    if (stream)
+                        stream_row_scaled(grad_row(t, n), rb, C, lse2[t]);
+                    else
+                        copy_row_scaled(grad_row(t, n), rb, C, lse2[t]);
+                }
                 sub = static_cast<T>(l2);
             }
             // Whole blocks [0, Sp): cls is padded with the blank, and lim
@@ -593,7 +592,7 @@ struct CtcKernel {
 
         // gradient row: softmax * scale (or 0), minus the posterior
         T* gr = grad_row(t, n);
-        if (stream && direct((S - 1) / 2)) {  // the scaled softmax is already there
+        if (prescaled((S - 1) / 2)) {  // the scaled softmax is already there
             gr[a.blank] -= gsT * blank_post;
             scatter(gr, lo, hi, S, sparse, gam, live, cls, gsT);
             return;
@@ -606,11 +605,7 @@ struct CtcKernel {
             stream_row(gr, rb, a.C);
             return;
         }
-        if (a.from_logits) {
-            scale_row(gr, a.C, lse2[t]);  // exponentials * scale / sum
-        } else {
-            std::memset(gr, 0, sizeof(T) * a.C);
-        }
+        std::memset(gr, 0, sizeof(T) * a.C);  // log-probs in: no softmax term
         gr[a.blank] -= gsT * blank_post;
         scatter(gr, lo, hi, S, sparse, gam, live, cls, gsT);
     }
@@ -634,7 +629,7 @@ struct CtcKernel {
     }
 
     // out[c] = 2^(x_c log2 e - mm) * scale, C >= kW: the same operations as
-    // row_lse2_store + scale_row, so both paths give the same bits.
+    // row_lse2_store + copy_row_scaled, so all paths give the same bits.
     static void softmax_row(const T* x, int64_t C, T mm, T scale, T* out) {
         int64_t c = 0;
         for (; c + kW <= C; c += kW)
@@ -654,8 +649,15 @@ struct CtcKernel {
         for (; c < C; ++c) dst[c] = src[c];
     }
 
+    // dst[0, C) = src[0, C) * scale (normal stores)
+    static void copy_row_scaled(T* dst, const T* src, int64_t C, T scale) {
+        int64_t c = 0;
+        for (; c + kW <= C; c += kW) B::store(dst + c, B::load(src + c) * scale);
+        for (; c < C; ++c) dst[c] = src[c] * scale;
+    }
+
     // dst[0, C) = src[0, C) * scale, streamed like stream_row (the product
-    // rounds the same in a lane as in a scalar: same bits as scale_row).
+    // rounds the same in a lane as in a scalar: same bits as copy_row_scaled).
     static void stream_row_scaled(T* dst, const T* src, int64_t C, T scale) {
         int64_t c = 0;
         while (c < C && (reinterpret_cast<std::uintptr_t>(dst + c) % sizeof(V)) != 0) {
