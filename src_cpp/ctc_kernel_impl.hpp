@@ -216,6 +216,17 @@ struct CtcKernel {
         return B::hmax(B::max(mx0, mx1));
     }
 
+    static inline void prefetch_bytes(const char* p, bool write) {
+#if defined(__GNUC__) || defined(__clang__)
+        if (write)
+            __builtin_prefetch(p, 1, 3);
+        else
+            __builtin_prefetch(p, 0, 3);
+#else
+        (void)p, (void)write;
+#endif
+    }
+
     static inline void prefetch(const T* p) {
 #if defined(__GNUC__) || defined(__clang__)
         __builtin_prefetch(p, 0, 3);
@@ -353,9 +364,23 @@ struct CtcKernel {
         bool bad = false;
         const bool pre = prescaled(L);
         T* lse2 = w.lse2.data();  // per frame: gradient scale / sum of exponentials (streaming: log2 normaliser)
+        // Short rows (<= 4 KB, frames far apart in the time-major layout) are
+        // latency-bound when they come from memory: fetch the logits and the
+        // gradient lines of the frame after next early.
+        const bool ahead = static_cast<std::size_t>(C) * sizeof(T) <= 4096;
         for (int64_t t = 0; t < Tn; ++t) {
             const T* x = in_row(t, n);
             T sub = 0;
+            if (ahead && t + 2 < Tn) {
+                const char* xa = reinterpret_cast<const char*>(in_row(t + 2, n));
+                for (std::size_t o = 0; o < C * sizeof(T); o += 64) prefetch_bytes(xa + o, false);
+                prefetch_bytes(xa + C * sizeof(T) - 1, false);
+                if (pre) {
+                    const char* ga = reinterpret_cast<const char*>(grad_row(t + 2, n));
+                    for (std::size_t o = 0; o < C * sizeof(T); o += 64) prefetch_bytes(ga + o, true);
+                    prefetch_bytes(ga + C * sizeof(T) - 1, true);
+                }
+            }
             if (a.from_logits) {
                 // rows shorter than one vector are padded (lowest() adds nothing)
                 const bool pad = C < kW;
