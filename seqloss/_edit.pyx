@@ -73,8 +73,14 @@ def distance_batch(const token_t[::1] hyp,            # IN  tokens (flat or padd
                    int64_t ref_stride,
                    const int64_t[::1] ref_lengths,    # IN  (N,)
                    int64_t[::1] out,                  # OUT (N,) distances
-                   int n_threads):
-    """Levenshtein distance of N pairs (see src_cpp/edit_distance.hpp for the layout)."""
+                   int n_threads,
+                   object progress=None,              # callable(pairs done) after each chunk
+                   int64_t chunk=0):                  # pairs per kernel call (0: all at once)
+    """Levenshtein distance of N pairs (see src_cpp/edit_distance.hpp for the layout).
+
+    With ``progress``, the pairs run in chunks of ``chunk`` (one parallel kernel
+    call each, GIL released) and ``progress(done)`` is called, with the GIL,
+    after each; an exception it raises stops the work and propagates."""
     cdef SeqBatch h, r
     cdef int64_t n = out.shape[0]
     if hyp_lengths.shape[0] != n or ref_lengths.shape[0] != n:
@@ -97,8 +103,33 @@ def distance_batch(const token_t[::1] hyp,            # IN  tokens (flat or padd
     if r.data == NULL:
         r.data = &dummy
     cdef int tt = _token_type(<token_t*>NULL)
-    with nogil:
-        levenshtein_batch(tt, h, r, n, &out[0], n_threads)
+    if progress is None or chunk <= 0 or chunk >= n:
+        with nogil:
+            levenshtein_batch(tt, h, r, n, &out[0], n_threads)
+        if progress is not None:
+            progress(n)
+        return
+    cdef SeqBatch hc, rc
+    cdef int64_t i0 = 0, m
+    while i0 < n:
+        m = min(chunk, n - i0)
+        hc = _batch_from(h, i0, <const token_t*>NULL)
+        rc = _batch_from(r, i0, <const token_t*>NULL)
+        with nogil:
+            levenshtein_batch(tt, hc, rc, m, &out[i0], n_threads)
+        i0 += m
+        progress(i0)
+
+
+cdef SeqBatch _batch_from(const SeqBatch& b, int64_t i0, const token_t* dummy) noexcept nogil:
+    """The view of pairs [i0, N) of b (tokens of type token_t)."""
+    cdef SeqBatch c = b
+    c.lengths = b.lengths + i0
+    if b.offsets != NULL:
+        c.offsets = b.offsets + i0
+    elif b.stride > 0:
+        c.data = <const void*>(<const token_t*>b.data + i0 * b.stride)
+    return c
 
 
 cdef int _fill_refs(tuple items, str name, vector[TextRef]& out) except -1:
@@ -120,9 +151,12 @@ def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps th
                  tuple refs,                  # IN  (N,) str
                  bint word_unit,
                  int64_t[:, ::1] counts,      # OUT (N, 6) hits, subs, dels, ins, hyp_len, ref_len
-                 int n_threads):
+                 int n_threads,
+                 object progress=None,        # callable(pairs done) after each chunk
+                 int64_t chunk=0):            # pairs per kernel call (0: all at once)
     """Word or character error counts of N sentence pairs, read straight from
-    each string's PEP 393 buffer (1, 2 or 4 bytes per code point, no copy)."""
+    each string's PEP 393 buffer (1, 2 or 4 bytes per code point, no copy).
+    Every item is checked before any work; ``progress`` as in distance_batch."""
     cdef Py_ssize_t n = counts.shape[0]
     if len(hyps) != n or len(refs) != n or counts.shape[1] != 6:
         raise ValueError("error_counts: hyps, refs and counts disagree")
@@ -134,9 +168,20 @@ def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps th
     r.resize(n)
     _fill_refs(hyps, "hypotheses", h)
     _fill_refs(refs, "references", r)
-    with nogil:
-        error_counts_batch(h.data(), r.data(), n, 1 if word_unit else 0, &counts[0, 0],
-                           n_threads)
+    cdef int wu = 1 if word_unit else 0
+    if progress is None or chunk <= 0 or chunk >= n:
+        with nogil:
+            error_counts_batch(h.data(), r.data(), n, wu, &counts[0, 0], n_threads)
+        if progress is not None:
+            progress(n)
+        return
+    cdef int64_t i0 = 0, m
+    while i0 < n:
+        m = min(chunk, n - i0)
+        with nogil:
+            error_counts_batch(h.data() + i0, r.data() + i0, m, wu, &counts[i0, 0], n_threads)
+        i0 += m
+        progress(i0)
 
 
 def distance_str(str a, str b):

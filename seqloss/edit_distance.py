@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 
 from . import _edit
+from ._progress import check_progress, reporter
 from ._utils import resolve_n_threads
 
 __all__ = [
@@ -232,8 +233,9 @@ def _padded(name, x):
     return x
 
 
-def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads):
+def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, progress=None):
     nt = resolve_n_threads(n_threads)
+    check_progress(progress)
     h_arr = isinstance(hypotheses, np.ndarray) and hypotheses.ndim != 1
     r_arr = isinstance(references, np.ndarray) and references.ndim != 1
     if h_arr or r_arr:
@@ -257,8 +259,9 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads):
         r = np.ascontiguousarray(r)
         out = np.empty(n, dtype=np.int64)
         if n:
+            report, chunk = reporter(progress, n, "edit_distance_batch")
             _edit.distance_batch(h.reshape(-1), None, h.shape[1], hl,
-                                 r.reshape(-1), None, r.shape[1], rl, out, nt)
+                                 r.reshape(-1), None, r.shape[1], rl, out, nt, report, chunk)
         return out, rl
     for name, v in (("hyp_lengths", hyp_lengths), ("ref_lengths", ref_lengths)):
         if v is not None:
@@ -279,13 +282,14 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads):
     n = hl.shape[0]
     out = np.empty(n, dtype=np.int64)
     if n:
+        report, chunk = reporter(progress, n, "edit_distance_batch")
         _edit.distance_batch(np.ascontiguousarray(hb), ho, 0, hl,
-                             np.ascontiguousarray(rb), ro, 0, rl, out, nt)
+                             np.ascontiguousarray(rb), ro, 0, rl, out, nt, report, chunk)
     return out, rl
 
 
 def edit_distance_batch(hypotheses, references, *, hyp_lengths=None, ref_lengths=None,
-                        normalize=False, n_threads=None):
+                        normalize=False, n_threads=None, progress=None):
     """Levenshtein distances of many (hypothesis, reference) pairs.
 
     **Hypotheses first, references second** (``tf.edit_distance`` order; jiwer's
@@ -305,8 +309,13 @@ def edit_distance_batch(hypotheses, references, *, hyp_lengths=None, ref_lengths
     Returns an ``(N,)`` int64 array (float64 when ``normalize``).  Runs on
     ``n_threads`` OpenMP threads (None = all, negative counts back from all);
     results do not depend on the thread count.
+
+    ``progress=True`` shows a progress bar on stderr for long jobs; a callable
+    is called as ``progress(done, total)`` (pairs) after each chunk of work
+    (an exception it raises stops the job).  Results are the same either way.
     """
-    dist, rl = _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads)
+    dist, rl = _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads,
+                          progress)
     if not normalize:
         return dist
     out = np.empty(dist.shape[0], dtype=np.float64)
@@ -399,7 +408,7 @@ def _sentences(name, x):
     return tuple(x)  # item types are checked in _edit.error_counts
 
 
-def error_rates(hypotheses, references, *, unit="word", n_threads=None):
+def error_rates(hypotheses, references, *, unit="word", n_threads=None, progress=None):
     """Corpus WER / MER / WIL / WIP (and CER) with hit, substitution, deletion
     and insertion counts, equal to jiwer 4's ``process_words`` /
     ``process_characters`` with their default transforms.
@@ -413,10 +422,15 @@ def error_rates(hypotheses, references, *, unit="word", n_threads=None):
     including spaces, as ``jiwer.cer``.  Tokenising and comparing happen in
     C++ (GIL released, ``n_threads`` OpenMP threads).  See ``ErrorRates`` for
     the definitions, the empty-reference convention and the alignment tie rule.
+
+    ``progress=True`` shows a progress bar on stderr (for corpora of millions
+    of sentences); a callable is called as ``progress(done, total)`` (pairs)
+    after each chunk of work.  Results are the same either way.
     """
     if unit not in ("word", "char"):
         raise ValueError("Expected unit to be 'word' or 'char', but got %r" % (unit,))
     nt = resolve_n_threads(n_threads)
+    check_progress(progress)
     hyps = _sentences("hypotheses", hypotheses)
     refs = _sentences("references", references)
     n = len(hyps)
@@ -424,7 +438,8 @@ def error_rates(hypotheses, references, *, unit="word", n_threads=None):
         raise ValueError("Expected hypotheses and references to have the same batch size, "
                          "but got %d and %d" % (n, len(refs)))
     counts = np.zeros((n, 6), dtype=np.int64)
-    _edit.error_counts(hyps, refs, unit == "word", counts, nt)
+    report, chunk = reporter(progress, n, "wer" if unit == "word" else "cer")
+    _edit.error_counts(hyps, refs, unit == "word", counts, nt, report, chunk)
     tot = counts.sum(axis=0) if n else np.zeros(6, dtype=np.int64)
     H, S, D, I, n_hyp, n_ref = (int(v) for v in tot)
     if n_ref == 0:
@@ -445,21 +460,25 @@ def error_rates(hypotheses, references, *, unit="word", n_threads=None):
         pair_hypothesis_lengths=counts[:, 4].copy(), pair_reference_lengths=counts[:, 5].copy())
 
 
-def wer(hypotheses, references, *, n_threads=None):
+def wer(hypotheses, references, *, n_threads=None, progress=None):
     """Corpus word error rate; ``seqloss.wer(h, r) == jiwer.wer(r, h)``.
 
     **Hypotheses first, references second** (jiwer's order is the reverse).
     Empty hypotheses count as deletions; a corpus whose references are all
     empty gives the number of inserted words (jiwer 4's convention).
+    ``progress``: as in ``error_rates``.
     """
-    return error_rates(hypotheses, references, unit="word", n_threads=n_threads).wer
+    return error_rates(hypotheses, references, unit="word", n_threads=n_threads,
+                       progress=progress).wer
 
 
-def cer(hypotheses, references, *, n_threads=None):
+def cer(hypotheses, references, *, n_threads=None, progress=None):
     """Corpus character error rate; ``seqloss.cer(h, r) == jiwer.cer(r, h)``.
 
     **Hypotheses first, references second** (jiwer's order is the reverse).
     A corpus whose references are all empty (after strip) gives the number of
-    inserted characters (jiwer 4's convention).
+    inserted characters (jiwer 4's convention).  ``progress``: as in
+    ``error_rates``.
     """
-    return error_rates(hypotheses, references, unit="char", n_threads=n_threads).cer
+    return error_rates(hypotheses, references, unit="char", n_threads=n_threads,
+                       progress=progress).cer
