@@ -271,7 +271,7 @@ def fast(x, targets, input_lengths, target_lengths, blank, reduction, zero_infin
     cdef int nt
     if n_threads is None:
         nt = max_threads()
-    elif type(n_threads) is int and n_threads > 0:
+    elif type(n_threads) is int and 0 < n_threads <= 1024:  # else: checked by the general path
         nt = n_threads
     else:
         return None

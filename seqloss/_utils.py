@@ -6,6 +6,7 @@ import numpy as np
 from ._core import get_max_threads
 
 REDUCTIONS = ("none", "mean", "sum")
+MAX_THREADS = 1024  # (or OpenMP's maximum, if larger)
 
 
 def resolve_n_threads(n_threads):
@@ -25,6 +26,10 @@ def resolve_n_threads(n_threads):
         raise ValueError("Expected n_threads to be a non-zero int or None, but got 0")
     if n < 0:
         n = max(get_max_threads() + 1 + n, 1)
+    limit = max(MAX_THREADS, get_max_threads())
+    if n > limit:
+        # thread creation would fail inside the OpenMP runtime (which aborts)
+        raise ValueError("Expected n_threads to be at most %d, but got %d" % (limit, n))
     return n
 
 

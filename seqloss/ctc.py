@@ -53,7 +53,14 @@ _REDUCTION_CODES = {"none": _ctc.REDUCTION_NONE, "mean": _ctc.REDUCTION_MEAN,
 
 def _int_array(name, value):
     """An integer array from an array, sequence or scalar (TypeError otherwise)."""
-    arr = value if type(value) is np.ndarray else np.asarray(value)
+    if type(value) is np.ndarray:
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except ValueError:  # ragged nested sequences
+            raise ValueError("Expected %s to be an integer array (or a rectangular sequence of "
+                             "ints), but got a ragged sequence" % (name,)) from None
     if arr.dtype.kind not in "iu":
         if arr.dtype == object and arr.size and all(
                 isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))

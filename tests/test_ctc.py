@@ -404,6 +404,23 @@ def test_bad_grad_out_rejected():
         seqloss.ctc_loss_and_grad(**a, grad_out=[0.0])
 
 
+def test_absurd_thread_counts_and_ragged_targets_rejected():
+    """n_threads beyond any machine (the OpenMP runtime would abort creating the threads) and
+    ragged target lists get ValueErrors naming the argument."""
+    a = _args()
+    for bad in (10**12, 2**31, 100000):
+        with pytest.raises(ValueError, match="Expected n_threads to be at most 1024, but got %d"
+                           % bad):
+            seqloss.ctc_loss(**a, n_threads=bad)
+        with pytest.raises(ValueError, match="Expected n_threads to be at most"):
+            seqloss.softmax(np.zeros((2, 3), np.float32), n_threads=bad)
+        with pytest.raises(ValueError, match="Expected n_threads to be at most"):
+            seqloss.wer(["a"], ["b"], n_threads=bad)
+    x = np.zeros((10, 2, 5), dtype=np.float32)
+    with pytest.raises(ValueError, match="Expected targets to be an integer array .* ragged"):
+        seqloss.ctc_loss(x, [[1, 2], [3]], [10, 10], [2, 1])
+
+
 def test_threads_api():
     """get_num_threads is positive and openmp_enabled is a bool; negative counts work."""
     assert seqloss.get_num_threads() >= 1
