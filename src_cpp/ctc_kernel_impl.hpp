@@ -286,6 +286,74 @@ struct CtcKernel {
         return finish_lse2(acc, mm);
     }
 
+    // row_max for two rows of C >= kW elements at once (two independent
+    // dependency chains: short rows are latency-bound); no prefetch.
+    static void row_max2(const T* x0, const T* x1, int64_t C, T& m0, T& m1, bool& nf0,
+                         bool& nf1) {
+        using Int = typename B::Int;
+        const Int abs_mask = static_cast<Int>(M::kAbsMask);
+        V mx0 = B::splat(std::numeric_limits<T>::lowest()), mx1 = mx0;
+        I b0 = B::isplat(0), b1 = b0;
+        for (int64_t c = 0; c < C; c += kW) {
+            const int64_t o = std::min(c, C - kW);  // overlapping last vector
+            const V v0 = B::load(x0 + o), v1 = B::load(x1 + o);
+            mx0 = B::max(mx0, v0);
+            mx1 = B::max(mx1, v1);
+            const I i0 = simd::bits<I>(v0) & abs_mask, i1 = simd::bits<I>(v1) & abs_mask;
+            b0 = simd::select<I>(i0 > b0, i0, b0);
+            b1 = simd::select<I>(i1 > b1, i1, b1);
+        }
+        nf0 = B::any_ge(b0, static_cast<Int>(M::kInfBits));
+        nf1 = B::any_ge(b1, static_cast<Int>(M::kInfBits));
+        m0 = B::hmax(mx0);
+        m1 = B::hmax(mx1);
+    }
+
+    // row_lse2_store for two rows at once, each with exactly the operations
+    // (and so the bits) of row_lse2_store.
+    static void row_lse2_store2(const T* x0, const T* x1, int64_t C, T m0, T m1, T* out0,
+                                T* out1, double& sum0, double& sum1, double& l0, double& l1) {
+        const T mm0 = m0 * kLog2e, mm1 = m1 * kLog2e;
+        V a00 = B::splat(0), a01 = a00, a10 = a00, a11 = a00;
+        int64_t c = 0;
+        for (; c + 2 * kW <= C; c += 2 * kW) {
+            const V p00 = B::exp2(B::load(x0 + c) * kLog2e - mm0, kRowCut);
+            const V p10 = B::exp2(B::load(x1 + c) * kLog2e - mm1, kRowCut);
+            const V p01 = B::exp2(B::load(x0 + c + kW) * kLog2e - mm0, kRowCut);
+            const V p11 = B::exp2(B::load(x1 + c + kW) * kLog2e - mm1, kRowCut);
+            B::store(out0 + c, p00);
+            B::store(out1 + c, p10);
+            B::store(out0 + c + kW, p01);
+            B::store(out1 + c + kW, p11);
+            a00 += p00;
+            a10 += p10;
+            a01 += p01;
+            a11 += p11;
+        }
+        for (; c + kW <= C; c += kW) {
+            const V p0 = B::exp2(B::load(x0 + c) * kLog2e - mm0, kRowCut);
+            const V p1 = B::exp2(B::load(x1 + c) * kLog2e - mm1, kRowCut);
+            B::store(out0 + c, p0);
+            B::store(out1 + c, p1);
+            a00 += p0;
+            a10 += p1;
+        }
+        if (c < C) {
+            const V p0 = B::exp2(B::load(x0 + C - kW) * kLog2e - mm0, kRowCut);
+            const V p1 = B::exp2(B::load(x1 + C - kW) * kLog2e - mm1, kRowCut);
+            B::store(out0 + C - kW, p0);
+            B::store(out1 + C - kW, p1);
+            const I fresh = fresh_lanes(C - c);
+            a01 += simd::select<V>(fresh, p0, B::splat(0));
+            a11 += simd::select<V>(fresh, p1, B::splat(0));
+        }
+        const V acc0 = a00 + a01, acc1 = a10 + a11;
+        sum0 = static_cast<double>(B::hsum(acc0));
+        sum1 = static_cast<double>(B::hsum(acc1));
+        l0 = finish_lse2(acc0, mm0);
+        l1 = finish_lse2(acc1, mm1);
+    }
+
     // log2(2^a + 2^b + 2^c), lane-wise, for the recursions.
     static inline V lse3(V a, V b, V c) {
         const V m01 = B::max(a, b), n01 = B::min(a, b);
@@ -341,7 +409,7 @@ struct CtcKernel {
         w.Oa.resize(Tn);
         w.cls.resize(Sp);
         w.lim.resize(Sp);
-        if (a.from_logits) w.rowbuf.resize(a.C + kW);
+        if (a.from_logits) w.rowbuf.resize(2 * (a.C + kW));  // two rows: see `pairs`
         if (stream) w.rmax.resize(Tn);
         w.live.resize(Sp / kW);
 
@@ -368,6 +436,12 @@ struct CtcKernel {
         // latency-bound when they come from memory: fetch the logits and the
         // gradient lines of the frame after next early.
         const bool ahead = static_cast<std::size_t>(C) * sizeof(T) <= 4096;
+        // Short rows of logits go in pairs (frames t, t + 1) through the
+        // row max and log-sum-exp: two independent chains for the core.
+        const bool pairs = a.from_logits && !stream && C >= kW &&
+                           static_cast<std::size_t>(C) * sizeof(T) <= 1024;
+        bool have_next = false;  // row t's normaliser came with row t - 1
+        T next_sub = 0;
         for (int64_t t = 0; t < Tn; ++t) {
             const T* x = in_row(t, n);
             T sub = 0;
@@ -381,7 +455,32 @@ struct CtcKernel {
                     prefetch_bytes(ga + C * sizeof(T) - 1, true);
                 }
             }
-            if (a.from_logits) {
+            if (a.from_logits && have_next) {
+                sub = next_sub;
+                have_next = false;
+            } else if (pairs && t + 1 < Tn) {
+                const T* x1 = in_row(t + 1, n);
+                T m0, m1;
+                bool nf0, nf1;
+                row_max2(x, x1, C, m0, m1, nf0, nf1);
+                if ((nf0 && row_is_bad(x, C)) || (nf1 && row_is_bad(x1, C))) {
+                    bad = true;
+                    break;
+                }
+                double s0, s1, l0, l1;
+                T* rb0 = w.rowbuf.data();
+                T* rb1 = rb0 + C + kW;
+                row_lse2_store2(x, x1, C, m0, m1, rb0, rb1, s0, s1, l0, l1);
+                lse2[t] = static_cast<T>(gs / s0);
+                lse2[t + 1] = static_cast<T>(gs / s1);
+                if (pre) {
+                    copy_row_scaled(grad_row(t, n), rb0, C, lse2[t]);
+                    copy_row_scaled(grad_row(t + 1, n), rb1, C, lse2[t + 1]);
+                }
+                sub = static_cast<T>(l0);
+                next_sub = static_cast<T>(l1);
+                have_next = true;
+            } else if (a.from_logits) {
                 // rows shorter than one vector are padded (lowest() adds nothing)
                 const bool pad = C < kW;
                 T xbuf[kW], obuf[kW];

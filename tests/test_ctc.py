@@ -264,6 +264,33 @@ def test_nan_input_gives_nan_loss():
     assert np.isnan(lossl[0]) and np.isfinite(lossl[1])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("t_bad", [0, 3, 4, 8])
+def test_nonfinite_logit_rows_in_paired_frames(dtype, t_bad):
+    """Logit rows of short C go through the softmax two frames at a time: a NaN, +inf or
+    all -inf row in either frame of a pair (or in the unpaired last frame) makes only that
+    item NaN; a single -inf logit is a valid zero probability, as in torch."""
+    rng = np.random.default_rng(19)
+    T, N, C = 9, 5, 40
+    x = rng.standard_normal((T, N, C))
+    targets = rng.integers(1, C, (N, 3))
+    x[t_bad, 0, 7] = np.nan
+    x[t_bad, 1, 3] = np.inf
+    x[t_bad, 2, :] = -np.inf
+    x[t_bad, 3, 5] = -np.inf  # valid
+    # (torch's gradient is NaN for a -inf logit; a huge finite negative one is the same row)
+    ref_loss, ref_grad = torch_reference(np.maximum(x[:, 3:], -1e30), targets[3:], np.full(2, T),
+                                         np.full(2, 3), 0, "none", False, True)
+    loss, grad = seqloss.ctc_loss_and_grad(x.astype(dtype), targets, T, 3, from_logits=True,
+                                           reduction="none")
+    assert np.isnan(loss[:3]).all() and np.isnan(grad[:, :3]).all()
+    tol = 1e-9 if dtype == np.float64 else 1e-5
+    assert_close(loss[3:], ref_loss, rtol=tol, atol=tol)
+    assert_close(grad[:, 3:], ref_grad, rtol=tol, atol=tol / 10)
+    only = seqloss.ctc_loss(x.astype(dtype), targets, T, 3, from_logits=True, reduction="none")
+    assert np.array_equal(only, loss, equal_nan=True)
+
+
 def test_neg_inf_log_probs_are_zero_probabilities():
     """-inf log-probabilities are valid: paths through them are impossible, others count."""
     lp = np.log(np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.5, 0.0, 0.5]]))[:, None, :]
