@@ -432,10 +432,14 @@ struct CtcKernel {
         bool bad = false;
         const bool pre = prescaled(L);
         T* lse2 = w.lse2.data();  // per frame: gradient scale / sum of exponentials (streaming: log2 normaliser)
-        // Short rows (<= 4 KB, frames far apart in the time-major layout) are
+        // Rows of <= 4 KB (frames far apart in the time-major layout) are
         // latency-bound when they come from memory: fetch the logits and the
-        // gradient lines of the frame after next early.
-        const bool ahead = static_cast<std::size_t>(C) * sizeof(T) <= 4096;
+        // gradient lines of the frame after next early - whole rows up to
+        // 1 KB, else the first lines only (the hardware prefetcher follows a
+        // row once it has started; more prefetches cost time on warm data).
+        const std::size_t row_bytes = static_cast<std::size_t>(C) * sizeof(T);
+        const bool ahead = row_bytes <= 4096;
+        const std::size_t ahead_bytes = row_bytes <= 1024 ? row_bytes : 128;
         // Short rows of logits go in pairs (frames t, t + 1) through the
         // row max and log-sum-exp: two independent chains for the core.
         const bool pairs = a.from_logits && !stream && C >= kW &&
@@ -447,12 +451,12 @@ struct CtcKernel {
             T sub = 0;
             if (ahead && t + 2 < Tn) {
                 const char* xa = reinterpret_cast<const char*>(in_row(t + 2, n));
-                for (std::size_t o = 0; o < C * sizeof(T); o += 64) prefetch_bytes(xa + o, false);
-                prefetch_bytes(xa + C * sizeof(T) - 1, false);
+                for (std::size_t o = 0; o < ahead_bytes; o += 64) prefetch_bytes(xa + o, false);
+                prefetch_bytes(xa + ahead_bytes - 1, false);
                 if (pre) {
                     const char* ga = reinterpret_cast<const char*>(grad_row(t + 2, n));
-                    for (std::size_t o = 0; o < C * sizeof(T); o += 64) prefetch_bytes(ga + o, true);
-                    prefetch_bytes(ga + C * sizeof(T) - 1, true);
+                    for (std::size_t o = 0; o < ahead_bytes; o += 64) prefetch_bytes(ga + o, true);
+                    prefetch_bytes(ga + ahead_bytes - 1, true);
                 }
             }
             if (a.from_logits && have_next) {
