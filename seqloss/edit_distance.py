@@ -59,6 +59,25 @@ def _common_int_arrays(a, b):
     return inv[:a.size].reshape(a.shape), inv[a.size:].reshape(b.shape)
 
 
+_PLAIN = (np.ndarray, str, bytes, bytearray, list, tuple)
+
+
+def _from_tensor(name, x):
+    """A tensor (torch, or anything else with ``__array__``) as a NumPy array,
+    without a copy for CPU tensors; any other value unchanged."""
+    if isinstance(x, _PLAIN) or not hasattr(x, "__array__"):
+        return x
+    device = getattr(x, "device", None)
+    if getattr(device, "type", "cpu") != "cpu":
+        raise ValueError("seqloss is a CPU library: expected %s on the CPU, but got a tensor on "
+                         "%s" % (name, device))
+    try:
+        return np.asarray(x)
+    except Exception as e:
+        raise TypeError("Expected %s to be convertible to a NumPy array, but got %s (%s)"
+                        % (name, type(x).__name__, e)) from None
+
+
 def _describe(x):
     if isinstance(x, np.ndarray):
         return "ndarray of dtype %s and shape %s" % (x.dtype, x.shape)
@@ -141,6 +160,10 @@ def _flat_pairs(hypotheses, references):
         z = np.zeros(0, dtype=np.int64)
         return z, z, z, z, z, z
     types = set(map(type, hypotheses)) | set(map(type, references))
+    if not all(issubclass(t, _PLAIN) for t in types):  # tensors as items
+        hypotheses = [_from_tensor("hypotheses[%d]" % i, x) for i, x in enumerate(hypotheses)]
+        references = [_from_tensor("references[%d]" % i, x) for i, x in enumerate(references)]
+        types = set(map(type, hypotheses)) | set(map(type, references))
     if types == {str}:
         kinds = {"str"}
     elif types <= {bytes, bytearray}:
@@ -236,6 +259,12 @@ def _padded(name, x):
 def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, progress=None):
     nt = resolve_n_threads(n_threads)
     check_progress(progress)
+    hypotheses = _from_tensor("hypotheses", hypotheses)
+    references = _from_tensor("references", references)
+    if hyp_lengths is not None:
+        hyp_lengths = _from_tensor("hyp_lengths", hyp_lengths)
+    if ref_lengths is not None:
+        ref_lengths = _from_tensor("ref_lengths", ref_lengths)
     h_arr = isinstance(hypotheses, np.ndarray) and hypotheses.ndim != 1
     r_arr = isinstance(references, np.ndarray) and references.ndim != 1
     if h_arr or r_arr:
@@ -300,7 +329,8 @@ def edit_distance_batch(hypotheses, references, *, hyp_lengths=None, ref_lengths
     integer array compared by value), or two padded 2-D integer arrays
     ``(N, W_hyp)`` / ``(N, W_ref)`` of any integer dtypes with
     ``hyp_lengths`` / ``ref_lengths`` (``(N,)``, default: the full width; tokens
-    past a length are ignored).
+    past a length are ignored).  CPU torch tensors (or anything with
+    ``__array__``) are accepted wherever an integer array is, without a copy.
 
     ``normalize=True`` divides by the reference length with
     ``tf.edit_distance`` semantics: empty reference and empty hypothesis -> 0.0,
@@ -343,6 +373,8 @@ def edit_distance(a, b):
         d = _edit.distance_int_seqs(a, b)
         if d is not None:
             return d
+    a = _from_tensor("a", a)
+    b = _from_tensor("b", b)
     for name, v in (("a", a), ("b", b)):
         if isinstance(v, np.ndarray) and v.ndim != 1:
             raise ValueError("Expected %s to be 1-D, but got an array of shape %s"
