@@ -165,6 +165,101 @@ inline int64_t lev_short(const ShortPattern<T>& P, const T* t, int64_t n) {
 }
 
 // ---------------------------------------------------------------------------
+// Common prefix / suffix lengths, a SIMD register of tokens at a time (the
+// first mismatch is the lowest / highest set bit of the inequality mask), so
+// the exit is one branch per register instead of one per token.
+#if defined(__AVX512BW__)
+// bit i set iff a[i] != b[i], for the lanes i in k (masked loads: lanes
+// outside k are never read, so a partial register never touches memory past
+// the sequences)
+template <typename T>
+inline uint64_t ne_lanes(const T* a, const T* b, uint64_t k) {
+    if constexpr (sizeof(T) == 1) {
+        return _mm512_cmpneq_epi8_mask(_mm512_maskz_loadu_epi8(k, a), _mm512_maskz_loadu_epi8(k, b));
+    } else if constexpr (sizeof(T) == 2) {
+        const __mmask32 kk = (__mmask32)k;
+        return _mm512_cmpneq_epi16_mask(_mm512_maskz_loadu_epi16(kk, a), _mm512_maskz_loadu_epi16(kk, b));
+    } else if constexpr (sizeof(T) == 4) {
+        const __mmask16 kk = (__mmask16)k;
+        return _mm512_cmpneq_epi32_mask(_mm512_maskz_loadu_epi32(kk, a), _mm512_maskz_loadu_epi32(kk, b));
+    } else {
+        const __mmask8 kk = (__mmask8)k;
+        return _mm512_cmpneq_epi64_mask(_mm512_maskz_loadu_epi64(kk, a), _mm512_maskz_loadu_epi64(kk, b));
+    }
+}
+#elif defined(__AVX2__)
+// bit i set iff byte i of the 32-byte registers at a and b differ in its token
+template <typename T>
+inline uint32_t ne_bytes(const T* a, const T* b) {
+    const __m256i x = _mm256_loadu_si256((const __m256i*)a);
+    const __m256i y = _mm256_loadu_si256((const __m256i*)b);
+    __m256i e;
+    if constexpr (sizeof(T) == 1) e = _mm256_cmpeq_epi8(x, y);
+    else if constexpr (sizeof(T) == 2) e = _mm256_cmpeq_epi16(x, y);
+    else if constexpr (sizeof(T) == 4) e = _mm256_cmpeq_epi32(x, y);
+    else e = _mm256_cmpeq_epi64(x, y);
+    return ~(uint32_t)_mm256_movemask_epi8(e);
+}
+#endif
+
+// number of leading positions where a[i] == b[i], i < len
+template <typename T>
+inline int64_t common_prefix(const T* a, const T* b, int64_t len) {
+    int64_t i = 0;
+#if defined(__AVX512BW__)
+    constexpr int64_t L = 64 / sizeof(T);
+    for (; i + L <= len; i += L) {
+        const uint64_t ne = ne_lanes(a + i, b + i, ~UINT64_C(0));
+        if (ne) return i + __builtin_ctzll(ne);
+    }
+    if (i < len) {
+        const uint64_t ne = ne_lanes(a + i, b + i, (UINT64_C(1) << (len - i)) - 1);
+        return ne ? i + __builtin_ctzll(ne) : len;
+    }
+    return len;
+#else
+#if defined(__AVX2__)
+    constexpr int64_t L = 32 / sizeof(T);
+    for (; i + L <= len; i += L) {
+        const uint32_t ne = ne_bytes(a + i, b + i);
+        if (ne) return i + __builtin_ctz(ne) / (int)sizeof(T);
+    }
+#endif
+    while (i < len && a[i] == b[i]) ++i;
+    return i;
+#endif
+}
+
+// number of trailing positions where a_end[-1 - i] == b_end[-1 - i], i < len
+template <typename T>
+inline int64_t common_suffix(const T* a_end, const T* b_end, int64_t len) {
+    int64_t i = 0;
+#if defined(__AVX512BW__)
+    constexpr int64_t L = 64 / sizeof(T);
+    for (; i + L <= len; i += L) {
+        const uint64_t ne = ne_lanes(a_end - i - L, b_end - i - L, ~UINT64_C(0));
+        if (ne) return i + (L - 1) - (63 - __builtin_clzll(ne));
+    }
+    if (i < len) {
+        const int64_t r = len - i;
+        const uint64_t ne = ne_lanes(a_end - len, b_end - len, (UINT64_C(1) << r) - 1);
+        return ne ? i + (r - 1) - (63 - __builtin_clzll(ne)) : len;
+    }
+    return len;
+#else
+#if defined(__AVX2__)
+    constexpr int64_t L = 32 / sizeof(T);
+    for (; i + L <= len; i += L) {
+        const uint32_t ne = ne_bytes(a_end - i - L, b_end - i - L);
+        if (ne) return i + (L - 1) - (31 - __builtin_clz(ne)) / (int)sizeof(T);
+    }
+#endif
+    while (i < len && a_end[-1 - i] == b_end[-1 - i]) ++i;
+    return i;
+#endif
+}
+
+// ---------------------------------------------------------------------------
 // Stamped open-addressing map: key -> dense id in order of first insertion.
 // Reused across pairs without clearing (a slot is live iff its stamp is the
 // current one).
@@ -247,6 +342,8 @@ struct Scratch {
     std::vector<uint32_t> direct_stamp; // direct value -> id map (see densify)
     std::vector<int32_t> direct_id;
     uint32_t stamp = 0;
+    std::vector<uint64_t> lock_eq;      // (kLockMaxText, kLanes) lockstep match masks
+    std::vector<uint32_t> lock_tb;      // (kLockMaxText + 16,) narrowed text
 };
 
 // Build dense ids: pattern tokens get ids 0..k-1 by first occurrence, text
@@ -389,28 +486,6 @@ inline int64_t lev_block_banded(const int32_t* tid, int64_t n, int64_t m, int64_
     return score[W - 1];
 }
 
-// Unbanded blocked recurrence for a fixed, small number of words W (the
-// column lives in registers): for patterns of 65..256 tokens the band would
-// cover almost every block anyway.
-template <int W>
-int64_t lev_block_fixed(const int32_t* tid, int64_t n, int64_t m, const uint64_t* pm) {
-    uint64_t VP[W], VN[W];
-    for (int w = 0; w < W; ++w) {
-        VP[w] = ~UINT64_C(0);
-        VN[w] = 0;
-    }
-    const int last_out = (int)((m - 1) & 63);
-    int64_t score = m;
-    for (int64_t j = 0; j < n; ++j) {
-        const uint64_t* col = pm + (size_t)tid[j] * W;
-        uint64_t hp = 1, hn = 0;
-        for (int w = 0; w < W - 1; ++w) block_step(col[w], VP[w], VN[w], hp, hn, 63);
-        block_step(col[W - 1], VP[W - 1], VN[W - 1], hp, hn, last_out);
-        score += (int64_t)hp - (int64_t)hn;
-    }
-    return score;
-}
-
 // Single-word recurrence on dense ids (pattern ids < k, text ids <= k).
 inline int64_t lev_short_ids(const int32_t* pid, int64_t m, const int32_t* tid, int64_t n,
                              int32_t k) {
@@ -478,17 +553,65 @@ constexpr int64_t short_simd_max_tokens() {
 #endif
 }
 
-// As lev_block_fixed, with the mask table indexed by value - lo directly (for
-// a pattern whose values span a tiny range, e.g. characters): row range + 1
-// is all zeros, for text values outside [lo, lo + range].  Skips building
-// dense ids for both sequences.
-template <int W, typename T>
-int64_t lev_block_fixed_direct(const T* p, int64_t m, const T* t, int64_t n, int64_t lo,
-                               uint64_t range, Scratch& s) {
-    s.pm.assign((size_t)(range + 2) * W, 0);
-    uint64_t* pm = s.pm.data();
-    for (int64_t i = 0; i < m; ++i)
-        pm[((uint64_t)(int64_t)p[i] - (uint64_t)lo) * W + (i >> 6)] |= UINT64_C(1) << (i & 63);
+// ---------------------------------------------------------------------------
+// Hyyroe's (2003) banded recurrence in a single 64-bit word: the word holds
+// a diagonal window of the column, pattern rows j + k - 62 .. j + k + 1 (in
+// DP rows) at text column j + 1, which covers the diagonals -k .. k that a
+// path of cost <= k can visit when k <= 31.  Each step moves the window one
+// row down (D0 >> 1 instead of the HP / HN shift up).  The score follows the
+// window's bottom diagonal (offset +k, which never decreases) while its
+// bottom row is above row m, then row m itself horizontally.  Needs
+// n >= m > k and n - m <= k.  Returns the exact distance when it is <= k,
+// otherwise k + 1 (early: once the tracked score exceeds 2k + n - m, no path
+// of cost <= k to the end is left, since along a path of cost <= k the
+// tracked cell is reachable within the band for at most 2k + n - m).
+//
+// row(j) points at the padded mask row of text token j: word w + 1 holds the
+// match bits of pattern rows 64 w .. 64 w + 63, words 0 and W + 1 are zero,
+// so the window at padded bit position pos is two loads and a funnel shift.
+template <typename RowFn>
+inline int64_t lev_small_band(int64_t m, int64_t n, int64_t k, RowFn row) {
+    uint64_t VP = ~UINT64_C(0) << (63 - k), VN = 0;
+    int64_t dist = k;
+    const int64_t brk = 2 * k + n - m;
+    int64_t pos = k + 1;  // padded bit position of window bit 0 at this step
+    int64_t j = 0;
+    for (; j < m - k; ++j, ++pos) {
+        const uint64_t* r = row(j);
+        const int64_t w = pos >> 6;
+        const int sh = (int)(pos & 63);
+        const uint64_t X = (r[w] >> sh) | ((r[w + 1] << 1) << (63 - sh));
+        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X | VN;
+        const uint64_t HP = VN | ~(D0 | VP);
+        const uint64_t HN = D0 & VP;
+        dist += (int64_t)((~D0) >> 63);
+        if (dist > brk) return k + 1;
+        const uint64_t D1 = D0 >> 1;
+        VP = HN | ~(D1 | HP);
+        VN = D1 & HP;
+    }
+    int sh_row = 62;  // window bit of DP row m
+    for (; j < n; ++j, ++pos, --sh_row) {
+        const uint64_t* r = row(j);
+        const int64_t w = pos >> 6;
+        const int sh = (int)(pos & 63);
+        const uint64_t X = (r[w] >> sh) | ((r[w + 1] << 1) << (63 - sh));
+        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X | VN;
+        const uint64_t HP = VN | ~(D0 | VP);
+        const uint64_t HN = D0 & VP;
+        dist += (int64_t)((HP >> sh_row) & 1) - (int64_t)((HN >> sh_row) & 1);
+        if (dist > brk) return k + 1;
+        const uint64_t D1 = D0 >> 1;
+        VP = HN | ~(D1 | HP);
+        VN = D1 & HP;
+    }
+    return dist <= k ? dist : k + 1;
+}
+
+// Myers' blocked recurrence with the W words of the column in registers;
+// row(j) points at the W mask words of text token j.
+template <int W, typename RowFn>
+inline int64_t lev_block_fixed_rows(int64_t m, int64_t n, RowFn row) {
     uint64_t VP[W], VN[W];
     for (int w = 0; w < W; ++w) {
         VP[w] = ~UINT64_C(0);
@@ -497,9 +620,7 @@ int64_t lev_block_fixed_direct(const T* p, int64_t m, const T* t, int64_t n, int
     const int last_out = (int)((m - 1) & 63);
     int64_t score = m;
     for (int64_t j = 0; j < n; ++j) {
-        uint64_t x = (uint64_t)(int64_t)t[j] - (uint64_t)lo;
-        x = x <= range ? x : range + 1;
-        const uint64_t* col = pm + x * W;
+        const uint64_t* col = row(j);
         uint64_t hp = 1, hn = 0;
         for (int w = 0; w < W - 1; ++w) block_step(col[w], VP[w], VN[w], hp, hn, 63);
         block_step(col[W - 1], VP[W - 1], VN[W - 1], hp, hn, last_out);
@@ -508,35 +629,68 @@ int64_t lev_block_fixed_direct(const T* p, int64_t m, const T* t, int64_t n, int
     return score;
 }
 
+// Largest bound of the single-word band (2k + 1 diagonals in 64 bits, plus
+// the row the score follows).
+constexpr int64_t kSmallBand = 31;
+
+// 65..256 pattern tokens: one padded mask table (value-indexed when the
+// pattern's values span a small range, else on dense ids), the single-word
+// band when the lengths allow a distance <= kSmallBand, else (or when the
+// distance is larger) the unbanded blocked recurrence on the same table.
+template <int W, typename T>
+int64_t lev_medium(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
+    constexpr int64_t stride = W + 2;
+    int64_t lo = (int64_t)p[0], hi = lo;
+    for (int64_t i = 1; i < m; ++i) {
+        const int64_t v = (int64_t)p[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    const uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    const bool band = n - m <= kSmallBand;
+    if (range < 256 && (range + 2) * (uint64_t)stride <= 512) {
+        // row range + 1 is all zeros, for text values outside [lo, lo + range]
+        s.pm.assign((size_t)(range + 2) * stride, 0);
+        uint64_t* pm = s.pm.data();
+        for (int64_t i = 0; i < m; ++i)
+            pm[((uint64_t)(int64_t)p[i] - (uint64_t)lo) * stride + 1 + (i >> 6)] |= UINT64_C(1) << (i & 63);
+        auto row = [=](int64_t j) {
+            uint64_t x = (uint64_t)(int64_t)t[j] - (uint64_t)lo;
+            x = x <= range ? x : range + 1;
+            return pm + x * stride;
+        };
+        if (band) {
+            const int64_t d = lev_small_band(m, n, kSmallBand, row);
+            if (d <= kSmallBand) return d;
+        }
+        return lev_block_fixed_rows<W>(m, n, [=](int64_t j) { return row(j) + 1; });
+    }
+    const int32_t ids = densify(p, m, t, n, s);
+    s.pm.assign((size_t)(ids + 1) * stride, 0);
+    uint64_t* pm = s.pm.data();
+    const int32_t* pid = s.pid.data();
+    for (int64_t i = 0; i < m; ++i) pm[(size_t)pid[i] * stride + 1 + (i >> 6)] |= UINT64_C(1) << (i & 63);
+    const int32_t* tid = s.tid.data();
+    auto row = [=](int64_t j) { return pm + (size_t)tid[j] * stride; };
+    if (band) {
+        const int64_t d = lev_small_band(m, n, kSmallBand, row);
+        if (d <= kSmallBand) return d;
+    }
+    return lev_block_fixed_rows<W>(m, n, [=](int64_t j) { return row(j) + 1; });
+}
+
 // Distance between p[0, m) and t[0, n) with m > 64 (dense ids built here).
 template <typename T>
 int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
     const int64_t W = (m + 63) >> 6;
-    if (W <= 4) {
-        int64_t lo = (int64_t)p[0], hi = lo;
-        for (int64_t i = 1; i < m; ++i) {
-            const int64_t v = (int64_t)p[i];
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-        const uint64_t range = (uint64_t)hi - (uint64_t)lo;
-        // a table of at most 2 KB, cheaper to clear than building dense ids
-        if (range < 256 && (range + 2) * (uint64_t)W <= 256) {
-            switch (W) {
-                case 2: return lev_block_fixed_direct<2>(p, m, t, n, lo, range, s);
-                case 3: return lev_block_fixed_direct<3>(p, m, t, n, lo, range, s);
-                default: return lev_block_fixed_direct<4>(p, m, t, n, lo, range, s);
-            }
-        }
+    switch (W) {
+        case 2: return lev_medium<2>(p, m, t, n, s);
+        case 3: return lev_medium<3>(p, m, t, n, s);
+        case 4: return lev_medium<4>(p, m, t, n, s);
+        default: break;
     }
     const int32_t k = densify(p, m, t, n, s);
     build_masks(s.pid.data(), m, k, W, s);
-    switch (W) {
-        case 2: return lev_block_fixed<2>(s.tid.data(), n, m, s.pm.data());
-        case 3: return lev_block_fixed<3>(s.tid.data(), n, m, s.pm.data());
-        case 4: return lev_block_fixed<4>(s.tid.data(), n, m, s.pm.data());
-        default: break;
-    }
     const int64_t diff = n > m ? n - m : m - n;
     const int64_t full = std::max(n, m);
     int64_t bound = std::max<int64_t>(diff + 64, 2 * diff);
@@ -548,29 +702,10 @@ int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
     }
 }
 
+// Distance between pattern p[0, pm) and text t[0, tn), 0 < pm <= tn, no
+// common prefix or suffix.
 template <typename T>
-int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) {
-    // common prefix and suffix cost nothing
-    while (n > 0 && m > 0 && h[0] == r[0]) {
-        ++h;
-        ++r;
-        --n;
-        --m;
-    }
-    while (n > 0 && m > 0 && h[n - 1] == r[m - 1]) {
-        --n;
-        --m;
-    }
-    if (n == 0) return m;
-    if (m == 0) return n;
-    // the shorter sequence is the pattern (the distance is symmetric)
-    const T* p = r;
-    const T* t = h;
-    int64_t pm = m, tn = n;
-    if (n < m) {
-        std::swap(p, t);
-        std::swap(pm, tn);
-    }
+int64_t stripped_distance(const T* p, int64_t pm, const T* t, int64_t tn, Scratch& s) {
     if (pm <= 64) {
         if (pm > 16) {
             // many SIMD compares per token: a value-indexed table is cheaper
@@ -594,6 +729,335 @@ int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) 
     }
     return lev_long(p, pm, t, tn, s);
 }
+
+// Drops the common prefix and suffix of h[0, n) and r[0, m) (they cost
+// nothing); on return the shorter of the two is p[0, pm) (the distance is
+// symmetric), the other t[0, tn).
+template <typename T>
+inline void strip_pair(const T* h, int64_t n, const T* r, int64_t m, const T*& p, int64_t& pm,
+                       const T*& t, int64_t& tn) {
+    const int64_t pre = common_prefix(h, r, std::min(n, m));
+    h += pre;
+    r += pre;
+    n -= pre;
+    m -= pre;
+    const int64_t suf = common_suffix(h + n, r + m, std::min(n, m));
+    n -= suf;
+    m -= suf;
+    if (n < m) {
+        p = h;
+        pm = n;
+        t = r;
+        tn = m;
+    } else {
+        p = r;
+        pm = m;
+        t = h;
+        tn = n;
+    }
+}
+
+template <typename T>
+int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) {
+    const T *p, *t;
+    int64_t pm, tn;
+    strip_pair(h, n, r, m, p, pm, t, tn);
+    if (pm == 0) return tn;
+    return stripped_distance(p, pm, t, tn, s);
+}
+
+#if defined(__AVX512BW__) || defined(__AVX2__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+// GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512
+// intrinsics as uninitialised (GCC bug 105593, fixed in GCC 13)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// ---------------------------------------------------------------------------
+// Lockstep recurrence for short pairs (pattern <= 64 tokens after the common
+// affixes are stripped, text <= kLockMaxText tokens): kLanes pairs advance
+// through Hyyroe's single-word recurrence together, one pair per 64-bit SIMD
+// lane, which replaces kLanes latency-bound dependency chains by one.
+//   phase 1, per pair: the match mask of each text token (SIMD compares of
+//     the token against the pattern) into eq[j * kLanes + lane];
+//   phase 2, all lanes: the recurrence up to the longest text of the group;
+//     a lane whose text has ended keeps its column (masked update);
+//   result: D[m][n] = n + popcount(VP & low m bits) - popcount(VN & low m
+//     bits), the last column's vertical deltas summed from D[0][n] = n (no
+//     per-step score tracking).
+#if defined(__AVX512BW__)
+constexpr int kLanes = 8;
+#elif defined(__AVX2__)
+constexpr int kLanes = 4;
+#else
+constexpr int kLanes = 0;  // the base build runs pair by pair
+#endif
+constexpr int64_t kLockMaxText = 256;
+
+template <typename T>
+struct Lane {
+    const T* p;  // pattern (m tokens, 1..64)
+    const T* t;  // text (n tokens, 1..kLockMaxText)
+    int64_t m, n;
+    int64_t idx;  // output slot
+};
+
+inline uint64_t low_bits(int64_t m) { return m >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << m) - 1; }
+
+#if defined(__AVX512BW__)
+// Pattern and text values as narrow lanes: value - lo, the text clamped to
+// the sentinel (all ones of the narrow type, never a pattern value because
+// the caller guarantees range < sentinel, or the token type is the narrow
+// type itself with lo = 0 and nothing to clamp).  The text goes to tb as
+// 32-bit words holding the narrow value in every narrow slot, so the compare
+// loop broadcasts it with a plain load.
+template <int UB, typename T>
+inline void narrow_pattern(const T* p, int64_t m, int64_t lo, __m512i& P0, __m512i& P1) {
+    if constexpr (sizeof(T) == (size_t)UB) {
+        (void)lo;
+        if constexpr (UB == 1) {
+            P0 = _mm512_maskz_loadu_epi8(low_bits(m), p);
+            P1 = P0;
+        } else {
+            P0 = _mm512_maskz_loadu_epi16((__mmask32)low_bits(m), p);
+            P1 = _mm512_maskz_loadu_epi16((__mmask32)(low_bits(m) >> 32), p + 32);
+        }
+    } else {
+        alignas(64) uint8_t buf[128];
+        if constexpr (sizeof(T) == 8) {
+            const __m512i vlo = _mm512_set1_epi64((long long)lo);
+            for (int64_t c = 0; c < m; c += 8) {
+                const __mmask8 k = (__mmask8)(low_bits(m - c) & 0xFF);
+                const __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, p + c), vlo);
+                if constexpr (UB == 1) _mm512_mask_cvtepi64_storeu_epi8(buf + c, k, v);
+                else _mm512_mask_cvtepi64_storeu_epi16(buf + 2 * c, k, v);
+            }
+        } else {
+            static_assert(sizeof(T) == 4, "narrow_pattern: 4- or 8-byte tokens");
+            const __m512i vlo = _mm512_set1_epi32((int)lo);
+            for (int64_t c = 0; c < m; c += 16) {
+                const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
+                const __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p + c), vlo);
+                if constexpr (UB == 1) _mm512_mask_cvtepi32_storeu_epi8(buf + c, k, v);
+                else _mm512_mask_cvtepi32_storeu_epi16(buf + 2 * c, k, v);
+            }
+        }
+        // bytes past the pattern are stale: their match bits (>= m) never matter
+        P0 = _mm512_load_si512(buf);
+        P1 = _mm512_load_si512(buf + 64);
+    }
+}
+
+template <int UB>
+inline __m256i dup_narrow32(__m256i y) {
+    if constexpr (UB == 1) y = _mm256_or_si256(y, _mm256_slli_epi32(y, 8));
+    return _mm256_or_si256(y, _mm256_slli_epi32(y, 16));
+}
+template <int UB>
+inline __m512i dup_narrow32(__m512i y) {
+    if constexpr (UB == 1) y = _mm512_or_si512(y, _mm512_slli_epi32(y, 8));
+    return _mm512_or_si512(y, _mm512_slli_epi32(y, 16));
+}
+
+template <int UB, typename T>
+inline void narrow_text(const T* t, int64_t n, int64_t lo, uint32_t* tb) {
+    if constexpr (sizeof(T) == 8) {
+        const __m512i vlo = _mm512_set1_epi64((long long)lo);
+        const __m512i sent = _mm512_set1_epi64(UB == 1 ? 0xFF : 0xFFFF);
+        for (int64_t c = 0; c < n; c += 8) {
+            const __mmask8 k = (__mmask8)(low_bits(n - c) & 0xFF);
+            __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, t + c), vlo);
+            v = _mm512_min_epu64(v, sent);
+            _mm256_storeu_si256((__m256i*)(tb + c), dup_narrow32<UB>(_mm512_cvtepi64_epi32(v)));
+        }
+    } else if constexpr (sizeof(T) == 4) {
+        const __m512i vlo = _mm512_set1_epi32((int)lo);
+        const __m512i sent = _mm512_set1_epi32(UB == 1 ? 0xFF : 0xFFFF);
+        for (int64_t c = 0; c < n; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(n - c) & 0xFFFF);
+            __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, t + c), vlo);
+            v = _mm512_min_epu32(v, sent);
+            _mm512_storeu_si512(tb + c, dup_narrow32<UB>(v));
+        }
+    } else if constexpr (sizeof(T) == 2) {
+        (void)lo;  // lo == 0, UB == 2
+        for (int64_t c = 0; c < n; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(n - c) & 0xFFFF);
+            const __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, t + c));
+            _mm512_storeu_si512(tb + c, dup_narrow32<UB>(v));
+        }
+    } else {
+        (void)lo;  // lo == 0, UB == 1
+        for (int64_t c = 0; c < n; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(n - c) & 0xFFFF);
+            const __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, t + c));
+            _mm512_storeu_si512(tb + c, dup_narrow32<UB>(v));
+        }
+    }
+}
+
+// eq[j * kLanes] = match mask of t[j] for j < n, via narrow compares
+template <int UB, bool TWO, typename T>
+inline void lane_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int64_t lo,
+                              uint64_t* eq, uint32_t* tb) {
+    __m512i P0, P1;
+    narrow_pattern<UB>(p, m, lo, P0, P1);
+    narrow_text<UB>(t, n, lo, tb);
+    for (int64_t j = 0; j < n; ++j) {
+        const __m512i v = _mm512_set1_epi32((int)tb[j]);
+        uint64_t e;
+        if constexpr (UB == 1) {
+            e = _mm512_cmpeq_epi8_mask(P0, v);
+        } else {
+            e = (uint32_t)_mm512_cmpeq_epi16_mask(P0, v);
+            if constexpr (TWO) e |= (uint64_t)_mm512_cmpeq_epi16_mask(P1, v) << 32;
+        }
+        eq[j * kLanes] = e;
+    }
+}
+
+// smallest and largest pattern value (4- and 8-byte tokens)
+template <typename T>
+inline void pattern_min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
+    if constexpr (sizeof(T) == 8) {
+        const __m512i first = _mm512_set1_epi64((long long)p[0]);
+        __m512i vmin = first, vmax = first;
+        for (int64_t c = 0; c < m; c += 8) {
+            const __m512i v = _mm512_mask_loadu_epi64(first, (__mmask8)(low_bits(m - c) & 0xFF), p + c);
+            vmin = _mm512_min_epi64(vmin, v);
+            vmax = _mm512_max_epi64(vmax, v);
+        }
+        lo = _mm512_reduce_min_epi64(vmin);
+        hi = _mm512_reduce_max_epi64(vmax);
+    } else {
+        static_assert(sizeof(T) == 4, "pattern_min_max: 4- or 8-byte tokens");
+        const __m512i first = _mm512_set1_epi32((int)p[0]);
+        __m512i vmin = first, vmax = first;
+        for (int64_t c = 0; c < m; c += 16) {
+            const __m512i v = _mm512_mask_loadu_epi32(first, (__mmask16)(low_bits(m - c) & 0xFFFF), p + c);
+            if constexpr (std::is_signed<T>::value) {
+                vmin = _mm512_min_epi32(vmin, v);
+                vmax = _mm512_max_epi32(vmax, v);
+            } else {
+                vmin = _mm512_min_epu32(vmin, v);
+                vmax = _mm512_max_epu32(vmax, v);
+            }
+        }
+        if constexpr (std::is_signed<T>::value) {
+            lo = _mm512_reduce_min_epi32(vmin);
+            hi = _mm512_reduce_max_epi32(vmax);
+        } else {
+            lo = (int64_t)(uint32_t)_mm512_reduce_min_epu32(vmin);
+            hi = (int64_t)(uint32_t)_mm512_reduce_max_epu32(vmax);
+        }
+    }
+}
+#endif
+
+// Phase 1 for one lane: eq[j * kLanes] = match mask of t[j], j < n.
+template <typename T>
+inline void lane_masks(const Lane<T>& L, uint64_t* eq, Scratch& s) {
+#if defined(__AVX512BW__)
+    uint32_t* tb = s.lock_tb.data();
+    if constexpr (sizeof(T) == 1) {
+        lane_masks_narrow<1, false>(L.p, L.m, L.t, L.n, 0, eq, tb);
+        return;
+    } else if constexpr (sizeof(T) == 2) {
+        if (L.m <= 32) lane_masks_narrow<2, false>(L.p, L.m, L.t, L.n, 0, eq, tb);
+        else lane_masks_narrow<2, true>(L.p, L.m, L.t, L.n, 0, eq, tb);
+        return;
+    } else {
+        int64_t lo, hi;
+        pattern_min_max(L.p, L.m, lo, hi);
+        const uint64_t range = (uint64_t)hi - (uint64_t)lo;
+        if (range < 0xFF) return lane_masks_narrow<1, false>(L.p, L.m, L.t, L.n, lo, eq, tb);
+        if (range < 0xFFFF) {
+            if (L.m <= 32) return lane_masks_narrow<2, false>(L.p, L.m, L.t, L.n, lo, eq, tb);
+            return lane_masks_narrow<2, true>(L.p, L.m, L.t, L.n, lo, eq, tb);
+        }
+    }
+#endif
+    // wide values (or AVX2): compares in the token type against the pattern
+    // copied into an aligned buffer
+    ShortPattern<T> P(s.short_pattern);
+    P.load(L.p, (int)L.m);
+    for (int64_t j = 0; j < L.n; ++j) eq[j * kLanes] = P.match(L.t[j]);
+}
+
+// Phase 2 and the result, for lanes[0, nl) (nl <= kLanes; missing lanes run
+// on stale masks with n = 0 and are never read).
+template <typename T>
+inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
+    uint64_t* eq = s.lock_eq.data();
+    alignas(64) int64_t nv[kLanes > 0 ? kLanes : 1] = {};
+    int64_t nmax = 0;
+    for (int l = 0; l < nl; ++l) {
+        lane_masks(lanes[l], eq + l, s);
+        nv[l] = lanes[l].n;
+        nmax = std::max(nmax, lanes[l].n);
+    }
+    alignas(64) uint64_t vp[kLanes > 0 ? kLanes : 1], vn[kLanes > 0 ? kLanes : 1];
+#if defined(__AVX512BW__)
+    {
+        const __m512i one = _mm512_set1_epi64(1);
+        const __m512i nn = _mm512_load_si512(nv);
+        __m512i jj = _mm512_setzero_si512();
+        __m512i VP = _mm512_set1_epi64(-1), VN = _mm512_setzero_si512();
+        // ternary-logic truth tables over (a, b, c) = (0xF0, 0xCC, 0xAA)
+        constexpr int kXorOr = 0xBE;    // (a ^ b) | c
+        constexpr int kOrNotOr = 0xF1;  // a | ~(b | c)
+        for (int64_t j = 0; j < nmax; ++j) {
+            const __mmask8 live = _mm512_cmpgt_epi64_mask(nn, jj);
+            jj = _mm512_add_epi64(jj, one);
+            const __m512i X = _mm512_or_si512(_mm512_loadu_si512(eq + j * kLanes), VN);
+            const __m512i S = _mm512_add_epi64(_mm512_and_si512(X, VP), VP);
+            const __m512i D0 = _mm512_ternarylogic_epi64(S, VP, X, kXorOr);
+            __m512i HP = _mm512_ternarylogic_epi64(VN, D0, VP, kOrNotOr);
+            __m512i HN = _mm512_and_si512(VP, D0);
+            HP = _mm512_or_si512(_mm512_slli_epi64(HP, 1), one);
+            HN = _mm512_slli_epi64(HN, 1);
+            VP = _mm512_mask_mov_epi64(VP, live, _mm512_ternarylogic_epi64(HN, D0, HP, kOrNotOr));
+            VN = _mm512_mask_and_epi64(VN, live, HP, D0);
+        }
+        _mm512_store_si512(vp, VP);
+        _mm512_store_si512(vn, VN);
+    }
+#elif defined(__AVX2__)
+    {
+        const __m256i one = _mm256_set1_epi64x(1), ones = _mm256_set1_epi64x(-1);
+        const __m256i nn = _mm256_load_si256((const __m256i*)nv);
+        __m256i jj = _mm256_setzero_si256();
+        __m256i VP = ones, VN = _mm256_setzero_si256();
+        for (int64_t j = 0; j < nmax; ++j) {
+            const __m256i live = _mm256_cmpgt_epi64(nn, jj);
+            jj = _mm256_add_epi64(jj, one);
+            const __m256i X = _mm256_or_si256(_mm256_loadu_si256((const __m256i*)(eq + j * kLanes)), VN);
+            const __m256i S = _mm256_add_epi64(_mm256_and_si256(X, VP), VP);
+            const __m256i D0 = _mm256_or_si256(_mm256_xor_si256(S, VP), X);
+            __m256i HP = _mm256_or_si256(VN, _mm256_xor_si256(_mm256_or_si256(D0, VP), ones));
+            __m256i HN = _mm256_and_si256(VP, D0);
+            HP = _mm256_or_si256(_mm256_slli_epi64(HP, 1), one);
+            HN = _mm256_slli_epi64(HN, 1);
+            const __m256i nVP = _mm256_or_si256(HN, _mm256_xor_si256(_mm256_or_si256(D0, HP), ones));
+            const __m256i nVN = _mm256_and_si256(HP, D0);
+            VP = _mm256_blendv_epi8(VP, nVP, live);
+            VN = _mm256_blendv_epi8(VN, nVN, live);
+        }
+        _mm256_store_si256((__m256i*)vp, VP);
+        _mm256_store_si256((__m256i*)vn, VN);
+    }
+#endif
+    for (int l = 0; l < nl; ++l) {
+        const uint64_t mm = low_bits(lanes[l].m);
+        out[lanes[l].idx] = lanes[l].n + (int64_t)__builtin_popcountll(vp[l] & mm) -
+                            (int64_t)__builtin_popcountll(vn[l] & mm);
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic pop
+#endif
+#endif  // lockstep
 
 // Runs f(i, scratch) for i in [0, N) over n_threads threads with dynamic
 // scheduling; the first exception is re-thrown after the parallel region.
@@ -663,14 +1127,66 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
     int64_t work = 0;
     for (int64_t i = 0; i < N; ++i) work += hyp.lengths[i] + ref.lengths[i] + 8;
     if (work < 20000) n_threads = 1;
-    // long pairs: hand them out one by one (uneven lengths)
-    const int64_t chunk = work >= 20000 && N > 0 && work / N > 600 ? 1 : chunk_for(N, n_threads);
+    const bool long_pairs = work >= 20000 && N > 0 && work / N > 600;
+#if defined(__AVX512BW__) || defined(__AVX2__)
+    // Tasks of `block` consecutive pairs; the short pairs of a task are
+    // gathered into lockstep groups of kLanes (the last one partial), the
+    // others computed one by one.  Long pairs: one pair per task (uneven
+    // lengths).
+    const int64_t block = long_pairs ? 1 : 64;
+    const int64_t n_blocks = (N + block - 1) / block;
+    const int64_t chunk = long_pairs ? 1 : chunk_for(n_blocks, n_threads);
+    parallel_pairs(n_blocks, n_threads, chunk, [&](int64_t b, Scratch& s) {
+        if (s.lock_eq.empty()) {
+            s.lock_eq.assign((size_t)kLanes * kLockMaxText, 0);
+            s.lock_tb.assign((size_t)kLockMaxText + 16, 0);
+        }
+        Lane<T> lanes[kLanes];
+        int nl = 0;
+        const int64_t end = std::min(N, (b + 1) * block);
+        for (int64_t i = b * block; i < end; ++i) {
+#if defined(__GNUC__) || defined(__clang__)
+            // pairs are memory-latency bound (the suffix check touches the rows'
+            // ends first): fetch the used part of a pair a few places ahead.
+            // Written out here: GCC deletes a call to a function whose only
+            // effect is __builtin_prefetch (it counts as const).
+            const int64_t ahead = i + 6;
+            if (ahead < N) {
+                const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
+                const char* rn = (const char*)(rd + (ref.offsets ? ref.offsets[ahead] : ahead * ref.stride));
+                const int64_t hb = std::min<int64_t>(hyp.lengths[ahead] * (int64_t)sizeof(T), 2048);
+                const int64_t rb = std::min<int64_t>(ref.lengths[ahead] * (int64_t)sizeof(T), 2048);
+                for (int64_t o = 0; o < hb; o += 64) __builtin_prefetch(hn + o);
+                for (int64_t o = 0; o < rb; o += 64) __builtin_prefetch(rn + o);
+            }
+#endif
+            const T *p, *t;
+            int64_t pm, tn;
+            strip_pair(hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride), hyp.lengths[i],
+                       rd + (ref.offsets ? ref.offsets[i] : i * ref.stride), ref.lengths[i], p, pm,
+                       t, tn);
+            if (pm == 0) {
+                out[i] = tn;
+            } else if (pm <= 64 && tn <= kLockMaxText) {
+                lanes[nl++] = Lane<T>{p, t, pm, tn, i};
+                if (nl == kLanes) {
+                    lock_group(lanes, nl, out, s);
+                    nl = 0;
+                }
+            } else {
+                out[i] = stripped_distance(p, pm, t, tn, s);
+            }
+        }
+        if (nl > 0) lock_group(lanes, nl, out, s);
+    });
+#else
+    const int64_t chunk = long_pairs ? 1 : chunk_for(N, n_threads);
     parallel_pairs(N, n_threads, chunk, [&](int64_t i, Scratch& s) {
-        const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
-        const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
 #if defined(__GNUC__) || defined(__clang__)
         // pairs are memory-latency bound (the suffix check touches the rows'
-        // ends first): fetch the used part of a pair a few places ahead
+        // ends first): fetch the used part of a pair a few places ahead.
+        // Written out here: GCC deletes a call to a function whose only
+        // effect is __builtin_prefetch (it counts as const).
         const int64_t ahead = i + 6;
         if (ahead < N) {
             const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
@@ -681,8 +1197,11 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
             for (int64_t o = 0; o < rb; o += 64) __builtin_prefetch(rn + o);
         }
 #endif
+        const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
+        const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
         out[i] = pair_distance(h, hyp.lengths[i], r, ref.lengths[i], s);
     });
+#endif
 }
 
 // ---------------------------------------------------------------------------
