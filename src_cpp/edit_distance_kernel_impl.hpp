@@ -344,6 +344,7 @@ struct Scratch {
     uint32_t stamp = 0;
     std::vector<uint64_t> lock_eq;      // (kLockMaxText, kLanes) lockstep match masks
     std::vector<uint32_t> lock_tb;      // (kLockMaxText + 16,) narrowed text
+    alignas(64) uint8_t band_pattern[1024];  // padded narrowed pattern of a band lane
 };
 
 // Build dense ids: pattern tokens get ids 0..k-1 by first occurrence, text
@@ -638,7 +639,7 @@ constexpr int64_t kSmallBand = 31;
 // band when the lengths allow a distance <= kSmallBand, else (or when the
 // distance is larger) the unbanded blocked recurrence on the same table.
 template <int W, typename T>
-int64_t lev_medium(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
+int64_t lev_medium(const T* p, int64_t m, const T* t, int64_t n, Scratch& s, bool try_band) {
     constexpr int64_t stride = W + 2;
     int64_t lo = (int64_t)p[0], hi = lo;
     for (int64_t i = 1; i < m; ++i) {
@@ -647,7 +648,7 @@ int64_t lev_medium(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
         hi = v > hi ? v : hi;
     }
     const uint64_t range = (uint64_t)hi - (uint64_t)lo;
-    const bool band = n - m <= kSmallBand;
+    const bool band = try_band && n - m <= kSmallBand;
     if (range < 256 && (range + 2) * (uint64_t)stride <= 512) {
         // row range + 1 is all zeros, for text values outside [lo, lo + range]
         s.pm.assign((size_t)(range + 2) * stride, 0);
@@ -681,12 +682,12 @@ int64_t lev_medium(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
 
 // Distance between p[0, m) and t[0, n) with m > 64 (dense ids built here).
 template <typename T>
-int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
+int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s, bool try_band) {
     const int64_t W = (m + 63) >> 6;
     switch (W) {
-        case 2: return lev_medium<2>(p, m, t, n, s);
-        case 3: return lev_medium<3>(p, m, t, n, s);
-        case 4: return lev_medium<4>(p, m, t, n, s);
+        case 2: return lev_medium<2>(p, m, t, n, s, try_band);
+        case 3: return lev_medium<3>(p, m, t, n, s, try_band);
+        case 4: return lev_medium<4>(p, m, t, n, s, try_band);
         default: break;
     }
     const int32_t k = densify(p, m, t, n, s);
@@ -703,9 +704,11 @@ int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
 }
 
 // Distance between pattern p[0, pm) and text t[0, tn), 0 < pm <= tn, no
-// common prefix or suffix.
+// common prefix or suffix.  try_band = false skips the single-word band
+// (already tried, the distance is larger).
 template <typename T>
-int64_t stripped_distance(const T* p, int64_t pm, const T* t, int64_t tn, Scratch& s) {
+int64_t stripped_distance(const T* p, int64_t pm, const T* t, int64_t tn, Scratch& s,
+                          bool try_band = true) {
     if (pm <= 64) {
         if (pm > 16) {
             // many SIMD compares per token: a value-indexed table is cheaper
@@ -727,7 +730,7 @@ int64_t stripped_distance(const T* p, int64_t pm, const T* t, int64_t tn, Scratc
         const int32_t k = densify(p, pm, t, tn, s);
         return lev_short_ids(s.pid.data(), pm, s.tid.data(), tn, k);
     }
-    return lev_long(p, pm, t, tn, s);
+    return lev_long(p, pm, t, tn, s, try_band);
 }
 
 // Drops the common prefix and suffix of h[0, n) and r[0, m) (they cost
@@ -775,29 +778,37 @@ int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 // ---------------------------------------------------------------------------
-// Lockstep recurrence for short pairs (pattern <= 64 tokens after the common
-// affixes are stripped, text <= kLockMaxText tokens): kLanes pairs advance
-// through Hyyroe's single-word recurrence together, one pair per 64-bit SIMD
-// lane, which replaces kLanes latency-bound dependency chains by one.
+// Lockstep recurrences: kLanes pairs advance together, one pair per 64-bit
+// SIMD lane, which replaces kLanes latency-bound dependency chains by one.
 //   phase 1, per pair: the match mask of each text token (SIMD compares of
 //     the token against the pattern) into eq[j * kLanes + lane];
 //   phase 2, all lanes: the recurrence up to the longest text of the group;
-//     a lane whose text has ended keeps its column (masked update);
-//   result: D[m][n] = n + popcount(VP & low m bits) - popcount(VN & low m
-//     bits), the last column's vertical deltas summed from D[0][n] = n (no
-//     per-step score tracking).
+//     a lane whose text has ended keeps its state (masked updates).
+// Two kinds of group:
+//  * short: pattern <= 64 tokens after the affixes are stripped, Hyyroe's
+//    single-word recurrence; D[m][n] = n + popcount(VP & low m bits) -
+//    popcount(VN & low m bits) (the last column's vertical deltas summed
+//    from D[0][n] = n; no per-step score tracking);
+//  * band (AVX-512 only): 65..kBandMaxPattern pattern tokens, text at most
+//    kSmallBand longer: the single-word band of lev_small_band, with the
+//    window's mask compared directly against a 64-token window of the
+//    (narrowed, padded) pattern; the score follows the window's bottom
+//    diagonal for all n steps (rows past m are rows that match nothing),
+//    which gives C[n + k][n], and C[m][n] = C[n + k][n] minus the vertical
+//    deltas of rows m + 1 .. n + k in the last window.  The same computed
+//    matrix as lev_small_band's row-m tracking, so the same result: exact
+//    when <= kSmallBand; larger results are recomputed without the band.
 #if defined(__AVX512BW__)
 constexpr int kLanes = 8;
-#elif defined(__AVX2__)
-constexpr int kLanes = 4;
 #else
-constexpr int kLanes = 0;  // the base build runs pair by pair
+constexpr int kLanes = 4;
 #endif
-constexpr int64_t kLockMaxText = 256;
+constexpr int64_t kBandMaxPattern = 256;
+constexpr int64_t kLockMaxText = kBandMaxPattern + kSmallBand;
 
 template <typename T>
 struct Lane {
-    const T* p;  // pattern (m tokens, 1..64)
+    const T* p;  // pattern (m tokens)
     const T* t;  // text (n tokens, 1..kLockMaxText)
     int64_t m, n;
     int64_t idx;  // output slot
@@ -806,54 +817,21 @@ struct Lane {
 inline uint64_t low_bits(int64_t m) { return m >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << m) - 1; }
 
 #if defined(__AVX512BW__)
-// Pattern and text values as narrow lanes: value - lo, the text clamped to
-// the sentinel (all ones of the narrow type, never a pattern value because
-// the caller guarantees range < sentinel, or the token type is the narrow
-// type itself with lo = 0 and nothing to clamp).  The text goes to tb as
-// 32-bit words holding the narrow value in every narrow slot, so the compare
-// loop broadcasts it with a plain load.
-template <int UB, typename T>
-inline void narrow_pattern(const T* p, int64_t m, int64_t lo, __m512i& P0, __m512i& P1) {
-    if constexpr (sizeof(T) == (size_t)UB) {
-        (void)lo;
-        if constexpr (UB == 1) {
-            P0 = _mm512_maskz_loadu_epi8(low_bits(m), p);
-            P1 = P0;
-        } else {
-            P0 = _mm512_maskz_loadu_epi16((__mmask32)low_bits(m), p);
-            P1 = _mm512_maskz_loadu_epi16((__mmask32)(low_bits(m) >> 32), p + 32);
-        }
-    } else {
-        alignas(64) uint8_t buf[128];
-        if constexpr (sizeof(T) == 8) {
-            const __m512i vlo = _mm512_set1_epi64((long long)lo);
-            for (int64_t c = 0; c < m; c += 8) {
-                const __mmask8 k = (__mmask8)(low_bits(m - c) & 0xFF);
-                const __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, p + c), vlo);
-                if constexpr (UB == 1) _mm512_mask_cvtepi64_storeu_epi8(buf + c, k, v);
-                else _mm512_mask_cvtepi64_storeu_epi16(buf + 2 * c, k, v);
-            }
-        } else {
-            static_assert(sizeof(T) == 4, "narrow_pattern: 4- or 8-byte tokens");
-            const __m512i vlo = _mm512_set1_epi32((int)lo);
-            for (int64_t c = 0; c < m; c += 16) {
-                const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
-                const __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p + c), vlo);
-                if constexpr (UB == 1) _mm512_mask_cvtepi32_storeu_epi8(buf + c, k, v);
-                else _mm512_mask_cvtepi32_storeu_epi16(buf + 2 * c, k, v);
-            }
-        }
-        // bytes past the pattern are stale: their match bits (>= m) never matter
-        P0 = _mm512_load_si512(buf);
-        P1 = _mm512_load_si512(buf + 64);
-    }
+// Narrowing: pattern and text values become value - lo in 8- or 16-bit lanes
+// (UB bytes).  The text is clamped to the sentinel (all ones) when it falls
+// outside [lo, lo + range]; callers guarantee that no pattern value (and no
+// padding value) equals the sentinel.  The text goes to tb as 32-bit words
+// holding the narrow value in every narrow slot, so the compare loop
+// broadcasts it with a plain load.
+
+// 16 tokens (lanes past k zero) as 32-bit lanes, tokens of at most 4 bytes
+template <typename T>
+inline __m512i load16_as32(const T* p, __mmask16 k) {
+    if constexpr (sizeof(T) == 4) return _mm512_maskz_loadu_epi32(k, p);
+    else if constexpr (sizeof(T) == 2) return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, p));
+    else return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, p));
 }
 
-template <int UB>
-inline __m256i dup_narrow32(__m256i y) {
-    if constexpr (UB == 1) y = _mm256_or_si256(y, _mm256_slli_epi32(y, 8));
-    return _mm256_or_si256(y, _mm256_slli_epi32(y, 16));
-}
 template <int UB>
 inline __m512i dup_narrow32(__m512i y) {
     if constexpr (UB == 1) y = _mm512_or_si512(y, _mm512_slli_epi32(y, 8));
@@ -861,49 +839,123 @@ inline __m512i dup_narrow32(__m512i y) {
 }
 
 template <int UB, typename T>
-inline void narrow_text(const T* t, int64_t n, int64_t lo, uint32_t* tb) {
+inline void narrow_text(const T* t, int64_t n, int64_t lo, uint64_t range, uint32_t* tb) {
+    constexpr int sent = UB == 1 ? 0xFF : 0xFFFF;
     if constexpr (sizeof(T) == 8) {
         const __m512i vlo = _mm512_set1_epi64((long long)lo);
-        const __m512i sent = _mm512_set1_epi64(UB == 1 ? 0xFF : 0xFFFF);
+        const __m512i vr = _mm512_set1_epi64((long long)range);
+        const __m512i vs = _mm512_set1_epi64(sent);
         for (int64_t c = 0; c < n; c += 8) {
             const __mmask8 k = (__mmask8)(low_bits(n - c) & 0xFF);
             __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, t + c), vlo);
-            v = _mm512_min_epu64(v, sent);
-            _mm256_storeu_si256((__m256i*)(tb + c), dup_narrow32<UB>(_mm512_cvtepi64_epi32(v)));
-        }
-    } else if constexpr (sizeof(T) == 4) {
-        const __m512i vlo = _mm512_set1_epi32((int)lo);
-        const __m512i sent = _mm512_set1_epi32(UB == 1 ? 0xFF : 0xFFFF);
-        for (int64_t c = 0; c < n; c += 16) {
-            const __mmask16 k = (__mmask16)(low_bits(n - c) & 0xFFFF);
-            __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, t + c), vlo);
-            v = _mm512_min_epu32(v, sent);
-            _mm512_storeu_si512(tb + c, dup_narrow32<UB>(v));
-        }
-    } else if constexpr (sizeof(T) == 2) {
-        (void)lo;  // lo == 0, UB == 2
-        for (int64_t c = 0; c < n; c += 16) {
-            const __mmask16 k = (__mmask16)(low_bits(n - c) & 0xFFFF);
-            const __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, t + c));
-            _mm512_storeu_si512(tb + c, dup_narrow32<UB>(v));
+            v = _mm512_mask_mov_epi64(v, _mm512_cmpgt_epu64_mask(v, vr), vs);
+            __m256i y = _mm512_cvtepi64_epi32(v);
+            if constexpr (UB == 1) y = _mm256_or_si256(y, _mm256_slli_epi32(y, 8));
+            y = _mm256_or_si256(y, _mm256_slli_epi32(y, 16));
+            _mm256_storeu_si256((__m256i*)(tb + c), y);
         }
     } else {
-        (void)lo;  // lo == 0, UB == 1
+        const __m512i vlo = _mm512_set1_epi32((int)lo);
+        const __m512i vr = _mm512_set1_epi32((int)range);
+        const __m512i vs = _mm512_set1_epi32(sent);
         for (int64_t c = 0; c < n; c += 16) {
             const __mmask16 k = (__mmask16)(low_bits(n - c) & 0xFFFF);
-            const __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, t + c));
+            __m512i v = _mm512_sub_epi32(load16_as32(t + c, k), vlo);
+            v = _mm512_mask_mov_epi32(v, _mm512_cmpgt_epu32_mask(v, vr), vs);
             _mm512_storeu_si512(tb + c, dup_narrow32<UB>(v));
+        }
+    }
+}
+
+// dst[i] = p[i] - lo as UB-byte values, i < m
+template <int UB, typename T>
+inline void narrow_store(const T* p, int64_t m, int64_t lo, uint8_t* dst) {
+    if constexpr (sizeof(T) == 8) {
+        const __m512i vlo = _mm512_set1_epi64((long long)lo);
+        for (int64_t c = 0; c < m; c += 8) {
+            const __mmask8 k = (__mmask8)(low_bits(m - c) & 0xFF);
+            const __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, p + c), vlo);
+            if constexpr (UB == 1) _mm512_mask_cvtepi64_storeu_epi8(dst + c, k, v);
+            else _mm512_mask_cvtepi64_storeu_epi16(dst + 2 * c, k, v);
+        }
+    } else {
+        const __m512i vlo = _mm512_set1_epi32((int)lo);
+        for (int64_t c = 0; c < m; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
+            const __m512i v = _mm512_sub_epi32(load16_as32(p + c, k), vlo);
+            if constexpr (UB == 1) _mm512_mask_cvtepi32_storeu_epi8(dst + c, k, v);
+            else _mm512_mask_cvtepi32_storeu_epi16(dst + 2 * c, k, v);
+        }
+    }
+}
+
+inline __m512i combine4(__m128i a, __m128i b, __m128i c, __m128i d) {
+    const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
+    const __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(c), d, 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+// The pattern (m <= 64 tokens) narrowed into registers: P0 holds tokens
+// 0..63 (UB = 1) or 0..31 (UB = 2), P1 tokens 32..63 (UB = 2, only when TWO).
+// Lanes past m are don't-care (their match bits, >= m, never matter).
+template <int UB, bool TWO, typename T>
+inline void narrow_pattern(const T* p, int64_t m, int64_t lo, __m512i& P0, __m512i& P1) {
+    P1 = _mm512_setzero_si512();
+    if constexpr (sizeof(T) == (size_t)UB) {
+        (void)lo;  // the token type is the narrow type: lo == 0
+        if constexpr (UB == 1) {
+            P0 = _mm512_maskz_loadu_epi8(low_bits(m), p);
+        } else {
+            P0 = _mm512_maskz_loadu_epi16((__mmask32)low_bits(m), p);
+            if constexpr (TWO) P1 = _mm512_maskz_loadu_epi16((__mmask32)(low_bits(m) >> 32), p + 32);
+        }
+    } else if constexpr (sizeof(T) == 8) {
+        const __m512i vlo = _mm512_set1_epi64((long long)lo);
+        constexpr int chunks = (UB == 1 || TWO) ? 8 : 4;
+        __m128i x[8];
+        for (int c = 0; c < 8; ++c) {
+            if (c >= chunks) {
+                x[c] = _mm_setzero_si128();
+                continue;
+            }
+            const __mmask8 k = (__mmask8)(low_bits(m - 8 * c) & 0xFF);
+            const __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, p + 8 * c), vlo);
+            x[c] = UB == 1 ? _mm512_cvtepi64_epi8(v) : _mm512_cvtepi64_epi16(v);
+        }
+        if constexpr (UB == 1) {
+            P0 = combine4(_mm_unpacklo_epi64(x[0], x[1]), _mm_unpacklo_epi64(x[2], x[3]),
+                          _mm_unpacklo_epi64(x[4], x[5]), _mm_unpacklo_epi64(x[6], x[7]));
+        } else {
+            P0 = combine4(x[0], x[1], x[2], x[3]);
+            if constexpr (TWO) P1 = combine4(x[4], x[5], x[6], x[7]);
+        }
+    } else {
+        static_assert(sizeof(T) == 4, "narrow_pattern: narrow or 4-/8-byte tokens");
+        const __m512i vlo = _mm512_set1_epi32((int)lo);
+        auto chunk = [&](int c) {
+            const __mmask16 k = (__mmask16)(low_bits(m - 16 * c) & 0xFFFF);
+            return _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p + 16 * c), vlo);
+        };
+        if constexpr (UB == 1) {
+            P0 = combine4(_mm512_cvtepi32_epi8(chunk(0)), _mm512_cvtepi32_epi8(chunk(1)),
+                          _mm512_cvtepi32_epi8(chunk(2)), _mm512_cvtepi32_epi8(chunk(3)));
+        } else {
+            P0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(chunk(0))),
+                                    _mm512_cvtepi32_epi16(chunk(1)), 1);
+            if constexpr (TWO)
+                P1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(chunk(2))),
+                                        _mm512_cvtepi32_epi16(chunk(3)), 1);
         }
     }
 }
 
 // eq[j * kLanes] = match mask of t[j] for j < n, via narrow compares
 template <int UB, bool TWO, typename T>
-inline void lane_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int64_t lo,
-                              uint64_t* eq, uint32_t* tb) {
+inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int64_t lo,
+                               uint64_t range, uint64_t* eq, uint32_t* tb) {
     __m512i P0, P1;
-    narrow_pattern<UB>(p, m, lo, P0, P1);
-    narrow_text<UB>(t, n, lo, tb);
+    narrow_pattern<UB, TWO>(p, m, lo, P0, P1);
+    narrow_text<UB>(t, n, lo, range, tb);
     for (int64_t j = 0; j < n; ++j) {
         const __m512i v = _mm512_set1_epi32((int)tb[j]);
         uint64_t e;
@@ -917,9 +969,9 @@ inline void lane_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int6
     }
 }
 
-// smallest and largest pattern value (4- and 8-byte tokens)
+// smallest and largest value of p[0, m)
 template <typename T>
-inline void pattern_min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
+inline void min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
     if constexpr (sizeof(T) == 8) {
         const __m512i first = _mm512_set1_epi64((long long)p[0]);
         __m512i vmin = first, vmax = first;
@@ -930,51 +982,50 @@ inline void pattern_min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
         }
         lo = _mm512_reduce_min_epi64(vmin);
         hi = _mm512_reduce_max_epi64(vmax);
-    } else {
-        static_assert(sizeof(T) == 4, "pattern_min_max: 4- or 8-byte tokens");
+    } else if constexpr (sizeof(T) == 4 && std::is_signed<T>::value) {
         const __m512i first = _mm512_set1_epi32((int)p[0]);
         __m512i vmin = first, vmax = first;
         for (int64_t c = 0; c < m; c += 16) {
             const __m512i v = _mm512_mask_loadu_epi32(first, (__mmask16)(low_bits(m - c) & 0xFFFF), p + c);
-            if constexpr (std::is_signed<T>::value) {
-                vmin = _mm512_min_epi32(vmin, v);
-                vmax = _mm512_max_epi32(vmax, v);
-            } else {
-                vmin = _mm512_min_epu32(vmin, v);
-                vmax = _mm512_max_epu32(vmax, v);
-            }
+            vmin = _mm512_min_epi32(vmin, v);
+            vmax = _mm512_max_epi32(vmax, v);
         }
-        if constexpr (std::is_signed<T>::value) {
-            lo = _mm512_reduce_min_epi32(vmin);
-            hi = _mm512_reduce_max_epi32(vmax);
-        } else {
-            lo = (int64_t)(uint32_t)_mm512_reduce_min_epu32(vmin);
-            hi = (int64_t)(uint32_t)_mm512_reduce_max_epu32(vmax);
+        lo = _mm512_reduce_min_epi32(vmin);
+        hi = _mm512_reduce_max_epi32(vmax);
+    } else {
+        // unsigned tokens of 1, 2 or 4 bytes, as 32-bit lanes
+        const __m512i first = _mm512_set1_epi32((int)(uint32_t)p[0]);
+        __m512i vmin = first, vmax = first;
+        for (int64_t c = 0; c < m; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
+            const __m512i v = _mm512_mask_mov_epi32(first, k, load16_as32(p + c, k));
+            vmin = _mm512_min_epu32(vmin, v);
+            vmax = _mm512_max_epu32(vmax, v);
         }
+        lo = (int64_t)(uint32_t)_mm512_reduce_min_epu32(vmin);
+        hi = (int64_t)(uint32_t)_mm512_reduce_max_epu32(vmax);
     }
 }
 #endif
 
-// Phase 1 for one lane: eq[j * kLanes] = match mask of t[j], j < n.
+// Phase 1 of a short lane: eq[j * kLanes] = match mask of t[j], j < n.
 template <typename T>
-inline void lane_masks(const Lane<T>& L, uint64_t* eq, Scratch& s) {
+inline void short_masks(const Lane<T>& L, uint64_t* eq, Scratch& s) {
 #if defined(__AVX512BW__)
     uint32_t* tb = s.lock_tb.data();
     if constexpr (sizeof(T) == 1) {
-        lane_masks_narrow<1, false>(L.p, L.m, L.t, L.n, 0, eq, tb);
-        return;
+        return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, 0, 0xFF, eq, tb);
     } else if constexpr (sizeof(T) == 2) {
-        if (L.m <= 32) lane_masks_narrow<2, false>(L.p, L.m, L.t, L.n, 0, eq, tb);
-        else lane_masks_narrow<2, true>(L.p, L.m, L.t, L.n, 0, eq, tb);
-        return;
+        if (L.m <= 32) return short_masks_narrow<2, false>(L.p, L.m, L.t, L.n, 0, 0xFFFF, eq, tb);
+        return short_masks_narrow<2, true>(L.p, L.m, L.t, L.n, 0, 0xFFFF, eq, tb);
     } else {
         int64_t lo, hi;
-        pattern_min_max(L.p, L.m, lo, hi);
+        min_max(L.p, L.m, lo, hi);
         const uint64_t range = (uint64_t)hi - (uint64_t)lo;
-        if (range < 0xFF) return lane_masks_narrow<1, false>(L.p, L.m, L.t, L.n, lo, eq, tb);
+        if (range < 0xFF) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, lo, range, eq, tb);
         if (range < 0xFFFF) {
-            if (L.m <= 32) return lane_masks_narrow<2, false>(L.p, L.m, L.t, L.n, lo, eq, tb);
-            return lane_masks_narrow<2, true>(L.p, L.m, L.t, L.n, lo, eq, tb);
+            if (L.m <= 32) return short_masks_narrow<2, false>(L.p, L.m, L.t, L.n, lo, range, eq, tb);
+            return short_masks_narrow<2, true>(L.p, L.m, L.t, L.n, lo, range, eq, tb);
         }
     }
 #endif
@@ -985,25 +1036,86 @@ inline void lane_masks(const Lane<T>& L, uint64_t* eq, Scratch& s) {
     for (int64_t j = 0; j < L.n; ++j) eq[j * kLanes] = P.match(L.t[j]);
 }
 
-// Phase 2 and the result, for lanes[0, nl) (nl <= kLanes; missing lanes run
-// on stale masks with n = 0 and are never read).
+#if defined(__AVX512BW__)
+// Phase 1 of a band lane, UB-byte narrow values: the padded pattern goes to
+// pb (slot 64 + i = pattern token i, slots before and after = pad, which the
+// clamped text never equals); window mask of step j = compare of t[j] with
+// slots j + k + 1 .. j + k + 64.
+template <int UB, typename T>
+inline void band_masks_narrow(const Lane<T>& L, int64_t lo, uint64_t range, uint64_t* eq,
+                              uint8_t* pb, uint32_t* tb) {
+    constexpr int64_t k = kSmallBand;
+    const __m512i pad = UB == 1 ? _mm512_set1_epi8((char)0xFE) : _mm512_set1_epi16((short)0xFFFE);
+    _mm512_store_si512(pb, pad);
+    if constexpr (UB == 2) _mm512_store_si512(pb + 64, pad);
+    narrow_store<UB>(L.p, L.m, lo, pb + 64 * UB);
+    // slots 64 + m .. 64 + m + 2k + 63 can be read
+    for (int64_t o = 0; o < (2 * k + 64) * UB; o += 64) _mm512_storeu_si512(pb + (64 + L.m) * UB + o, pad);
+    narrow_text<UB>(L.t, L.n, lo, range, tb);
+    const uint8_t* w = pb + (k + 1) * UB;
+    for (int64_t j = 0; j < L.n; ++j, w += UB) {
+        const __m512i v = _mm512_set1_epi32((int)tb[j]);
+        uint64_t e;
+        if constexpr (UB == 1) {
+            e = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512(w), v);
+        } else {
+            e = (uint32_t)_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w), v) |
+                ((uint64_t)_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w + 64), v) << 32);
+        }
+        eq[j * kLanes] = e;
+    }
+}
+
+// Phase 1 of a band lane; false when the pattern's values span too wide a
+// range for 16-bit lanes (the caller then computes the pair by itself).
 template <typename T>
+inline bool band_masks(const Lane<T>& L, uint64_t* eq, Scratch& s) {
+    int64_t lo, hi;
+    min_max(L.p, L.m, lo, hi);
+    const uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    if (range < 0xFE) {
+        band_masks_narrow<1>(L, lo, range, eq, s.band_pattern, s.lock_tb.data());
+        return true;
+    }
+    if (range < 0xFFFE) {
+        band_masks_narrow<2>(L, lo, range, eq, s.band_pattern, s.lock_tb.data());
+        return true;
+    }
+    return false;
+}
+#endif
+
+// A group of nl <= kLanes lanes (missing lanes run on stale masks with
+// n = 0 and are never read).
+template <bool BAND, typename T>
 inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
     uint64_t* eq = s.lock_eq.data();
-    alignas(64) int64_t nv[kLanes > 0 ? kLanes : 1] = {};
+    alignas(64) int64_t nv[kLanes] = {};
     int64_t nmax = 0;
     for (int l = 0; l < nl; ++l) {
-        lane_masks(lanes[l], eq + l, s);
-        nv[l] = lanes[l].n;
-        nmax = std::max(nmax, lanes[l].n);
+        const Lane<T>& L = lanes[l];
+        if constexpr (BAND) {
+#if defined(__AVX512BW__)
+            if (!band_masks(L, eq + l, s)) {
+                out[L.idx] = stripped_distance(L.p, L.m, L.t, L.n, s);
+                continue;
+            }
+#endif
+        } else {
+            short_masks(L, eq + l, s);
+        }
+        nv[l] = L.n;
+        nmax = std::max(nmax, L.n);
     }
-    alignas(64) uint64_t vp[kLanes > 0 ? kLanes : 1], vn[kLanes > 0 ? kLanes : 1];
+    alignas(64) uint64_t vp[kLanes], vn[kLanes];
+    alignas(64) int64_t cnt[kLanes];
 #if defined(__AVX512BW__)
     {
         const __m512i one = _mm512_set1_epi64(1);
         const __m512i nn = _mm512_load_si512(nv);
         __m512i jj = _mm512_setzero_si512();
-        __m512i VP = _mm512_set1_epi64(-1), VN = _mm512_setzero_si512();
+        __m512i VP = _mm512_set1_epi64(BAND ? (long long)(~UINT64_C(0) << (63 - kSmallBand)) : -1LL);
+        __m512i VN = _mm512_setzero_si512(), C = _mm512_setzero_si512();
         // ternary-logic truth tables over (a, b, c) = (0xF0, 0xCC, 0xAA)
         constexpr int kXorOr = 0xBE;    // (a ^ b) | c
         constexpr int kOrNotOr = 0xF1;  // a | ~(b | c)
@@ -1013,17 +1125,27 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
             const __m512i X = _mm512_or_si512(_mm512_loadu_si512(eq + j * kLanes), VN);
             const __m512i S = _mm512_add_epi64(_mm512_and_si512(X, VP), VP);
             const __m512i D0 = _mm512_ternarylogic_epi64(S, VP, X, kXorOr);
-            __m512i HP = _mm512_ternarylogic_epi64(VN, D0, VP, kOrNotOr);
-            __m512i HN = _mm512_and_si512(VP, D0);
-            HP = _mm512_or_si512(_mm512_slli_epi64(HP, 1), one);
-            HN = _mm512_slli_epi64(HN, 1);
-            VP = _mm512_mask_mov_epi64(VP, live, _mm512_ternarylogic_epi64(HN, D0, HP, kOrNotOr));
-            VN = _mm512_mask_and_epi64(VN, live, HP, D0);
+            const __m512i HP = _mm512_ternarylogic_epi64(VN, D0, VP, kOrNotOr);
+            const __m512i HN = _mm512_and_si512(VP, D0);
+            if constexpr (BAND) {
+                // the window moves one row down: D0 >> 1 instead of HP/HN << 1
+                const __m512i D1 = _mm512_srli_epi64(D0, 1);
+                C = _mm512_mask_add_epi64(C, live, C, _mm512_srli_epi64(D0, 63));
+                VP = _mm512_mask_mov_epi64(VP, live, _mm512_ternarylogic_epi64(HN, D1, HP, kOrNotOr));
+                VN = _mm512_mask_and_epi64(VN, live, D1, HP);
+            } else {
+                const __m512i HP1 = _mm512_or_si512(_mm512_slli_epi64(HP, 1), one);
+                const __m512i HN1 = _mm512_slli_epi64(HN, 1);
+                VP = _mm512_mask_mov_epi64(VP, live, _mm512_ternarylogic_epi64(HN1, D0, HP1, kOrNotOr));
+                VN = _mm512_mask_and_epi64(VN, live, HP1, D0);
+            }
         }
         _mm512_store_si512(vp, VP);
         _mm512_store_si512(vn, VN);
+        _mm512_store_si512(cnt, C);
     }
-#elif defined(__AVX2__)
+#else
+    static_assert(!BAND, "band groups need AVX-512");
     {
         const __m256i one = _mm256_set1_epi64x(1), ones = _mm256_set1_epi64x(-1);
         const __m256i nn = _mm256_load_si256((const __m256i*)nv);
@@ -1046,12 +1168,24 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
         }
         _mm256_store_si256((__m256i*)vp, VP);
         _mm256_store_si256((__m256i*)vn, VN);
+        for (int l = 0; l < kLanes; ++l) cnt[l] = 0;
     }
 #endif
     for (int l = 0; l < nl; ++l) {
-        const uint64_t mm = low_bits(lanes[l].m);
-        out[lanes[l].idx] = lanes[l].n + (int64_t)__builtin_popcountll(vp[l] & mm) -
-                            (int64_t)__builtin_popcountll(vn[l] & mm);
+        const Lane<T>& L = lanes[l];
+        if (nv[l] == 0) continue;  // computed in phase 1
+        if constexpr (BAND) {
+            // rows m + 1 .. n + k of the last window: bits 63 - (n + k - m) .. 62
+            constexpr int64_t k = kSmallBand;
+            const uint64_t rows = low_bits(63) & ~low_bits(63 - (L.n + k - L.m));
+            const int64_t d = k + L.n - cnt[l] - (int64_t)__builtin_popcountll(vp[l] & rows) +
+                              (int64_t)__builtin_popcountll(vn[l] & rows);
+            out[L.idx] = d <= k ? d : stripped_distance(L.p, L.m, L.t, L.n, s, false);
+        } else {
+            const uint64_t mm = low_bits(L.m);
+            out[L.idx] = L.n + (int64_t)__builtin_popcountll(vp[l] & mm) -
+                         (int64_t)__builtin_popcountll(vn[l] & mm);
+        }
     }
 }
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
@@ -1143,6 +1277,10 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
         }
         Lane<T> lanes[kLanes];
         int nl = 0;
+#if defined(__AVX512BW__)
+        Lane<T> bands[kLanes];
+        int nb = 0;
+#endif
         const int64_t end = std::min(N, (b + 1) * block);
         for (int64_t i = b * block; i < end; ++i) {
 #if defined(__GNUC__) || defined(__clang__)
@@ -1170,14 +1308,25 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
             } else if (pm <= 64 && tn <= kLockMaxText) {
                 lanes[nl++] = Lane<T>{p, t, pm, tn, i};
                 if (nl == kLanes) {
-                    lock_group(lanes, nl, out, s);
+                    lock_group<false>(lanes, nl, out, s);
                     nl = 0;
                 }
+#if defined(__AVX512BW__)
+            } else if (pm <= kBandMaxPattern && tn - pm <= kSmallBand) {
+                bands[nb++] = Lane<T>{p, t, pm, tn, i};
+                if (nb == kLanes) {
+                    lock_group<true>(bands, nb, out, s);
+                    nb = 0;
+                }
+#endif
             } else {
                 out[i] = stripped_distance(p, pm, t, tn, s);
             }
         }
-        if (nl > 0) lock_group(lanes, nl, out, s);
+        if (nl > 0) lock_group<false>(lanes, nl, out, s);
+#if defined(__AVX512BW__)
+        if (nb > 0) lock_group<true>(bands, nb, out, s);
+#endif
     });
 #else
     const int64_t chunk = long_pairs ? 1 : chunk_for(N, n_threads);
