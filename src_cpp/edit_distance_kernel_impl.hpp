@@ -814,7 +814,10 @@ struct Lane {
     int64_t idx;  // output slot
 };
 
-inline uint64_t low_bits(int64_t m) { return m >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << m) - 1; }
+// the low m bits set (none for m <= 0, all for m >= 64)
+inline uint64_t low_bits(int64_t m) {
+    return m >= 64 ? ~UINT64_C(0) : m <= 0 ? 0 : (UINT64_C(1) << m) - 1;
+}
 
 #if defined(__AVX512BW__)
 // Narrowing: pattern and text values become value - lo in 8- or 16-bit lanes
@@ -838,14 +841,16 @@ inline __m512i dup_narrow32(__m512i y) {
     return _mm512_or_si512(y, _mm512_slli_epi32(y, 16));
 }
 
+// tb[j] for j < nmax (n <= nmax; tokens past n read as zero)
 template <int UB, typename T>
-inline void narrow_text(const T* t, int64_t n, int64_t lo, uint64_t range, uint32_t* tb) {
+inline void narrow_text(const T* t, int64_t n, int64_t nmax, int64_t lo, uint64_t range,
+                        uint32_t* tb) {
     constexpr int sent = UB == 1 ? 0xFF : 0xFFFF;
     if constexpr (sizeof(T) == 8) {
         const __m512i vlo = _mm512_set1_epi64((long long)lo);
         const __m512i vr = _mm512_set1_epi64((long long)range);
         const __m512i vs = _mm512_set1_epi64(sent);
-        for (int64_t c = 0; c < n; c += 8) {
+        for (int64_t c = 0; c < nmax; c += 8) {
             const __mmask8 k = (__mmask8)(low_bits(n - c) & 0xFF);
             __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, t + c), vlo);
             v = _mm512_mask_mov_epi64(v, _mm512_cmpgt_epu64_mask(v, vr), vs);
@@ -858,7 +863,7 @@ inline void narrow_text(const T* t, int64_t n, int64_t lo, uint64_t range, uint3
         const __m512i vlo = _mm512_set1_epi32((int)lo);
         const __m512i vr = _mm512_set1_epi32((int)range);
         const __m512i vs = _mm512_set1_epi32(sent);
-        for (int64_t c = 0; c < n; c += 16) {
+        for (int64_t c = 0; c < nmax; c += 16) {
             const __mmask16 k = (__mmask16)(low_bits(n - c) & 0xFFFF);
             __m512i v = _mm512_sub_epi32(load16_as32(t + c, k), vlo);
             v = _mm512_mask_mov_epi32(v, _mm512_cmpgt_epu32_mask(v, vr), vs);
@@ -949,14 +954,16 @@ inline void narrow_pattern(const T* p, int64_t m, int64_t lo, __m512i& P0, __m51
     }
 }
 
-// eq[j * kLanes] = match mask of t[j] for j < n, via narrow compares
+// eq[j * kLanes] = match mask of t[j] for j < n, via narrow compares.  The
+// loops run to the group's longest text `nmax` (the same trip count for every
+// lane of a group, so the branches predict); masks past n are never used.
 template <int UB, bool TWO, typename T>
-inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int64_t lo,
-                               uint64_t range, uint64_t* eq, uint32_t* tb) {
+inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int64_t nmax,
+                               int64_t lo, uint64_t range, uint64_t* eq, uint32_t* tb) {
     __m512i P0, P1;
     narrow_pattern<UB, TWO>(p, m, lo, P0, P1);
-    narrow_text<UB>(t, n, lo, range, tb);
-    for (int64_t j = 0; j < n; ++j) {
+    narrow_text<UB>(t, n, nmax, lo, range, tb);
+    for (int64_t j = 0; j < nmax; ++j) {
         const __m512i v = _mm512_set1_epi32((int)tb[j]);
         uint64_t e;
         if constexpr (UB == 1) {
@@ -967,6 +974,32 @@ inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int
         }
         eq[j * kLanes] = e;
     }
+}
+
+// Narrowest lane width for value - 0 of p[0, m) (4- and 8-byte tokens): 1
+// when every value is in [0, 0xFE], 2 when in [0, 0xFFFE], else 0.  Runs
+// over mmax >= m tokens (masked) for a group-uniform trip count.
+template <typename T>
+inline int small_values_width(const T* p, int64_t m, int64_t mmax) {
+    __mmask16 over1 = 0, over2 = 0;
+    if constexpr (sizeof(T) == 8) {
+        const __m512i b1 = _mm512_set1_epi64(0xFE), b2 = _mm512_set1_epi64(0xFFFE);
+        for (int64_t c = 0; c < mmax; c += 8) {
+            const __mmask8 k = (__mmask8)(low_bits(m - c) & 0xFF);
+            const __m512i v = _mm512_maskz_loadu_epi64(k, p + c);
+            over1 |= _mm512_mask_cmpgt_epu64_mask(k, v, b1);
+            over2 |= _mm512_mask_cmpgt_epu64_mask(k, v, b2);
+        }
+    } else {
+        const __m512i b1 = _mm512_set1_epi32(0xFE), b2 = _mm512_set1_epi32(0xFFFE);
+        for (int64_t c = 0; c < mmax; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
+            const __m512i v = _mm512_maskz_loadu_epi32(k, p + c);
+            over1 |= _mm512_mask_cmpgt_epu32_mask(k, v, b1);
+            over2 |= _mm512_mask_cmpgt_epu32_mask(k, v, b2);
+        }
+    }
+    return over1 == 0 ? 1 : over2 == 0 ? 2 : 0;
 }
 
 // smallest and largest value of p[0, m)
@@ -1008,26 +1041,33 @@ inline void min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
 }
 #endif
 
-// Phase 1 of a short lane: eq[j * kLanes] = match mask of t[j], j < n.
-template <typename T>
-inline void short_masks(const Lane<T>& L, uint64_t* eq, Scratch& s) {
+// Phase 1 of a short lane: eq[j * kLanes] = match mask of t[j], j < n
+// (AVX-512: up to the group's longest text nmax; TWO: the group's longest
+// pattern has more than 32 tokens).
+template <bool TWO, typename T>
+inline void short_masks(const Lane<T>& L, int64_t mmax, int64_t nmax, uint64_t* eq, Scratch& s) {
 #if defined(__AVX512BW__)
     uint32_t* tb = s.lock_tb.data();
     if constexpr (sizeof(T) == 1) {
-        return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, 0, 0xFF, eq, tb);
+        (void)mmax;
+        return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, 0, 0xFF, eq, tb);
     } else if constexpr (sizeof(T) == 2) {
-        if (L.m <= 32) return short_masks_narrow<2, false>(L.p, L.m, L.t, L.n, 0, 0xFFFF, eq, tb);
-        return short_masks_narrow<2, true>(L.p, L.m, L.t, L.n, 0, 0xFFFF, eq, tb);
+        (void)mmax;
+        return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, 0, 0xFFFF, eq, tb);
     } else {
+        // values in [0, 0xFFFE] (dense ids): no need for the minimum
+        const int w = small_values_width(L.p, L.m, mmax);
+        if (w == 1) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, 0, 0xFE, eq, tb);
+        if (w == 2) return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, 0, 0xFFFE, eq, tb);
         int64_t lo, hi;
         min_max(L.p, L.m, lo, hi);
         const uint64_t range = (uint64_t)hi - (uint64_t)lo;
-        if (range < 0xFF) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, lo, range, eq, tb);
-        if (range < 0xFFFF) {
-            if (L.m <= 32) return short_masks_narrow<2, false>(L.p, L.m, L.t, L.n, lo, range, eq, tb);
-            return short_masks_narrow<2, true>(L.p, L.m, L.t, L.n, lo, range, eq, tb);
-        }
+        if (range < 0xFF) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, lo, range, eq, tb);
+        if (range < 0xFFFF) return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, lo, range, eq, tb);
     }
+#else
+    (void)mmax;
+    (void)nmax;
 #endif
     // wide values (or AVX2): compares in the token type against the pattern
     // copied into an aligned buffer
@@ -1051,7 +1091,7 @@ inline void band_masks_narrow(const Lane<T>& L, int64_t lo, uint64_t range, uint
     narrow_store<UB>(L.p, L.m, lo, pb + 64 * UB);
     // slots 64 + m .. 64 + m + 2k + 63 can be read
     for (int64_t o = 0; o < (2 * k + 64) * UB; o += 64) _mm512_storeu_si512(pb + (64 + L.m) * UB + o, pad);
-    narrow_text<UB>(L.t, L.n, lo, range, tb);
+    narrow_text<UB>(L.t, L.n, L.n, lo, range, tb);
     const uint8_t* w = pb + (k + 1) * UB;
     for (int64_t j = 0; j < L.n; ++j, w += UB) {
         const __m512i v = _mm512_set1_epi32((int)tb[j]);
@@ -1091,7 +1131,13 @@ template <bool BAND, typename T>
 inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
     uint64_t* eq = s.lock_eq.data();
     alignas(64) int64_t nv[kLanes] = {};
-    int64_t nmax = 0;
+    int64_t nmax = 0, mmax = 0;
+    if constexpr (!BAND) {
+        for (int l = 0; l < nl; ++l) {
+            nmax = std::max(nmax, lanes[l].n);
+            mmax = std::max(mmax, lanes[l].m);
+        }
+    }
     for (int l = 0; l < nl; ++l) {
         const Lane<T>& L = lanes[l];
         if constexpr (BAND) {
@@ -1102,7 +1148,8 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
             }
 #endif
         } else {
-            short_masks(L, eq + l, s);
+            if (L.m > 32) short_masks<true>(L, L.m, L.n, eq + l, s);
+            else short_masks<false>(L, L.m, L.n, eq + l, s);
         }
         nv[l] = L.n;
         nmax = std::max(nmax, L.n);
