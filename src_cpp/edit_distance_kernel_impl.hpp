@@ -739,14 +739,16 @@ int64_t stripped_distance(const T* p, int64_t pm, const T* t, int64_t tn, Scratc
 template <typename T>
 inline void strip_pair(const T* h, int64_t n, const T* r, int64_t m, const T*& p, int64_t& pm,
                        const T*& t, int64_t& tn) {
-    const int64_t pre = common_prefix(h, r, std::min(n, m));
+    // the suffix is searched on the whole sequences, independently of the
+    // prefix (both first registers load at once), then capped by what the
+    // prefix left
+    const int64_t len = std::min(n, m);
+    const int64_t pre = common_prefix(h, r, len);
+    const int64_t suf = std::min(common_suffix(h + n, r + m, len), len - pre);
     h += pre;
     r += pre;
-    n -= pre;
-    m -= pre;
-    const int64_t suf = common_suffix(h + n, r + m, std::min(n, m));
-    n -= suf;
-    m -= suf;
+    n -= pre + suf;
+    m -= pre + suf;
     if (n < m) {
         p = h;
         pm = n;
@@ -813,6 +815,19 @@ struct Lane {
     int64_t m, n;
     int64_t idx;  // output slot
 };
+
+// Counting sort of lanes[0, n) by min(text length >> shift, 63) into buf
+// (stable); returns the sorted lanes (lanes itself when there is at most one
+// group).
+template <typename T>
+inline const Lane<T>* sort_by_text_length(const Lane<T>* lanes, int n, int shift, Lane<T>* buf) {
+    if (n <= kLanes) return lanes;
+    int count[65] = {};
+    for (int q = 0; q < n; ++q) ++count[std::min<int64_t>(lanes[q].n >> shift, 63) + 1];
+    for (int key = 1; key < 65; ++key) count[key] += count[key - 1];
+    for (int q = 0; q < n; ++q) buf[count[std::min<int64_t>(lanes[q].n >> shift, 63)]++] = lanes[q];
+    return buf;
+}
 
 // the low m bits set (none for m <= 0, all for m >= 64)
 inline uint64_t low_bits(int64_t m) {
@@ -963,6 +978,7 @@ inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int
     __m512i P0, P1;
     narrow_pattern<UB, TWO>(p, m, lo, P0, P1);
     narrow_text<UB>(t, n, nmax, lo, range, tb);
+#pragma GCC unroll 4
     for (int64_t j = 0; j < nmax; ++j) {
         const __m512i v = _mm512_set1_epi32((int)tb[j]);
         uint64_t e;
@@ -1148,8 +1164,10 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
             }
 #endif
         } else {
-            if (L.m > 32) short_masks<true>(L, L.m, L.n, eq + l, s);
-            else short_masks<false>(L, L.m, L.n, eq + l, s);
+            // loop bounds of the whole group: the same trip counts lane after
+            // lane (lanes come sorted by text length)
+            if (mmax > 32) short_masks<true>(L, mmax, nmax, eq + l, s);
+            else short_masks<false>(L, mmax, nmax, eq + l, s);
         }
         nv[l] = L.n;
         nmax = std::max(nmax, L.n);
@@ -1314,7 +1332,10 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
     // gathered into lockstep groups of kLanes (the last one partial), the
     // others computed one by one.  Long pairs: one pair per task (uneven
     // lengths).
-    const int64_t block = long_pairs ? 1 : 64;
+    constexpr int64_t kBlock = 64;
+    const int64_t block = long_pairs ? 1 : kBlock;
+    // pass 1 is short per pair: fetch further ahead than one pair's work
+    constexpr int64_t prefetch_ahead = 16;
     const int64_t n_blocks = (N + block - 1) / block;
     const int64_t chunk = long_pairs ? 1 : chunk_for(n_blocks, n_threads);
     parallel_pairs(n_blocks, n_threads, chunk, [&](int64_t b, Scratch& s) {
@@ -1322,20 +1343,24 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
             s.lock_eq.assign((size_t)kLanes * kLockMaxText, 0);
             s.lock_tb.assign((size_t)kLockMaxText + 16, 0);
         }
-        Lane<T> lanes[kLanes];
-        int nl = 0;
+
+        // pass 1: strip every pair of the task and sort it into short lanes,
+        // band lanes, or pairs done at once (independent iterations: the rows'
+        // memory latency overlaps across pairs); pass 2: the lockstep groups
+        // on rows now in cache.  The pairs of the next task are prefetched
+        // (consecutive tasks mostly go to the same thread).
+        Lane<T> shorts[kBlock];
+        int ns = 0;
 #if defined(__AVX512BW__)
-        Lane<T> bands[kLanes];
+        Lane<T> bands[kBlock];
         int nb = 0;
 #endif
         const int64_t end = std::min(N, (b + 1) * block);
         for (int64_t i = b * block; i < end; ++i) {
 #if defined(__GNUC__) || defined(__clang__)
-            // pairs are memory-latency bound (the suffix check touches the rows'
-            // ends first): fetch the used part of a pair a few places ahead.
-            // Written out here: GCC deletes a call to a function whose only
-            // effect is __builtin_prefetch (it counts as const).
-            const int64_t ahead = i + 6;
+            // written out here: GCC deletes a call to a function whose only
+            // effect is __builtin_prefetch (it counts as const)
+            const int64_t ahead = i + prefetch_ahead;
             if (ahead < N) {
                 const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
                 const char* rn = (const char*)(rd + (ref.offsets ? ref.offsets[ahead] : ahead * ref.stride));
@@ -1353,26 +1378,24 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
             if (pm == 0) {
                 out[i] = tn;
             } else if (pm <= 64 && tn <= kLockMaxText) {
-                lanes[nl++] = Lane<T>{p, t, pm, tn, i};
-                if (nl == kLanes) {
-                    lock_group<false>(lanes, nl, out, s);
-                    nl = 0;
-                }
+                shorts[ns++] = Lane<T>{p, t, pm, tn, i};
 #if defined(__AVX512BW__)
             } else if (pm <= kBandMaxPattern && tn - pm <= kSmallBand) {
                 bands[nb++] = Lane<T>{p, t, pm, tn, i};
-                if (nb == kLanes) {
-                    lock_group<true>(bands, nb, out, s);
-                    nb = 0;
-                }
 #endif
             } else {
                 out[i] = stripped_distance(p, pm, t, tn, s);
             }
         }
-        if (nl > 0) lock_group<false>(lanes, nl, out, s);
+        // lanes sorted by text length: the lanes of a group end at nearly the
+        // same step, and consecutive lanes repeat the same loop trip counts
+        // (branches that predict)
+        Lane<T> sorted[kBlock];
+        const Lane<T>* g_short = sort_by_text_length(shorts, ns, 0, sorted);
+        for (int g = 0; g < ns; g += kLanes) lock_group<false>(g_short + g, std::min(kLanes, ns - g), out, s);
 #if defined(__AVX512BW__)
-        if (nb > 0) lock_group<true>(bands, nb, out, s);
+        const Lane<T>* g_band = sort_by_text_length(bands, nb, 2, sorted);
+        for (int g = 0; g < nb; g += kLanes) lock_group<true>(g_band + g, std::min(kLanes, nb - g), out, s);
 #endif
     });
 #else
