@@ -992,6 +992,32 @@ inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int
     }
 }
 
+// eq[j * kLanes] = match mask of t[j], j < n, by compares in the token type
+// (4- or 8-byte tokens) against C registers of the pattern loaded straight
+// from the row (masked: nothing past m is read).  For short patterns this
+// beats narrowing, which costs a fixed setup per pair.
+template <int C, typename T>
+inline void short_masks_wide(const T* p, int64_t m, const T* t, int64_t n, uint64_t* eq) {
+    constexpr int L = 64 / (int)sizeof(T);
+    __m512i P[C];
+    for (int c = 0; c < C; ++c) {
+        if constexpr (sizeof(T) == 8) P[c] = _mm512_maskz_loadu_epi64((__mmask8)low_bits(m - L * c), p + L * c);
+        else P[c] = _mm512_maskz_loadu_epi32((__mmask16)low_bits(m - L * c), p + L * c);
+    }
+#pragma GCC unroll 4
+    for (int64_t j = 0; j < n; ++j) {
+        uint64_t e = 0;
+        if constexpr (sizeof(T) == 8) {
+            const __m512i v = _mm512_set1_epi64((long long)t[j]);
+            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi64_mask(P[c], v) << (L * c);
+        } else {
+            const __m512i v = _mm512_set1_epi32((int)t[j]);
+            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi32_mask(P[c], v) << (L * c);
+        }
+        eq[j * kLanes] = e;
+    }
+}
+
 // Narrowest lane width for value - 0 of p[0, m) (4- and 8-byte tokens): 1
 // when every value is in [0, 0xFE], 2 when in [0, 0xFFFE], else 0.  Runs
 // over mmax >= m tokens (masked) for a group-uniform trip count.
@@ -1071,6 +1097,10 @@ inline void short_masks(const Lane<T>& L, int64_t mmax, int64_t nmax, uint64_t* 
         (void)mmax;
         return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, 0, 0xFFFF, eq, tb);
     } else {
+        // a short group: plain compares (sizes of the whole group, so the
+        // choice is the same lane after lane)
+        if (mmax <= 64 / (int64_t)sizeof(T)) return short_masks_wide<1>(L.p, L.m, L.t, L.n, eq);
+        if (sizeof(T) == 8 && mmax <= 16) return short_masks_wide<2>(L.p, L.m, L.t, L.n, eq);
         // values in [0, 0xFFFE] (dense ids): no need for the minimum
         const int w = small_values_width(L.p, L.m, mmax);
         if (w == 1) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, 0, 0xFE, eq, tb);
