@@ -4,16 +4,26 @@
 // __AVX2__ / __AVX512BW__ branches below select the SIMD pattern compares).
 //
 // Algorithms (see edit_distance.hpp for layouts and the alignment tie rule).
-// Every pair first drops its common prefix and suffix; the shorter sequence
-// is the pattern (bits), the other the text (one step per token).
+// Every pair first drops its common prefix and suffix (a SIMD register of
+// tokens at a time); the shorter sequence is the pattern (bits), the other
+// the text (one step per token).
+//  * batches, AVX2 / AVX-512: each task of 64 consecutive pairs is stripped
+//    first, then its short pairs (pattern <= 64 tokens, text <= 287) run in
+//    lockstep groups of 4 / 8 (one pair per 64-bit lane of one SIMD
+//    recurrence), sorted by text length; on AVX-512 the 65..256-token
+//    patterns with |n - m| <= 31 likewise run the single-word band in groups
+//    of 8 (see "Lockstep recurrences" below).  Everything else goes pair by
+//    pair as follows.
 //  * pattern <= 64 tokens: Hyyroe's (2003) single-word recurrence; the match
 //    mask of a text token is computed on the fly by comparing it with the
 //    pattern held in SIMD registers (AVX2 / AVX-512 variants), so no per-pair
 //    alphabet table is built at all.  The scalar base build compacts the
 //    pair's alphabet to dense ids instead (faster there past 8 tokens).
-//  * 65..256 tokens: Myers' (1999) blocked recurrence with the 2..4 words of
-//    the column in registers; masks come from a value-indexed table when the
-//    pattern's values span < 256 (characters), else from dense ids.
+//  * 65..256 tokens: one padded mask table (value-indexed when the pattern's
+//    values span < 256, else on dense ids); Hyyroe's banded single-word
+//    recurrence for the bound 31 when |n - m| allows it, else (or when the
+//    distance is larger) Myers' (1999) blocked recurrence with the 2..4 words
+//    of the column in registers.
 //  * longer: the blocked recurrence restricted to Ukkonen's diagonal band for
 //    a bound k that starts at max(|m - n| + 64, 2 |m - n|) and doubles until
 //    the result is within it.
