@@ -1218,15 +1218,15 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
     {
         const __m512i one = _mm512_set1_epi64(1);
         const __m512i nn = _mm512_load_si512(nv);
-        __m512i jj = _mm512_setzero_si512();
+        int64_t nmin = nmax;
+        for (int l = 0; l < nl; ++l)
+            if (nv[l] > 0) nmin = std::min(nmin, nv[l]);
         __m512i VP = _mm512_set1_epi64(BAND ? (long long)(~UINT64_C(0) << (63 - kSmallBand)) : -1LL);
         __m512i VN = _mm512_setzero_si512(), C = _mm512_setzero_si512();
         // ternary-logic truth tables over (a, b, c) = (0xF0, 0xCC, 0xAA)
         constexpr int kXorOr = 0xBE;    // (a ^ b) | c
         constexpr int kOrNotOr = 0xF1;  // a | ~(b | c)
-        for (int64_t j = 0; j < nmax; ++j) {
-            const __mmask8 live = _mm512_cmpgt_epi64_mask(nn, jj);
-            jj = _mm512_add_epi64(jj, one);
+        auto step = [&](int64_t j, __mmask8 live) {
             const __m512i X = _mm512_or_si512(_mm512_loadu_si512(eq + j * kLanes), VN);
             const __m512i S = _mm512_add_epi64(_mm512_and_si512(X, VP), VP);
             const __m512i D0 = _mm512_ternarylogic_epi64(S, VP, X, kXorOr);
@@ -1244,6 +1244,16 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
                 VP = _mm512_mask_mov_epi64(VP, live, _mm512_ternarylogic_epi64(HN1, D0, HP1, kOrNotOr));
                 VN = _mm512_mask_and_epi64(VN, live, HP1, D0);
             }
+        };
+        // up to the shortest text of the group every lane is live (lanes whose
+        // result is never read may run on: missing ones, n = 0): no masks
+        int64_t j = 0;
+        for (; j < nmin; ++j) step(j, (__mmask8)0xFF);
+        __m512i jj = _mm512_set1_epi64(nmin);
+        for (; j < nmax; ++j) {
+            const __mmask8 live = _mm512_cmpgt_epi64_mask(nn, jj);
+            jj = _mm512_add_epi64(jj, one);
+            step(j, live);
         }
         _mm512_store_si512(vp, VP);
         _mm512_store_si512(vn, VN);
