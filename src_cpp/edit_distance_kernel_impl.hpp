@@ -704,12 +704,21 @@ int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s, bool 
     build_masks(s.pid.data(), m, k, W, s);
     const int64_t diff = n > m ? n - m : m - n;
     const int64_t full = std::max(n, m);
-    int64_t bound = std::max<int64_t>(diff + 64, 2 * diff);
+    // an upper bound: substitute position by position, insert the rest (a
+    // tight one when the pair differs mostly by substitutions); the doubling
+    // bound is capped by it, so the last pass is never wider than needed and
+    // no pass is wider than without it
+    int64_t upper = diff;
+    const int32_t* pid = s.pid.data();
+    const int32_t* tid = s.tid.data();
+    for (int64_t i = 0; i < m; ++i) upper += pid[i] != tid[i];
+    int64_t bound = std::min(upper, std::max<int64_t>(diff + 64, 2 * diff));
     for (;;) {
         if (bound >= full) bound = full;
         const int64_t d = lev_block_banded(s.tid.data(), n, m, bound, s);
         if (d <= bound) return d;
-        bound *= 2;
+        const int64_t next = std::min(2 * bound, upper);
+        bound = next > bound ? next : 2 * bound + 1;  // (upper > bound here; defensive)
     }
 }
 

@@ -247,6 +247,26 @@ def test_long_pairs_banded_and_unbounded():
     assert got.tolist() == [levenshtein_np(h, r) for h, r in cases]
 
 
+def test_long_pairs_mostly_substitutions():
+    """Long pairs (over 256 tokens, blocked band with a doubling bound capped
+    by the substitution upper bound) equal the DP: substitutions only (the
+    upper bound is then tight) at and around the band's block sizes, plus
+    a few insertions / deletions (a loose upper bound), either side longer."""
+    rng = random.Random(23)
+    cases = []
+    for m in (257, 300, 700, 1500):
+        ref = [rng.randrange(80) for _ in range(m)]
+        for n_subs in (1, 10, 63, 64, 65, 130, 300):
+            hyp = list(ref)
+            for i in rng.sample(range(m), min(n_subs, m)):
+                hyp[i] = (hyp[i] + 1 + rng.randrange(79)) % 80
+            cases.append((hyp, ref))
+            cases.append((_edited(rng, hyp, 3, lambda: rng.randrange(80)), ref))
+            cases.append((ref, hyp[: m - n_subs // 3]))
+    got = seqloss.edit_distance_batch([h for h, _ in cases], [r for _, r in cases])
+    assert got.tolist() == [levenshtein_np(h, r) for h, r in cases]
+
+
 def _padded_batch(pairs, dtype):
     """Padded (N, W) arrays of ``dtype`` (garbage past the lengths) and the lengths."""
     w = max([len(x) for p in pairs for x in p] + [1]) + 3
