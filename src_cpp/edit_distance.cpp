@@ -31,14 +31,12 @@ void check_side(const char* name, const SeqBatch& b, int64_t N) {
         throw std::invalid_argument(std::string("levenshtein_batch: null ") + name + " pointer");
     if (!b.offsets && b.stride < 0)
         throw std::invalid_argument(std::string("levenshtein_batch: negative ") + name + " stride");
-    // one branch-free pass (vectorised) over the lengths; the offending
-    // value is looked up only when there is one
-    int64_t lo = 0, hi = 0;
-    for (int64_t i = 0; i < N; ++i) {
-        lo = std::min(lo, b.lengths[i]);
-        hi = std::max(hi, b.lengths[i]);
-    }
-    if (lo >= 0 && (b.offsets || hi <= b.stride)) return;
+    // one branch-free pass over the lengths (a negative length is a huge
+    // unsigned one); the offending value is looked up only when there is one
+    const uint64_t limit = b.offsets ? (uint64_t)INT64_MAX : (uint64_t)b.stride;
+    uint64_t bad = 0;
+    for (int64_t i = 0; i < N; ++i) bad |= (uint64_t)((uint64_t)b.lengths[i] > limit);
+    if (!bad) return;
     for (int64_t i = 0; i < N; ++i) {
         if (b.lengths[i] < 0)
             throw std::out_of_range(std::string("levenshtein_batch: negative ") + name +
