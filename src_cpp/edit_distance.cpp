@@ -2,6 +2,7 @@
 // plus the defensive argument re-check (callers validate first, in Python).
 #include "edit_distance.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +31,12 @@ void check_side(const char* name, const SeqBatch& b, int64_t N) {
         throw std::invalid_argument(std::string("levenshtein_batch: null ") + name + " pointer");
     if (!b.offsets && b.stride < 0)
         throw std::invalid_argument(std::string("levenshtein_batch: negative ") + name + " stride");
+    // one branch-free pass over the lengths (a negative length is a huge
+    // unsigned one); the offending value is looked up only when there is one
+    const uint64_t limit = b.offsets ? (uint64_t)INT64_MAX : (uint64_t)b.stride;
+    uint64_t bad = 0;
+    for (int64_t i = 0; i < N; ++i) bad |= (uint64_t)((uint64_t)b.lengths[i] > limit);
+    if (!bad) return;
     for (int64_t i = 0; i < N; ++i) {
         if (b.lengths[i] < 0)
             throw std::out_of_range(std::string("levenshtein_batch: negative ") + name +

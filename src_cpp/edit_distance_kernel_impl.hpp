@@ -4,16 +4,26 @@
 // __AVX2__ / __AVX512BW__ branches below select the SIMD pattern compares).
 //
 // Algorithms (see edit_distance.hpp for layouts and the alignment tie rule).
-// Every pair first drops its common prefix and suffix; the shorter sequence
-// is the pattern (bits), the other the text (one step per token).
+// Every pair first drops its common prefix and suffix (a SIMD register of
+// tokens at a time); the shorter sequence is the pattern (bits), the other
+// the text (one step per token).
+//  * batches, AVX2 / AVX-512: each task of 64 consecutive pairs is stripped
+//    first, then its short pairs (pattern <= 64 tokens, text <= 287) run in
+//    lockstep groups of 4 / 8 (one pair per 64-bit lane of one SIMD
+//    recurrence), sorted by text length; on AVX-512 the 65..256-token
+//    patterns with |n - m| <= 31 likewise run the single-word band in groups
+//    of 8 (see "Lockstep recurrences" below).  Everything else goes pair by
+//    pair as follows.
 //  * pattern <= 64 tokens: Hyyroe's (2003) single-word recurrence; the match
 //    mask of a text token is computed on the fly by comparing it with the
 //    pattern held in SIMD registers (AVX2 / AVX-512 variants), so no per-pair
 //    alphabet table is built at all.  The scalar base build compacts the
 //    pair's alphabet to dense ids instead (faster there past 8 tokens).
-//  * 65..256 tokens: Myers' (1999) blocked recurrence with the 2..4 words of
-//    the column in registers; masks come from a value-indexed table when the
-//    pattern's values span < 256 (characters), else from dense ids.
+//  * 65..256 tokens: one padded mask table (value-indexed when the pattern's
+//    values span < 256, else on dense ids); Hyyroe's banded single-word
+//    recurrence for the bound 31 when |n - m| allows it, else (or when the
+//    distance is larger) Myers' (1999) blocked recurrence with the 2..4 words
+//    of the column in registers.
 //  * longer: the blocked recurrence restricted to Ukkonen's diagonal band for
 //    a bound k that starts at max(|m - n| + 64, 2 |m - n|) and doubles until
 //    the result is within it.
@@ -165,6 +175,101 @@ inline int64_t lev_short(const ShortPattern<T>& P, const T* t, int64_t n) {
 }
 
 // ---------------------------------------------------------------------------
+// Common prefix / suffix lengths, a SIMD register of tokens at a time (the
+// first mismatch is the lowest / highest set bit of the inequality mask), so
+// the exit is one branch per register instead of one per token.
+#if defined(__AVX512BW__)
+// bit i set iff a[i] != b[i], for the lanes i in k (masked loads: lanes
+// outside k are never read, so a partial register never touches memory past
+// the sequences)
+template <typename T>
+inline uint64_t ne_lanes(const T* a, const T* b, uint64_t k) {
+    if constexpr (sizeof(T) == 1) {
+        return _mm512_cmpneq_epi8_mask(_mm512_maskz_loadu_epi8(k, a), _mm512_maskz_loadu_epi8(k, b));
+    } else if constexpr (sizeof(T) == 2) {
+        const __mmask32 kk = (__mmask32)k;
+        return _mm512_cmpneq_epi16_mask(_mm512_maskz_loadu_epi16(kk, a), _mm512_maskz_loadu_epi16(kk, b));
+    } else if constexpr (sizeof(T) == 4) {
+        const __mmask16 kk = (__mmask16)k;
+        return _mm512_cmpneq_epi32_mask(_mm512_maskz_loadu_epi32(kk, a), _mm512_maskz_loadu_epi32(kk, b));
+    } else {
+        const __mmask8 kk = (__mmask8)k;
+        return _mm512_cmpneq_epi64_mask(_mm512_maskz_loadu_epi64(kk, a), _mm512_maskz_loadu_epi64(kk, b));
+    }
+}
+#elif defined(__AVX2__)
+// bit i set iff byte i of the 32-byte registers at a and b differ in its token
+template <typename T>
+inline uint32_t ne_bytes(const T* a, const T* b) {
+    const __m256i x = _mm256_loadu_si256((const __m256i*)a);
+    const __m256i y = _mm256_loadu_si256((const __m256i*)b);
+    __m256i e;
+    if constexpr (sizeof(T) == 1) e = _mm256_cmpeq_epi8(x, y);
+    else if constexpr (sizeof(T) == 2) e = _mm256_cmpeq_epi16(x, y);
+    else if constexpr (sizeof(T) == 4) e = _mm256_cmpeq_epi32(x, y);
+    else e = _mm256_cmpeq_epi64(x, y);
+    return ~(uint32_t)_mm256_movemask_epi8(e);
+}
+#endif
+
+// number of leading positions where a[i] == b[i], i < len
+template <typename T>
+inline int64_t common_prefix(const T* a, const T* b, int64_t len) {
+    int64_t i = 0;
+#if defined(__AVX512BW__)
+    constexpr int64_t L = 64 / sizeof(T);
+    for (; i + L <= len; i += L) {
+        const uint64_t ne = ne_lanes(a + i, b + i, ~UINT64_C(0));
+        if (ne) return i + __builtin_ctzll(ne);
+    }
+    if (i < len) {
+        const uint64_t ne = ne_lanes(a + i, b + i, (UINT64_C(1) << (len - i)) - 1);
+        return ne ? i + __builtin_ctzll(ne) : len;
+    }
+    return len;
+#else
+#if defined(__AVX2__)
+    constexpr int64_t L = 32 / sizeof(T);
+    for (; i + L <= len; i += L) {
+        const uint32_t ne = ne_bytes(a + i, b + i);
+        if (ne) return i + __builtin_ctz(ne) / (int)sizeof(T);
+    }
+#endif
+    while (i < len && a[i] == b[i]) ++i;
+    return i;
+#endif
+}
+
+// number of trailing positions where a_end[-1 - i] == b_end[-1 - i], i < len
+template <typename T>
+inline int64_t common_suffix(const T* a_end, const T* b_end, int64_t len) {
+    int64_t i = 0;
+#if defined(__AVX512BW__)
+    constexpr int64_t L = 64 / sizeof(T);
+    for (; i + L <= len; i += L) {
+        const uint64_t ne = ne_lanes(a_end - i - L, b_end - i - L, ~UINT64_C(0));
+        if (ne) return i + (L - 1) - (63 - __builtin_clzll(ne));
+    }
+    if (i < len) {
+        const int64_t r = len - i;
+        const uint64_t ne = ne_lanes(a_end - len, b_end - len, (UINT64_C(1) << r) - 1);
+        return ne ? i + (r - 1) - (63 - __builtin_clzll(ne)) : len;
+    }
+    return len;
+#else
+#if defined(__AVX2__)
+    constexpr int64_t L = 32 / sizeof(T);
+    for (; i + L <= len; i += L) {
+        const uint32_t ne = ne_bytes(a_end - i - L, b_end - i - L);
+        if (ne) return i + (L - 1) - (31 - __builtin_clz(ne)) / (int)sizeof(T);
+    }
+#endif
+    while (i < len && a_end[-1 - i] == b_end[-1 - i]) ++i;
+    return i;
+#endif
+}
+
+// ---------------------------------------------------------------------------
 // Stamped open-addressing map: key -> dense id in order of first insertion.
 // Reused across pairs without clearing (a slot is live iff its stamp is the
 // current one).
@@ -247,6 +352,9 @@ struct Scratch {
     std::vector<uint32_t> direct_stamp; // direct value -> id map (see densify)
     std::vector<int32_t> direct_id;
     uint32_t stamp = 0;
+    std::vector<uint64_t> lock_eq;      // (kLockMaxText, kLanes) lockstep match masks
+    std::vector<uint32_t> lock_tb;      // (kLockMaxText + 16,) narrowed text
+    alignas(64) uint8_t band_pattern[1024];  // padded narrowed pattern of a band lane
 };
 
 // Build dense ids: pattern tokens get ids 0..k-1 by first occurrence, text
@@ -389,28 +497,6 @@ inline int64_t lev_block_banded(const int32_t* tid, int64_t n, int64_t m, int64_
     return score[W - 1];
 }
 
-// Unbanded blocked recurrence for a fixed, small number of words W (the
-// column lives in registers): for patterns of 65..256 tokens the band would
-// cover almost every block anyway.
-template <int W>
-int64_t lev_block_fixed(const int32_t* tid, int64_t n, int64_t m, const uint64_t* pm) {
-    uint64_t VP[W], VN[W];
-    for (int w = 0; w < W; ++w) {
-        VP[w] = ~UINT64_C(0);
-        VN[w] = 0;
-    }
-    const int last_out = (int)((m - 1) & 63);
-    int64_t score = m;
-    for (int64_t j = 0; j < n; ++j) {
-        const uint64_t* col = pm + (size_t)tid[j] * W;
-        uint64_t hp = 1, hn = 0;
-        for (int w = 0; w < W - 1; ++w) block_step(col[w], VP[w], VN[w], hp, hn, 63);
-        block_step(col[W - 1], VP[W - 1], VN[W - 1], hp, hn, last_out);
-        score += (int64_t)hp - (int64_t)hn;
-    }
-    return score;
-}
-
 // Single-word recurrence on dense ids (pattern ids < k, text ids <= k).
 inline int64_t lev_short_ids(const int32_t* pid, int64_t m, const int32_t* tid, int64_t n,
                              int32_t k) {
@@ -478,17 +564,65 @@ constexpr int64_t short_simd_max_tokens() {
 #endif
 }
 
-// As lev_block_fixed, with the mask table indexed by value - lo directly (for
-// a pattern whose values span a tiny range, e.g. characters): row range + 1
-// is all zeros, for text values outside [lo, lo + range].  Skips building
-// dense ids for both sequences.
-template <int W, typename T>
-int64_t lev_block_fixed_direct(const T* p, int64_t m, const T* t, int64_t n, int64_t lo,
-                               uint64_t range, Scratch& s) {
-    s.pm.assign((size_t)(range + 2) * W, 0);
-    uint64_t* pm = s.pm.data();
-    for (int64_t i = 0; i < m; ++i)
-        pm[((uint64_t)(int64_t)p[i] - (uint64_t)lo) * W + (i >> 6)] |= UINT64_C(1) << (i & 63);
+// ---------------------------------------------------------------------------
+// Hyyroe's (2003) banded recurrence in a single 64-bit word: the word holds
+// a diagonal window of the column, pattern rows j + k - 62 .. j + k + 1 (in
+// DP rows) at text column j + 1, which covers the diagonals -k .. k that a
+// path of cost <= k can visit when k <= 31.  Each step moves the window one
+// row down (D0 >> 1 instead of the HP / HN shift up).  The score follows the
+// window's bottom diagonal (offset +k, which never decreases) while its
+// bottom row is above row m, then row m itself horizontally.  Needs
+// n >= m > k and n - m <= k.  Returns the exact distance when it is <= k,
+// otherwise k + 1 (early: once the tracked score exceeds 2k + n - m, no path
+// of cost <= k to the end is left, since along a path of cost <= k the
+// tracked cell is reachable within the band for at most 2k + n - m).
+//
+// row(j) points at the padded mask row of text token j: word w + 1 holds the
+// match bits of pattern rows 64 w .. 64 w + 63, words 0 and W + 1 are zero,
+// so the window at padded bit position pos is two loads and a funnel shift.
+template <typename RowFn>
+inline int64_t lev_small_band(int64_t m, int64_t n, int64_t k, RowFn row) {
+    uint64_t VP = ~UINT64_C(0) << (63 - k), VN = 0;
+    int64_t dist = k;
+    const int64_t brk = 2 * k + n - m;
+    int64_t pos = k + 1;  // padded bit position of window bit 0 at this step
+    int64_t j = 0;
+    for (; j < m - k; ++j, ++pos) {
+        const uint64_t* r = row(j);
+        const int64_t w = pos >> 6;
+        const int sh = (int)(pos & 63);
+        const uint64_t X = (r[w] >> sh) | ((r[w + 1] << 1) << (63 - sh));
+        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X | VN;
+        const uint64_t HP = VN | ~(D0 | VP);
+        const uint64_t HN = D0 & VP;
+        dist += (int64_t)((~D0) >> 63);
+        if (dist > brk) return k + 1;
+        const uint64_t D1 = D0 >> 1;
+        VP = HN | ~(D1 | HP);
+        VN = D1 & HP;
+    }
+    int sh_row = 62;  // window bit of DP row m
+    for (; j < n; ++j, ++pos, --sh_row) {
+        const uint64_t* r = row(j);
+        const int64_t w = pos >> 6;
+        const int sh = (int)(pos & 63);
+        const uint64_t X = (r[w] >> sh) | ((r[w + 1] << 1) << (63 - sh));
+        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X | VN;
+        const uint64_t HP = VN | ~(D0 | VP);
+        const uint64_t HN = D0 & VP;
+        dist += (int64_t)((HP >> sh_row) & 1) - (int64_t)((HN >> sh_row) & 1);
+        if (dist > brk) return k + 1;
+        const uint64_t D1 = D0 >> 1;
+        VP = HN | ~(D1 | HP);
+        VN = D1 & HP;
+    }
+    return dist <= k ? dist : k + 1;
+}
+
+// Myers' blocked recurrence with the W words of the column in registers;
+// row(j) points at the W mask words of text token j.
+template <int W, typename RowFn>
+inline int64_t lev_block_fixed_rows(int64_t m, int64_t n, RowFn row) {
     uint64_t VP[W], VN[W];
     for (int w = 0; w < W; ++w) {
         VP[w] = ~UINT64_C(0);
@@ -497,9 +631,7 @@ int64_t lev_block_fixed_direct(const T* p, int64_t m, const T* t, int64_t n, int
     const int last_out = (int)((m - 1) & 63);
     int64_t score = m;
     for (int64_t j = 0; j < n; ++j) {
-        uint64_t x = (uint64_t)(int64_t)t[j] - (uint64_t)lo;
-        x = x <= range ? x : range + 1;
-        const uint64_t* col = pm + x * W;
+        const uint64_t* col = row(j);
         uint64_t hp = 1, hn = 0;
         for (int w = 0; w < W - 1; ++w) block_step(col[w], VP[w], VN[w], hp, hn, 63);
         block_step(col[W - 1], VP[W - 1], VN[W - 1], hp, hn, last_out);
@@ -508,69 +640,94 @@ int64_t lev_block_fixed_direct(const T* p, int64_t m, const T* t, int64_t n, int
     return score;
 }
 
+// Largest bound of the single-word band (2k + 1 diagonals in 64 bits, plus
+// the row the score follows).
+constexpr int64_t kSmallBand = 31;
+
+// 65..256 pattern tokens: one padded mask table (value-indexed when the
+// pattern's values span a small range, else on dense ids), the single-word
+// band when the lengths allow a distance <= kSmallBand, else (or when the
+// distance is larger) the unbanded blocked recurrence on the same table.
+template <int W, typename T>
+int64_t lev_medium(const T* p, int64_t m, const T* t, int64_t n, Scratch& s, bool try_band) {
+    constexpr int64_t stride = W + 2;
+    int64_t lo = (int64_t)p[0], hi = lo;
+    for (int64_t i = 1; i < m; ++i) {
+        const int64_t v = (int64_t)p[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    const uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    const bool band = try_band && n - m <= kSmallBand;
+    if (range < 256 && (range + 2) * (uint64_t)stride <= 512) {
+        // row range + 1 is all zeros, for text values outside [lo, lo + range]
+        s.pm.assign((size_t)(range + 2) * stride, 0);
+        uint64_t* pm = s.pm.data();
+        for (int64_t i = 0; i < m; ++i)
+            pm[((uint64_t)(int64_t)p[i] - (uint64_t)lo) * stride + 1 + (i >> 6)] |= UINT64_C(1) << (i & 63);
+        auto row = [=](int64_t j) {
+            uint64_t x = (uint64_t)(int64_t)t[j] - (uint64_t)lo;
+            x = x <= range ? x : range + 1;
+            return pm + x * stride;
+        };
+        if (band) {
+            const int64_t d = lev_small_band(m, n, kSmallBand, row);
+            if (d <= kSmallBand) return d;
+        }
+        return lev_block_fixed_rows<W>(m, n, [=](int64_t j) { return row(j) + 1; });
+    }
+    const int32_t ids = densify(p, m, t, n, s);
+    s.pm.assign((size_t)(ids + 1) * stride, 0);
+    uint64_t* pm = s.pm.data();
+    const int32_t* pid = s.pid.data();
+    for (int64_t i = 0; i < m; ++i) pm[(size_t)pid[i] * stride + 1 + (i >> 6)] |= UINT64_C(1) << (i & 63);
+    const int32_t* tid = s.tid.data();
+    auto row = [=](int64_t j) { return pm + (size_t)tid[j] * stride; };
+    if (band) {
+        const int64_t d = lev_small_band(m, n, kSmallBand, row);
+        if (d <= kSmallBand) return d;
+    }
+    return lev_block_fixed_rows<W>(m, n, [=](int64_t j) { return row(j) + 1; });
+}
+
 // Distance between p[0, m) and t[0, n) with m > 64 (dense ids built here).
 template <typename T>
-int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s) {
+int64_t lev_long(const T* p, int64_t m, const T* t, int64_t n, Scratch& s, bool try_band) {
     const int64_t W = (m + 63) >> 6;
-    if (W <= 4) {
-        int64_t lo = (int64_t)p[0], hi = lo;
-        for (int64_t i = 1; i < m; ++i) {
-            const int64_t v = (int64_t)p[i];
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-        const uint64_t range = (uint64_t)hi - (uint64_t)lo;
-        // a table of at most 2 KB, cheaper to clear than building dense ids
-        if (range < 256 && (range + 2) * (uint64_t)W <= 256) {
-            switch (W) {
-                case 2: return lev_block_fixed_direct<2>(p, m, t, n, lo, range, s);
-                case 3: return lev_block_fixed_direct<3>(p, m, t, n, lo, range, s);
-                default: return lev_block_fixed_direct<4>(p, m, t, n, lo, range, s);
-            }
-        }
+    switch (W) {
+        case 2: return lev_medium<2>(p, m, t, n, s, try_band);
+        case 3: return lev_medium<3>(p, m, t, n, s, try_band);
+        case 4: return lev_medium<4>(p, m, t, n, s, try_band);
+        default: break;
     }
     const int32_t k = densify(p, m, t, n, s);
     build_masks(s.pid.data(), m, k, W, s);
-    switch (W) {
-        case 2: return lev_block_fixed<2>(s.tid.data(), n, m, s.pm.data());
-        case 3: return lev_block_fixed<3>(s.tid.data(), n, m, s.pm.data());
-        case 4: return lev_block_fixed<4>(s.tid.data(), n, m, s.pm.data());
-        default: break;
-    }
     const int64_t diff = n > m ? n - m : m - n;
     const int64_t full = std::max(n, m);
-    int64_t bound = std::max<int64_t>(diff + 64, 2 * diff);
+    // an upper bound: substitute position by position, insert the rest (a
+    // tight one when the pair differs mostly by substitutions); the doubling
+    // bound is capped by it, so the last pass is never wider than needed and
+    // no pass is wider than without it
+    int64_t upper = diff;
+    const int32_t* pid = s.pid.data();
+    const int32_t* tid = s.tid.data();
+    for (int64_t i = 0; i < m; ++i) upper += pid[i] != tid[i];
+    int64_t bound = std::min(upper, std::max<int64_t>(diff + 64, 2 * diff));
     for (;;) {
         if (bound >= full) bound = full;
         const int64_t d = lev_block_banded(s.tid.data(), n, m, bound, s);
         if (d <= bound) return d;
-        bound *= 2;
+        const int64_t next = std::min(2 * bound, upper);
+        bound = next > bound ? next : 2 * bound + 1;  // (upper > bound here; defensive)
     }
 }
 
+// Distance between pattern p[0, pm) and text t[0, tn), 0 < pm <= tn, no
+// common prefix or suffix.  try_band = false skips the single-word band
+// (already tried, the distance is larger).
 template <typename T>
-int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) {
-    // common prefix and suffix cost nothing
-    while (n > 0 && m > 0 && h[0] == r[0]) {
-        ++h;
-        ++r;
-        --n;
-        --m;
-    }
-    while (n > 0 && m > 0 && h[n - 1] == r[m - 1]) {
-        --n;
-        --m;
-    }
-    if (n == 0) return m;
-    if (m == 0) return n;
-    // the shorter sequence is the pattern (the distance is symmetric)
-    const T* p = r;
-    const T* t = h;
-    int64_t pm = m, tn = n;
-    if (n < m) {
-        std::swap(p, t);
-        std::swap(pm, tn);
-    }
+int64_t stripped_distance(const T* p, int64_t pm, const T* t, int64_t tn, Scratch& s,
+                          bool try_band = true) {
     if (pm <= 64) {
         if (pm > 16) {
             // many SIMD compares per token: a value-indexed table is cheaper
@@ -592,8 +749,573 @@ int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) 
         const int32_t k = densify(p, pm, t, tn, s);
         return lev_short_ids(s.pid.data(), pm, s.tid.data(), tn, k);
     }
-    return lev_long(p, pm, t, tn, s);
+    return lev_long(p, pm, t, tn, s, try_band);
 }
+
+// Drops the common prefix and suffix of h[0, n) and r[0, m) (they cost
+// nothing); on return the shorter of the two is p[0, pm) (the distance is
+// symmetric), the other t[0, tn).
+template <typename T>
+inline void strip_pair(const T* h, int64_t n, const T* r, int64_t m, const T*& p, int64_t& pm,
+                       const T*& t, int64_t& tn) {
+    // the suffix is searched on the whole sequences, independently of the
+    // prefix (both first registers load at once), then capped by what the
+    // prefix left
+    const int64_t len = std::min(n, m);
+    const int64_t pre = common_prefix(h, r, len);
+    const int64_t suf = std::min(common_suffix(h + n, r + m, len), len - pre);
+    h += pre;
+    r += pre;
+    n -= pre + suf;
+    m -= pre + suf;
+    if (n < m) {
+        p = h;
+        pm = n;
+        t = r;
+        tn = m;
+    } else {
+        p = r;
+        pm = m;
+        t = h;
+        tn = n;
+    }
+}
+
+template <typename T>
+int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) {
+    const T *p, *t;
+    int64_t pm, tn;
+    strip_pair(h, n, r, m, p, pm, t, tn);
+    if (pm == 0) return tn;
+    return stripped_distance(p, pm, t, tn, s);
+}
+
+#if defined(__AVX512BW__) || defined(__AVX2__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+// GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512
+// intrinsics as uninitialised (GCC bug 105593, fixed in GCC 13)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// ---------------------------------------------------------------------------
+// Lockstep recurrences: kLanes pairs advance together, one pair per 64-bit
+// SIMD lane, which replaces kLanes latency-bound dependency chains by one.
+//   phase 1, per pair: the match mask of each text token (SIMD compares of
+//     the token against the pattern) into eq[j * kLanes + lane];
+//   phase 2, all lanes: the recurrence up to the longest text of the group;
+//     a lane whose text has ended keeps its state (masked updates).
+// Two kinds of group:
+//  * short: pattern <= 64 tokens after the affixes are stripped, Hyyroe's
+//    single-word recurrence; D[m][n] = n + popcount(VP & low m bits) -
+//    popcount(VN & low m bits) (the last column's vertical deltas summed
+//    from D[0][n] = n; no per-step score tracking);
+//  * band (AVX-512 only): 65..kBandMaxPattern pattern tokens, text at most
+//    kSmallBand longer: the single-word band of lev_small_band, with the
+//    window's mask compared directly against a 64-token window of the
+//    (narrowed, padded) pattern; the score follows the window's bottom
+//    diagonal for all n steps (rows past m are rows that match nothing),
+//    which gives C[n + k][n], and C[m][n] = C[n + k][n] minus the vertical
+//    deltas of rows m + 1 .. n + k in the last window.  The same computed
+//    matrix as lev_small_band's row-m tracking, so the same result: exact
+//    when <= kSmallBand; larger results are recomputed without the band.
+#if defined(__AVX512BW__)
+constexpr int kLanes = 8;
+#else
+constexpr int kLanes = 4;
+#endif
+constexpr int64_t kBandMaxPattern = 256;
+constexpr int64_t kLockMaxText = kBandMaxPattern + kSmallBand;
+
+template <typename T>
+struct Lane {
+    const T* p;  // pattern (m tokens)
+    const T* t;  // text (n tokens, 1..kLockMaxText)
+    int64_t m, n;
+    int64_t idx;  // output slot
+};
+
+// Counting sort of lanes[0, n) by min(text length >> shift, 63) into buf
+// (stable); returns the sorted lanes (lanes itself when there is at most one
+// group).
+template <typename T>
+inline const Lane<T>* sort_by_text_length(const Lane<T>* lanes, int n, int shift, Lane<T>* buf) {
+    if (n <= kLanes) return lanes;
+    int count[65] = {};
+    for (int q = 0; q < n; ++q) ++count[std::min<int64_t>(lanes[q].n >> shift, 63) + 1];
+    for (int key = 1; key < 65; ++key) count[key] += count[key - 1];
+    for (int q = 0; q < n; ++q) buf[count[std::min<int64_t>(lanes[q].n >> shift, 63)]++] = lanes[q];
+    return buf;
+}
+
+// the low m bits set (none for m <= 0, all for m >= 64)
+inline uint64_t low_bits(int64_t m) {
+    return m >= 64 ? ~UINT64_C(0) : m <= 0 ? 0 : (UINT64_C(1) << m) - 1;
+}
+
+#if defined(__AVX512BW__)
+// Narrowing: pattern and text values become value - lo in 8- or 16-bit lanes
+// (UB bytes).  The text is clamped to the sentinel (all ones) when it falls
+// outside [lo, lo + range]; callers guarantee that no pattern value (and no
+// padding value) equals the sentinel.  The text goes to tb as 32-bit words
+// holding the narrow value in every narrow slot, so the compare loop
+// broadcasts it with a plain load.
+
+// 16 tokens (lanes past k zero) as 32-bit lanes, tokens of at most 4 bytes
+template <typename T>
+inline __m512i load16_as32(const T* p, __mmask16 k) {
+    if constexpr (sizeof(T) == 4) return _mm512_maskz_loadu_epi32(k, p);
+    else if constexpr (sizeof(T) == 2) return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, p));
+    else return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, p));
+}
+
+template <int UB>
+inline __m512i dup_narrow32(__m512i y) {
+    if constexpr (UB == 1) y = _mm512_or_si512(y, _mm512_slli_epi32(y, 8));
+    return _mm512_or_si512(y, _mm512_slli_epi32(y, 16));
+}
+
+// tb[j] for j < nmax (n <= nmax; tokens past n read as zero)
+template <int UB, typename T>
+inline void narrow_text(const T* t, int64_t n, int64_t nmax, int64_t lo, uint64_t range,
+                        uint32_t* tb) {
+    constexpr int sent = UB == 1 ? 0xFF : 0xFFFF;
+    if constexpr (sizeof(T) == 8) {
+        const __m512i vlo = _mm512_set1_epi64((long long)lo);
+        const __m512i vr = _mm512_set1_epi64((long long)range);
+        const __m512i vs = _mm512_set1_epi64(sent);
+        for (int64_t c = 0; c < nmax; c += 8) {
+            const __mmask8 k = (__mmask8)(low_bits(n - c) & 0xFF);
+            __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, t + c), vlo);
+            v = _mm512_mask_mov_epi64(v, _mm512_cmpgt_epu64_mask(v, vr), vs);
+            __m256i y = _mm512_cvtepi64_epi32(v);
+            if constexpr (UB == 1) y = _mm256_or_si256(y, _mm256_slli_epi32(y, 8));
+            y = _mm256_or_si256(y, _mm256_slli_epi32(y, 16));
+            _mm256_storeu_si256((__m256i*)(tb + c), y);
+        }
+    } else {
+        const __m512i vlo = _mm512_set1_epi32((int)lo);
+        const __m512i vr = _mm512_set1_epi32((int)range);
+        const __m512i vs = _mm512_set1_epi32(sent);
+        for (int64_t c = 0; c < nmax; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(n - c) & 0xFFFF);
+            __m512i v = _mm512_sub_epi32(load16_as32(t + c, k), vlo);
+            v = _mm512_mask_mov_epi32(v, _mm512_cmpgt_epu32_mask(v, vr), vs);
+            _mm512_storeu_si512(tb + c, dup_narrow32<UB>(v));
+        }
+    }
+}
+
+// dst[i] = p[i] - lo as UB-byte values, i < m
+template <int UB, typename T>
+inline void narrow_store(const T* p, int64_t m, int64_t lo, uint8_t* dst) {
+    if constexpr (sizeof(T) == 8) {
+        const __m512i vlo = _mm512_set1_epi64((long long)lo);
+        for (int64_t c = 0; c < m; c += 8) {
+            const __mmask8 k = (__mmask8)(low_bits(m - c) & 0xFF);
+            const __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, p + c), vlo);
+            if constexpr (UB == 1) _mm512_mask_cvtepi64_storeu_epi8(dst + c, k, v);
+            else _mm512_mask_cvtepi64_storeu_epi16(dst + 2 * c, k, v);
+        }
+    } else {
+        const __m512i vlo = _mm512_set1_epi32((int)lo);
+        for (int64_t c = 0; c < m; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
+            const __m512i v = _mm512_sub_epi32(load16_as32(p + c, k), vlo);
+            if constexpr (UB == 1) _mm512_mask_cvtepi32_storeu_epi8(dst + c, k, v);
+            else _mm512_mask_cvtepi32_storeu_epi16(dst + 2 * c, k, v);
+        }
+    }
+}
+
+inline __m512i combine4(__m128i a, __m128i b, __m128i c, __m128i d) {
+    const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
+    const __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(c), d, 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+// The pattern (m <= 64 tokens) narrowed into registers: P0 holds tokens
+// 0..63 (UB = 1) or 0..31 (UB = 2), P1 tokens 32..63 (UB = 2, only when TWO).
+// Lanes past m are don't-care (their match bits, >= m, never matter).
+template <int UB, bool TWO, typename T>
+inline void narrow_pattern(const T* p, int64_t m, int64_t lo, __m512i& P0, __m512i& P1) {
+    P1 = _mm512_setzero_si512();
+    if constexpr (sizeof(T) == (size_t)UB) {
+        (void)lo;  // the token type is the narrow type: lo == 0
+        if constexpr (UB == 1) {
+            P0 = _mm512_maskz_loadu_epi8(low_bits(m), p);
+        } else {
+            P0 = _mm512_maskz_loadu_epi16((__mmask32)low_bits(m), p);
+            if constexpr (TWO) P1 = _mm512_maskz_loadu_epi16((__mmask32)(low_bits(m) >> 32), p + 32);
+        }
+    } else if constexpr (sizeof(T) == 8) {
+        const __m512i vlo = _mm512_set1_epi64((long long)lo);
+        constexpr int chunks = (UB == 1 || TWO) ? 8 : 4;
+        __m128i x[8];
+        for (int c = 0; c < 8; ++c) {
+            if (c >= chunks) {
+                x[c] = _mm_setzero_si128();
+                continue;
+            }
+            const __mmask8 k = (__mmask8)(low_bits(m - 8 * c) & 0xFF);
+            const __m512i v = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, p + 8 * c), vlo);
+            x[c] = UB == 1 ? _mm512_cvtepi64_epi8(v) : _mm512_cvtepi64_epi16(v);
+        }
+        if constexpr (UB == 1) {
+            P0 = combine4(_mm_unpacklo_epi64(x[0], x[1]), _mm_unpacklo_epi64(x[2], x[3]),
+                          _mm_unpacklo_epi64(x[4], x[5]), _mm_unpacklo_epi64(x[6], x[7]));
+        } else {
+            P0 = combine4(x[0], x[1], x[2], x[3]);
+            if constexpr (TWO) P1 = combine4(x[4], x[5], x[6], x[7]);
+        }
+    } else {
+        static_assert(sizeof(T) == 4, "narrow_pattern: narrow or 4-/8-byte tokens");
+        const __m512i vlo = _mm512_set1_epi32((int)lo);
+        auto chunk = [&](int c) {
+            const __mmask16 k = (__mmask16)(low_bits(m - 16 * c) & 0xFFFF);
+            return _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p + 16 * c), vlo);
+        };
+        if constexpr (UB == 1) {
+            P0 = combine4(_mm512_cvtepi32_epi8(chunk(0)), _mm512_cvtepi32_epi8(chunk(1)),
+                          _mm512_cvtepi32_epi8(chunk(2)), _mm512_cvtepi32_epi8(chunk(3)));
+        } else {
+            P0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(chunk(0))),
+                                    _mm512_cvtepi32_epi16(chunk(1)), 1);
+            if constexpr (TWO)
+                P1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(chunk(2))),
+                                        _mm512_cvtepi32_epi16(chunk(3)), 1);
+        }
+    }
+}
+
+// eq[j * kLanes] = match mask of t[j] for j < n, via narrow compares.  The
+// loops run to the group's longest text `nmax` (the same trip count for every
+// lane of a group, so the branches predict); masks past n are never used.
+template <int UB, bool TWO, typename T>
+inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int64_t nmax,
+                               int64_t lo, uint64_t range, uint64_t* eq, uint32_t* tb) {
+    __m512i P0, P1;
+    narrow_pattern<UB, TWO>(p, m, lo, P0, P1);
+    narrow_text<UB>(t, n, nmax, lo, range, tb);
+#pragma GCC unroll 4
+    for (int64_t j = 0; j < nmax; ++j) {
+        const __m512i v = _mm512_set1_epi32((int)tb[j]);
+        uint64_t e;
+        if constexpr (UB == 1) {
+            e = _mm512_cmpeq_epi8_mask(P0, v);
+        } else {
+            e = (uint32_t)_mm512_cmpeq_epi16_mask(P0, v);
+            if constexpr (TWO) e |= (uint64_t)_mm512_cmpeq_epi16_mask(P1, v) << 32;
+        }
+        eq[j * kLanes] = e;
+    }
+}
+
+// eq[j * kLanes] = match mask of t[j], j < n, by compares in the token type
+// (4- or 8-byte tokens) against C registers of the pattern loaded straight
+// from the row (masked: nothing past m is read).  For short patterns this
+// beats narrowing, which costs a fixed setup per pair.
+template <int C, typename T>
+inline void short_masks_wide(const T* p, int64_t m, const T* t, int64_t n, uint64_t* eq) {
+    constexpr int L = 64 / (int)sizeof(T);
+    __m512i P[C];
+    for (int c = 0; c < C; ++c) {
+        if constexpr (sizeof(T) == 8) P[c] = _mm512_maskz_loadu_epi64((__mmask8)low_bits(m - L * c), p + L * c);
+        else P[c] = _mm512_maskz_loadu_epi32((__mmask16)low_bits(m - L * c), p + L * c);
+    }
+#pragma GCC unroll 4
+    for (int64_t j = 0; j < n; ++j) {
+        uint64_t e = 0;
+        if constexpr (sizeof(T) == 8) {
+            const __m512i v = _mm512_set1_epi64((long long)t[j]);
+            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi64_mask(P[c], v) << (L * c);
+        } else {
+            const __m512i v = _mm512_set1_epi32((int)t[j]);
+            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi32_mask(P[c], v) << (L * c);
+        }
+        eq[j * kLanes] = e;
+    }
+}
+
+// Narrowest lane width for value - 0 of p[0, m) (4- and 8-byte tokens): 1
+// when every value is in [0, 0xFE], 2 when in [0, 0xFFFE], else 0.  Runs
+// over mmax >= m tokens (masked) for a group-uniform trip count.
+template <typename T>
+inline int small_values_width(const T* p, int64_t m, int64_t mmax) {
+    __mmask16 over1 = 0, over2 = 0;
+    if constexpr (sizeof(T) == 8) {
+        const __m512i b1 = _mm512_set1_epi64(0xFE), b2 = _mm512_set1_epi64(0xFFFE);
+        for (int64_t c = 0; c < mmax; c += 8) {
+            const __mmask8 k = (__mmask8)(low_bits(m - c) & 0xFF);
+            const __m512i v = _mm512_maskz_loadu_epi64(k, p + c);
+            over1 |= _mm512_mask_cmpgt_epu64_mask(k, v, b1);
+            over2 |= _mm512_mask_cmpgt_epu64_mask(k, v, b2);
+        }
+    } else {
+        const __m512i b1 = _mm512_set1_epi32(0xFE), b2 = _mm512_set1_epi32(0xFFFE);
+        for (int64_t c = 0; c < mmax; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
+            const __m512i v = _mm512_maskz_loadu_epi32(k, p + c);
+            over1 |= _mm512_mask_cmpgt_epu32_mask(k, v, b1);
+            over2 |= _mm512_mask_cmpgt_epu32_mask(k, v, b2);
+        }
+    }
+    return over1 == 0 ? 1 : over2 == 0 ? 2 : 0;
+}
+
+// smallest and largest value of p[0, m)
+template <typename T>
+inline void min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
+    if constexpr (sizeof(T) == 8) {
+        const __m512i first = _mm512_set1_epi64((long long)p[0]);
+        __m512i vmin = first, vmax = first;
+        for (int64_t c = 0; c < m; c += 8) {
+            const __m512i v = _mm512_mask_loadu_epi64(first, (__mmask8)(low_bits(m - c) & 0xFF), p + c);
+            vmin = _mm512_min_epi64(vmin, v);
+            vmax = _mm512_max_epi64(vmax, v);
+        }
+        lo = _mm512_reduce_min_epi64(vmin);
+        hi = _mm512_reduce_max_epi64(vmax);
+    } else if constexpr (sizeof(T) == 4 && std::is_signed<T>::value) {
+        const __m512i first = _mm512_set1_epi32((int)p[0]);
+        __m512i vmin = first, vmax = first;
+        for (int64_t c = 0; c < m; c += 16) {
+            const __m512i v = _mm512_mask_loadu_epi32(first, (__mmask16)(low_bits(m - c) & 0xFFFF), p + c);
+            vmin = _mm512_min_epi32(vmin, v);
+            vmax = _mm512_max_epi32(vmax, v);
+        }
+        lo = _mm512_reduce_min_epi32(vmin);
+        hi = _mm512_reduce_max_epi32(vmax);
+    } else {
+        // unsigned tokens of 1, 2 or 4 bytes, as 32-bit lanes
+        const __m512i first = _mm512_set1_epi32((int)(uint32_t)p[0]);
+        __m512i vmin = first, vmax = first;
+        for (int64_t c = 0; c < m; c += 16) {
+            const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
+            const __m512i v = _mm512_mask_mov_epi32(first, k, load16_as32(p + c, k));
+            vmin = _mm512_min_epu32(vmin, v);
+            vmax = _mm512_max_epu32(vmax, v);
+        }
+        lo = (int64_t)(uint32_t)_mm512_reduce_min_epu32(vmin);
+        hi = (int64_t)(uint32_t)_mm512_reduce_max_epu32(vmax);
+    }
+}
+#endif
+
+// Phase 1 of a short lane: eq[j * kLanes] = match mask of t[j], j < n
+// (AVX-512: up to the group's longest text nmax; TWO: the group's longest
+// pattern has more than 32 tokens).
+template <bool TWO, typename T>
+inline void short_masks(const Lane<T>& L, int64_t mmax, int64_t nmax, uint64_t* eq, Scratch& s) {
+#if defined(__AVX512BW__)
+    uint32_t* tb = s.lock_tb.data();
+    if constexpr (sizeof(T) == 1) {
+        (void)mmax;
+        return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, 0, 0xFF, eq, tb);
+    } else if constexpr (sizeof(T) == 2) {
+        (void)mmax;
+        return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, 0, 0xFFFF, eq, tb);
+    } else {
+        // a short group: plain compares (sizes of the whole group, so the
+        // choice is the same lane after lane)
+        if (mmax <= 64 / (int64_t)sizeof(T)) return short_masks_wide<1>(L.p, L.m, L.t, L.n, eq);
+        if (sizeof(T) == 8 && mmax <= 16) return short_masks_wide<2>(L.p, L.m, L.t, L.n, eq);
+        // values in [0, 0xFFFE] (dense ids): no need for the minimum
+        const int w = small_values_width(L.p, L.m, mmax);
+        if (w == 1) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, 0, 0xFE, eq, tb);
+        if (w == 2) return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, 0, 0xFFFE, eq, tb);
+        int64_t lo, hi;
+        min_max(L.p, L.m, lo, hi);
+        const uint64_t range = (uint64_t)hi - (uint64_t)lo;
+        if (range < 0xFF) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, lo, range, eq, tb);
+        if (range < 0xFFFF) return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, lo, range, eq, tb);
+    }
+#else
+    (void)mmax;
+    (void)nmax;
+#endif
+    // wide values (or AVX2): compares in the token type against the pattern
+    // copied into an aligned buffer
+    ShortPattern<T> P(s.short_pattern);
+    P.load(L.p, (int)L.m);
+    for (int64_t j = 0; j < L.n; ++j) eq[j * kLanes] = P.match(L.t[j]);
+}
+
+#if defined(__AVX512BW__)
+// Phase 1 of a band lane, UB-byte narrow values: the padded pattern goes to
+// pb (slot 64 + i = pattern token i, slots before and after = pad, which the
+// clamped text never equals); window mask of step j = compare of t[j] with
+// slots j + k + 1 .. j + k + 64.
+template <int UB, typename T>
+inline void band_masks_narrow(const Lane<T>& L, int64_t lo, uint64_t range, uint64_t* eq,
+                              uint8_t* pb, uint32_t* tb) {
+    constexpr int64_t k = kSmallBand;
+    const __m512i pad = UB == 1 ? _mm512_set1_epi8((char)0xFE) : _mm512_set1_epi16((short)0xFFFE);
+    _mm512_store_si512(pb, pad);
+    if constexpr (UB == 2) _mm512_store_si512(pb + 64, pad);
+    narrow_store<UB>(L.p, L.m, lo, pb + 64 * UB);
+    // slots 64 + m .. 64 + m + 2k + 63 can be read
+    for (int64_t o = 0; o < (2 * k + 64) * UB; o += 64) _mm512_storeu_si512(pb + (64 + L.m) * UB + o, pad);
+    narrow_text<UB>(L.t, L.n, L.n, lo, range, tb);
+    const uint8_t* w = pb + (k + 1) * UB;
+    for (int64_t j = 0; j < L.n; ++j, w += UB) {
+        const __m512i v = _mm512_set1_epi32((int)tb[j]);
+        uint64_t e;
+        if constexpr (UB == 1) {
+            e = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512(w), v);
+        } else {
+            e = (uint32_t)_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w), v) |
+                ((uint64_t)_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w + 64), v) << 32);
+        }
+        eq[j * kLanes] = e;
+    }
+}
+
+// Phase 1 of a band lane; false when the pattern's values span too wide a
+// range for 16-bit lanes (the caller then computes the pair by itself).
+template <typename T>
+inline bool band_masks(const Lane<T>& L, uint64_t* eq, Scratch& s) {
+    int64_t lo, hi;
+    min_max(L.p, L.m, lo, hi);
+    const uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    if (range < 0xFE) {
+        band_masks_narrow<1>(L, lo, range, eq, s.band_pattern, s.lock_tb.data());
+        return true;
+    }
+    if (range < 0xFFFE) {
+        band_masks_narrow<2>(L, lo, range, eq, s.band_pattern, s.lock_tb.data());
+        return true;
+    }
+    return false;
+}
+#endif
+
+// A group of nl <= kLanes lanes (missing lanes run on stale masks with
+// n = 0 and are never read).
+template <bool BAND, typename T>
+inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
+    uint64_t* eq = s.lock_eq.data();
+    alignas(64) int64_t nv[kLanes] = {};
+    int64_t nmax = 0, mmax = 0;
+    if constexpr (!BAND) {
+        for (int l = 0; l < nl; ++l) {
+            nmax = std::max(nmax, lanes[l].n);
+            mmax = std::max(mmax, lanes[l].m);
+        }
+    }
+    for (int l = 0; l < nl; ++l) {
+        const Lane<T>& L = lanes[l];
+        if constexpr (BAND) {
+#if defined(__AVX512BW__)
+            if (!band_masks(L, eq + l, s)) {
+                out[L.idx] = stripped_distance(L.p, L.m, L.t, L.n, s);
+                continue;
+            }
+#endif
+        } else {
+            // loop bounds of the whole group: the same trip counts lane after
+            // lane (lanes come sorted by text length)
+            if (mmax > 32) short_masks<true>(L, mmax, nmax, eq + l, s);
+            else short_masks<false>(L, mmax, nmax, eq + l, s);
+        }
+        nv[l] = L.n;
+        nmax = std::max(nmax, L.n);
+    }
+    alignas(64) uint64_t vp[kLanes], vn[kLanes];
+    alignas(64) int64_t cnt[kLanes];
+#if defined(__AVX512BW__)
+    {
+        const __m512i one = _mm512_set1_epi64(1);
+        const __m512i nn = _mm512_load_si512(nv);
+        int64_t nmin = nmax;
+        for (int l = 0; l < nl; ++l)
+            if (nv[l] > 0) nmin = std::min(nmin, nv[l]);
+        __m512i VP = _mm512_set1_epi64(BAND ? (long long)(~UINT64_C(0) << (63 - kSmallBand)) : -1LL);
+        __m512i VN = _mm512_setzero_si512(), C = _mm512_setzero_si512();
+        // ternary-logic truth tables over (a, b, c) = (0xF0, 0xCC, 0xAA)
+        constexpr int kXorOr = 0xBE;    // (a ^ b) | c
+        constexpr int kOrNotOr = 0xF1;  // a | ~(b | c)
+        auto step = [&](int64_t j, __mmask8 live) {
+            const __m512i X = _mm512_or_si512(_mm512_loadu_si512(eq + j * kLanes), VN);
+            const __m512i S = _mm512_add_epi64(_mm512_and_si512(X, VP), VP);
+            const __m512i D0 = _mm512_ternarylogic_epi64(S, VP, X, kXorOr);
+            const __m512i HP = _mm512_ternarylogic_epi64(VN, D0, VP, kOrNotOr);
+            const __m512i HN = _mm512_and_si512(VP, D0);
+            if constexpr (BAND) {
+                // the window moves one row down: D0 >> 1 instead of HP/HN << 1
+                const __m512i D1 = _mm512_srli_epi64(D0, 1);
+                C = _mm512_mask_add_epi64(C, live, C, _mm512_srli_epi64(D0, 63));
+                VP = _mm512_mask_mov_epi64(VP, live, _mm512_ternarylogic_epi64(HN, D1, HP, kOrNotOr));
+                VN = _mm512_mask_and_epi64(VN, live, D1, HP);
+            } else {
+                const __m512i HP1 = _mm512_or_si512(_mm512_slli_epi64(HP, 1), one);
+                const __m512i HN1 = _mm512_slli_epi64(HN, 1);
+                VP = _mm512_mask_mov_epi64(VP, live, _mm512_ternarylogic_epi64(HN1, D0, HP1, kOrNotOr));
+                VN = _mm512_mask_and_epi64(VN, live, HP1, D0);
+            }
+        };
+        // up to the shortest text of the group every lane is live (lanes whose
+        // result is never read may run on: missing ones, n = 0): no masks
+        int64_t j = 0;
+        for (; j < nmin; ++j) step(j, (__mmask8)0xFF);
+        __m512i jj = _mm512_set1_epi64(nmin);
+        for (; j < nmax; ++j) {
+            const __mmask8 live = _mm512_cmpgt_epi64_mask(nn, jj);
+            jj = _mm512_add_epi64(jj, one);
+            step(j, live);
+        }
+        _mm512_store_si512(vp, VP);
+        _mm512_store_si512(vn, VN);
+        _mm512_store_si512(cnt, C);
+    }
+#else
+    static_assert(!BAND, "band groups need AVX-512");
+    {
+        const __m256i one = _mm256_set1_epi64x(1), ones = _mm256_set1_epi64x(-1);
+        const __m256i nn = _mm256_load_si256((const __m256i*)nv);
+        __m256i jj = _mm256_setzero_si256();
+        __m256i VP = ones, VN = _mm256_setzero_si256();
+        for (int64_t j = 0; j < nmax; ++j) {
+            const __m256i live = _mm256_cmpgt_epi64(nn, jj);
+            jj = _mm256_add_epi64(jj, one);
+            const __m256i X = _mm256_or_si256(_mm256_loadu_si256((const __m256i*)(eq + j * kLanes)), VN);
+            const __m256i S = _mm256_add_epi64(_mm256_and_si256(X, VP), VP);
+            const __m256i D0 = _mm256_or_si256(_mm256_xor_si256(S, VP), X);
+            __m256i HP = _mm256_or_si256(VN, _mm256_xor_si256(_mm256_or_si256(D0, VP), ones));
+            __m256i HN = _mm256_and_si256(VP, D0);
+            HP = _mm256_or_si256(_mm256_slli_epi64(HP, 1), one);
+            HN = _mm256_slli_epi64(HN, 1);
+            const __m256i nVP = _mm256_or_si256(HN, _mm256_xor_si256(_mm256_or_si256(D0, HP), ones));
+            const __m256i nVN = _mm256_and_si256(HP, D0);
+            VP = _mm256_blendv_epi8(VP, nVP, live);
+            VN = _mm256_blendv_epi8(VN, nVN, live);
+        }
+        _mm256_store_si256((__m256i*)vp, VP);
+        _mm256_store_si256((__m256i*)vn, VN);
+        for (int l = 0; l < kLanes; ++l) cnt[l] = 0;
+    }
+#endif
+    for (int l = 0; l < nl; ++l) {
+        const Lane<T>& L = lanes[l];
+        if (nv[l] == 0) continue;  // computed in phase 1
+        if constexpr (BAND) {
+            // rows m + 1 .. n + k of the last window: bits 63 - (n + k - m) .. 62
+            constexpr int64_t k = kSmallBand;
+            const uint64_t rows = low_bits(63) & ~low_bits(63 - (L.n + k - L.m));
+            const int64_t d = k + L.n - cnt[l] - (int64_t)__builtin_popcountll(vp[l] & rows) +
+                              (int64_t)__builtin_popcountll(vn[l] & rows);
+            out[L.idx] = d <= k ? d : stripped_distance(L.p, L.m, L.t, L.n, s, false);
+        } else {
+            const uint64_t mm = low_bits(L.m);
+            out[L.idx] = L.n + (int64_t)__builtin_popcountll(vp[l] & mm) -
+                         (int64_t)__builtin_popcountll(vn[l] & mm);
+        }
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic pop
+#endif
+#endif  // lockstep
 
 // Runs f(i, scratch) for i in [0, N) over n_threads threads with dynamic
 // scheduling; the first exception is re-thrown after the parallel region.
@@ -663,14 +1385,89 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
     int64_t work = 0;
     for (int64_t i = 0; i < N; ++i) work += hyp.lengths[i] + ref.lengths[i] + 8;
     if (work < 20000) n_threads = 1;
-    // long pairs: hand them out one by one (uneven lengths)
-    const int64_t chunk = work >= 20000 && N > 0 && work / N > 600 ? 1 : chunk_for(N, n_threads);
+    const bool long_pairs = work >= 20000 && N > 0 && work / N > 600;
+#if defined(__AVX512BW__) || defined(__AVX2__)
+    // Tasks of `block` consecutive pairs; the short pairs of a task are
+    // gathered into lockstep groups of kLanes (the last one partial), the
+    // others computed one by one.  Long pairs: one pair per task (uneven
+    // lengths).
+    constexpr int64_t kBlock = 64;
+    const int64_t block = long_pairs ? 1 : kBlock;
+    // prefetch distance in pairs: about 8 KB of rows in flight (pass 1 is
+    // short per pair; measured: 16 pairs ahead for word-length rows, 4 for
+    // character rows of ~100 tokens, where 16 was slower)
+    const int64_t pair_bytes = N > 0 ? std::max<int64_t>(1, work / N * (int64_t)sizeof(T)) : 1;
+    const int64_t prefetch_ahead = std::max<int64_t>(2, std::min<int64_t>(16, 8192 / pair_bytes));
+    const int64_t n_blocks = (N + block - 1) / block;
+    const int64_t chunk = long_pairs ? 1 : chunk_for(n_blocks, n_threads);
+    parallel_pairs(n_blocks, n_threads, chunk, [&](int64_t b, Scratch& s) {
+        if (s.lock_eq.empty()) {
+            s.lock_eq.assign((size_t)kLanes * kLockMaxText, 0);
+            s.lock_tb.assign((size_t)kLockMaxText + 16, 0);
+        }
+
+        // pass 1: strip every pair of the task and sort it into short lanes,
+        // band lanes, or pairs done at once (independent iterations: the rows'
+        // memory latency overlaps across pairs); pass 2: the lockstep groups
+        // on rows now in cache.  The pairs of the next task are prefetched
+        // (consecutive tasks mostly go to the same thread).
+        Lane<T> shorts[kBlock];
+        int ns = 0;
+#if defined(__AVX512BW__)
+        Lane<T> bands[kBlock];
+        int nb = 0;
+#endif
+        const int64_t end = std::min(N, (b + 1) * block);
+        for (int64_t i = b * block; i < end; ++i) {
+#if defined(__GNUC__) || defined(__clang__)
+            // written out here: GCC deletes a call to a function whose only
+            // effect is __builtin_prefetch (it counts as const)
+            const int64_t ahead = i + prefetch_ahead;
+            if (ahead < N) {
+                const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
+                const char* rn = (const char*)(rd + (ref.offsets ? ref.offsets[ahead] : ahead * ref.stride));
+                const int64_t hb = std::min<int64_t>(hyp.lengths[ahead] * (int64_t)sizeof(T), 2048);
+                const int64_t rb = std::min<int64_t>(ref.lengths[ahead] * (int64_t)sizeof(T), 2048);
+                for (int64_t o = 0; o < hb; o += 64) __builtin_prefetch(hn + o);
+                for (int64_t o = 0; o < rb; o += 64) __builtin_prefetch(rn + o);
+            }
+#endif
+            const T *p, *t;
+            int64_t pm, tn;
+            strip_pair(hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride), hyp.lengths[i],
+                       rd + (ref.offsets ? ref.offsets[i] : i * ref.stride), ref.lengths[i], p, pm,
+                       t, tn);
+            if (pm == 0) {
+                out[i] = tn;
+            } else if (pm <= 64 && tn <= kLockMaxText) {
+                shorts[ns++] = Lane<T>{p, t, pm, tn, i};
+#if defined(__AVX512BW__)
+            } else if (pm <= kBandMaxPattern && tn - pm <= kSmallBand) {
+                bands[nb++] = Lane<T>{p, t, pm, tn, i};
+#endif
+            } else {
+                out[i] = stripped_distance(p, pm, t, tn, s);
+            }
+        }
+        // lanes sorted by text length: the lanes of a group end at nearly the
+        // same step, and consecutive lanes repeat the same loop trip counts
+        // (branches that predict)
+        Lane<T> sorted[kBlock];
+        const Lane<T>* g_short = sort_by_text_length(shorts, ns, 0, sorted);
+        for (int g = 0; g < ns; g += kLanes) lock_group<false>(g_short + g, std::min(kLanes, ns - g), out, s);
+#if defined(__AVX512BW__)
+        const Lane<T>* g_band = sort_by_text_length(bands, nb, 2, sorted);
+        for (int g = 0; g < nb; g += kLanes) lock_group<true>(g_band + g, std::min(kLanes, nb - g), out, s);
+#endif
+    });
+#else
+    const int64_t chunk = long_pairs ? 1 : chunk_for(N, n_threads);
     parallel_pairs(N, n_threads, chunk, [&](int64_t i, Scratch& s) {
-        const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
-        const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
 #if defined(__GNUC__) || defined(__clang__)
         // pairs are memory-latency bound (the suffix check touches the rows'
-        // ends first): fetch the used part of a pair a few places ahead
+        // ends first): fetch the used part of a pair a few places ahead.
+        // Written out here: GCC deletes a call to a function whose only
+        // effect is __builtin_prefetch (it counts as const).
         const int64_t ahead = i + 6;
         if (ahead < N) {
             const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
@@ -681,8 +1478,11 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
             for (int64_t o = 0; o < rb; o += 64) __builtin_prefetch(rn + o);
         }
 #endif
+        const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
+        const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
         out[i] = pair_distance(h, hyp.lengths[i], r, ref.lengths[i], s);
     });
+#endif
 }
 
 // ---------------------------------------------------------------------------

@@ -247,6 +247,156 @@ def test_long_pairs_banded_and_unbounded():
     assert got.tolist() == [levenshtein_np(h, r) for h, r in cases]
 
 
+def test_long_pairs_mostly_substitutions():
+    """Long pairs (over 256 tokens, blocked band with a doubling bound capped
+    by the substitution upper bound) equal the DP: substitutions only (the
+    upper bound is then tight) at and around the band's block sizes, plus
+    a few insertions / deletions (a loose upper bound), either side longer."""
+    rng = random.Random(23)
+    cases = []
+    for m in (257, 300, 700, 1500):
+        ref = [rng.randrange(80) for _ in range(m)]
+        for n_subs in (1, 10, 63, 64, 65, 130, 300):
+            hyp = list(ref)
+            for i in rng.sample(range(m), min(n_subs, m)):
+                hyp[i] = (hyp[i] + 1 + rng.randrange(79)) % 80
+            cases.append((hyp, ref))
+            cases.append((_edited(rng, hyp, 3, lambda: rng.randrange(80)), ref))
+            cases.append((ref, hyp[: m - n_subs // 3]))
+    got = seqloss.edit_distance_batch([h for h, _ in cases], [r for _, r in cases])
+    assert got.tolist() == [levenshtein_np(h, r) for h, r in cases]
+
+
+def _padded_batch(pairs, dtype):
+    """Padded (N, W) arrays of ``dtype`` (garbage past the lengths) and the lengths."""
+    w = max([len(x) for p in pairs for x in p] + [1]) + 3
+    hyp = np.full((len(pairs), w), 7, dtype=dtype)
+    ref = np.full((len(pairs), w), 5, dtype=dtype)
+    for i, (h, r) in enumerate(pairs):
+        hyp[i, :len(h)] = h
+        ref[i, :len(r)] = r
+    return (hyp, ref, np.array([len(h) for h, _ in pairs]), np.array([len(r) for _, r in pairs]))
+
+
+def _edited(rng, seq, n_edits, new_token):
+    """``seq`` with n_edits random substitutions / insertions / deletions."""
+    out = list(seq)
+    for _ in range(n_edits):
+        i = rng.randrange(len(out) + 1)
+        op = rng.random()
+        if op < 0.5 and i < len(out):
+            out[i] = new_token()
+        elif op < 0.75 and i < len(out):
+            del out[i]
+        else:
+            out.insert(i, new_token())
+    return out
+
+
+# token values per dtype: around the narrowing limits (0xFE / 0xFF / 0xFFFE /
+# 0xFFFF sentinels of the 8- and 16-bit compares), negative and 2**40 ids
+LOCK_VALUES = {
+    np.int8: [-128, -1, 0, 1, 5, 127],
+    np.int16: [-32768, -2, 0, 3, 254, 255, 32767],
+    np.int32: [-2**31, -7, 0, 1, 0xFE, 0xFF, 0xFFFE, 0xFFFF, 2**31 - 1],
+    np.int64: [-2**40, -1, 0, 2, 0xFE, 0xFF, 0xFFFE, 0xFFFF, 2**40, 2**40 + 1],
+    np.uint8: [0, 1, 2, 0xFE, 0xFF],
+    np.uint16: [0, 1, 0xFE, 0xFF, 0xFFFE, 0xFFFF],
+    np.uint32: [0, 3, 0xFFFE, 0xFFFF, 2**32 - 2, 2**32 - 1],
+}
+
+
+@pytest.mark.parametrize("dtype", list(LOCK_VALUES))
+def test_short_pairs_in_lockstep_groups(dtype):
+    """Short pairs (pattern <= 64 after the affixes) computed 4 or 8 at a time
+    equal the DP: lanes with very different text lengths (so they finish at
+    different steps), empty and fully equal pairs between them, patterns of
+    exactly 64 and 65 tokens, texts past the lockstep limit, values at the
+    narrowing limits, every token type."""
+    rng = random.Random(17)
+    vals = LOCK_VALUES[dtype]
+    small = [v for v in vals if abs(v) < 2**15] if dtype in (np.int32, np.int64) else vals
+
+    def tok(pool):
+        return pool[rng.randrange(len(pool))] if rng.random() < 0.3 else \
+            int(np.array(rng.randrange(2**20), dtype=np.int64).astype(dtype))
+
+    pairs = []
+    for _ in range(160):
+        pool = vals if rng.random() < 0.5 else small
+        kind = rng.random()
+        if kind < 0.1:  # an empty side
+            x = [tok(pool) for _ in range(rng.randint(0, 70))]
+            pairs.append(([], x) if rng.random() < 0.5 else (x, []))
+            continue
+        if kind < 0.2:  # fully equal
+            x = [tok(pool) for _ in range(rng.randint(0, 80))]
+            pairs.append((x, list(x)))
+            continue
+        m = rng.choice([1, 2, 7, 31, 32, 33, 63, 64, 65, rng.randint(1, 64)])
+        p = [tok(pool) for _ in range(m)]
+        # a text from m to far past the lockstep limit (287 tokens)
+        n = m + rng.choice([0, 1, 5, rng.randint(0, 40), rng.randint(0, 230), 300])
+        t = list(p)
+        while len(t) < n:
+            t.insert(rng.randrange(len(t) + 1), tok(pool))
+        t = _edited(rng, t, rng.randint(0, 6), lambda: tok(pool))
+        if m and t:  # keep the ends different so the pattern is not stripped shorter
+            t[0] = t[0] ^ 1 if t[0] == p[0] else t[0]
+            t[-1] = t[-1] ^ 2 if t[-1] == p[-1] else t[-1]
+        t = [int(np.array([x]).astype(dtype)[0]) for x in t]
+        pairs.append((t, p) if rng.random() < 0.5 else (p, t))
+    rng.shuffle(pairs)
+    hyp, ref, hl, rl = _padded_batch(pairs, dtype)
+    expected = [levenshtein_np([int(x) for x in h], [int(x) for x in r]) for h, r in pairs]
+    assert seqloss.edit_distance_batch(hyp, ref, hyp_lengths=hl, ref_lengths=rl,
+                                       n_threads=1).tolist() == expected
+    # groups are formed within tasks of consecutive pairs: any thread count agrees
+    assert seqloss.edit_distance_batch(hyp, ref, hyp_lengths=hl, ref_lengths=rl,
+                                       n_threads=2).tolist() == expected
+
+
+@pytest.mark.parametrize("dtype,vocab", [
+    (np.uint8, 60), (np.uint8, 256), (np.uint16, 300), (np.uint16, 65536),
+    (np.int32, 100), (np.int32, 2**31), (np.int64, 250), (np.int64, 70000), (np.int64, 2**50)])
+def test_band_for_medium_patterns_at_its_bound(dtype, vocab):
+    """Patterns of 65..256 tokens against texts at most 31 longer go through
+    the single-word band (bound 31): distances just under, at and over the
+    bound (over it: the exact fallback), length differences at the bound,
+    pattern on either side, small / 16-bit / wide value ranges; all equal
+    the DP."""
+    rng = random.Random(vocab)
+    lo = -vocab // 2 if np.issubdtype(dtype, np.signedinteger) else 0
+
+    def tok():
+        return lo + rng.randrange(vocab)
+
+    pairs = []
+    for _ in range(36):
+        m = rng.choice([65, 66, 100, 128, 129, 192, 193, 255, 256, 257])
+        p = [tok() for _ in range(m)]
+        diff = rng.choice([0, 1, 15, 30, 31, 32, 33])
+        n_subs = rng.choice([0, 1, 10, 27, 29, 30, 31, 32, 40])
+        t = list(p)
+        for _ in range(diff):
+            t.insert(rng.randrange(len(t) + 1), tok())
+        for i in rng.sample(range(len(t)), min(n_subs, len(t))):
+            t[i] = tok()
+        t[0] = p[0] + 1 if t[0] == p[0] else t[0]  # no common prefix / suffix
+        t[-1] = p[-1] - 1 if t[-1] == p[-1] else t[-1]
+        info = np.iinfo(dtype)
+        t = [min(max(x, info.min), info.max) for x in t]
+        pairs.append((t, p) if rng.random() < 0.5 else (p, t))
+    hyp, ref, hl, rl = _padded_batch(pairs, dtype)
+    expected = [levenshtein_np(h, r) for h, r in pairs]
+    assert any(31 <= e <= 33 for e in expected)  # the bound itself is exercised
+    got = seqloss.edit_distance_batch(hyp, ref, hyp_lengths=hl, ref_lengths=rl)
+    assert got.tolist() == expected
+    # one pair at a time (no lockstep group) agrees
+    assert [seqloss.edit_distance(np.asarray(h, dtype), np.asarray(r, dtype))
+            for h, r in pairs] == expected
+
+
 def test_thread_counts_give_identical_results():
     """n_threads 1, 2, None and -1 give identical arrays on a batch big enough to split."""
     rng = np.random.default_rng(5)
@@ -294,6 +444,17 @@ for _ in range(300):
     m = rng.choice([rng.randint(0, 70), rng.randint(60, 400)])
     r = [rng.randrange(40) - 20 for _ in range(m)]
     h = [x if rng.random() > 0.2 else rng.randrange(40) for x in r][: rng.randint(0, m + 5)]
+    hs.append(h); rs.append(r)
+for _ in range(200):  # single-word band at its bound; short lanes of uneven lengths
+    m = rng.choice([rng.randint(65, 256), rng.randint(1, 64)])
+    r = [rng.randrange(60) for _ in range(m)]
+    h = r + [rng.randrange(60) for _ in range(rng.choice([0, 5, 31, 32, 200]))]
+    for _ in range(rng.randint(0, 38)):
+        i = rng.randrange(len(h) + 1)
+        k = rng.random()
+        if k < 0.5 and i < len(h): h[i] = rng.randrange(60)
+        elif k < 0.75 and i < len(h): del h[i]
+        else: h.insert(i, rng.randrange(60))
     hs.append(h); rs.append(r)
 out = []
 for dt in (np.int64, np.int32, np.int16, np.uint8):
