@@ -19,6 +19,14 @@
 
 #if defined(__SSE2__) || defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+// GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512
+// intrinsics as uninitialised wherever they are inlined (GCC bug 105593,
+// fixed in GCC 13): hundreds of false warnings per build.  The kernel
+// translation units that include this header get them switched off.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #endif
 
 namespace seqloss {
