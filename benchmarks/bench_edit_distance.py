@@ -7,7 +7,8 @@ occasional (10%) truncation to 50-100% of the length; seeded.  Then seqloss.wer
 vs jiwer.wer on a generated 100k-sentence corpus.  Results are checked to be
 identical before any time is printed.
 
-What each timing includes (all in this one process, median of repeats):
+What each timing includes (all in this one process; every tool gets one untimed
+warm-up call, then the tools take turns in a rotating order, median of repeats):
   seqloss        edit_distance_batch on the padded int64 (N, W) arrays + lengths
                  (validation, kernel, output array): all of it; with all
                  OpenMP threads and with n_threads=1 (on a machine shared with
@@ -27,7 +28,7 @@ is printed with the machine line): with libgomp's default spin-waiting, an
 idle worker spins for milliseconds after each call, which on a 2-core
 machine shared with other busy processes made 2 threads slower than 1.
 
-Usage:  python benchmarks/bench_edit_distance.py [--shapes words,chars] [--repeat 5]
+Usage:  python benchmarks/bench_edit_distance.py [--shapes words,chars] [--repeat 7]
         [--threads N] [--corpus 100000]
 """
 import os
@@ -101,10 +102,28 @@ def timeit(fn, repeat):
     return statistics.median(ts), out
 
 
+def interleaved(runs):
+    """[(fn, reps)] -> [(median seconds, last result)]: one untimed warm-up call each, then
+    rounds that call every function still owed a repetition, in an order rotated each round
+    (no tool always runs right after the same other tool, or first on cold caches)."""
+    outs = [fn() for fn, _ in runs]
+    times = [[] for _ in runs]
+    for r in range(max(reps for _, reps in runs)):
+        k = len(runs)
+        for j in range(k):
+            i = (j + r) % k
+            fn, reps = runs[i]
+            if len(times[i]) < reps:
+                t0 = time.perf_counter()
+                outs[i] = fn()
+                times[i].append(time.perf_counter() - t0)
+    return [(statistics.median(ts), out) for ts, out in zip(times, outs)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shapes", default=None)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--corpus", type=int, default=100000)
     args = ap.parse_args()
@@ -156,14 +175,15 @@ def main():
             ev = editdistance.eval
             return np.array([ev(a, b) for a, b in zip(hs_l, rs_l)], dtype=np.int64)
 
-        t_s, d_s = timeit(run_seqloss, rep)
-        t_s1, d_s1 = timeit(lambda: seqloss.edit_distance_batch(
-            hyp, ref, hyp_lengths=hl, ref_lengths=rl, n_threads=1), rep)
+        def run_seqloss1():
+            return seqloss.edit_distance_batch(hyp, ref, hyp_lengths=hl, ref_lengths=rl,
+                                               n_threads=1)
+
+        (t_s, d_s), (t_s1, d_s1), (t_ra, d_ra), (t_rl, d_rl), (t_e, d_e) = interleaved(
+            [(run_seqloss, rep), (run_seqloss1, rep), (run_rf_arrays, rep),
+             (run_rf_lists, rep), (run_ed, max(1, rep // 2))])
         if not np.array_equal(d_s1, d_s):
             raise SystemExit("MISMATCH between seqloss 1 thread and %d threads" % nt)
-        t_ra, d_ra = timeit(run_rf_arrays, rep)
-        t_rl, d_rl = timeit(run_rf_lists, rep)
-        t_e, d_e = timeit(run_ed, max(1, rep // 2))
         for other, label in ((d_ra, "rapidfuzz arrays"), (d_rl, "rapidfuzz lists"),
                              (d_e, "editdistance")):
             if not np.array_equal(np.asarray(other, dtype=np.int64), d_s):
