@@ -1,7 +1,7 @@
 """Fused cross-entropy (loss + gradient w.r.t. the logits): seqloss vs torch.
 
 For every ``softmax_nll`` shape of ../shared/bench_shapes.json (float32 logits,
-int64 targets, seeded), in one process, alternating:
+int64 targets, seeded), in one process, alternating (the order rotated each round):
 
 * seqloss ``cross_entropy_and_grad`` with a fresh gradient every call,
 * seqloss ``cross_entropy_and_grad(..., grad_out=buf)`` into a reused buffer,
@@ -113,8 +113,14 @@ def main():
             for _ in range(max(5, min(inner, 50))):
                 f()
         times = {k: [] for k in fns}
-        for _ in range(reps):
-            for k, f in fns.items():
+        names = list(fns)
+        for rep in range(reps):
+            # rotate the order each round: no variant always runs right after the
+            # same other one (torch's freed half-gigabyte tensors, for one, keep
+            # the kernel busy returning pages for a while after its call)
+            for j in range(len(names)):
+                k = names[(j + rep) % len(names)]
+                f = fns[k]
                 t0 = time.perf_counter()
                 for _ in range(inner):
                     r = f()
