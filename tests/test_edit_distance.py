@@ -191,6 +191,15 @@ def test_negative_and_64bit_ids_by_value():
     h = np.array([[300, 1]], np.int16)
     r = np.array([[44, 1]], np.uint8)  # 300 & 0xFF == 44: must not match
     assert seqloss.edit_distance_batch(h, r).tolist() == [1]
+    # hash(2**63 - 1) == hash(3) == 3 (ints hash modulo 2**61 - 1): both peers call them equal,
+    # rapidfuzz even on NumPy arrays
+    assert hash(2**63 - 1) == hash(3)
+    assert RFLev.distance(np.array([2**63 - 1]), np.array([3])) == 0
+    assert seqloss.edit_distance([2**63 - 1], [3]) == 1
+    big = np.array([[2**63 - 1, 5, 2**61 + 1]], np.int64)
+    small = np.array([[3, 5, 2]], np.int64)  # hash(2**61 + 1) == 2 as well
+    assert seqloss.edit_distance_batch(big, small).tolist() == [2]
+    assert seqloss.edit_distance_batch([big[0].tolist()], [small[0].tolist()]).tolist() == [2]
 
 
 def test_hashable_tokens_by_equality():
