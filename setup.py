@@ -1,76 +1,63 @@
-"""Build script for seqloss.
+"""Build script for seqloss (setuptools; public APIs only).
 
-Every ``seqloss/*.pyx`` becomes one extension module.  Its C++ kernels live in
-``src_cpp/`` and are listed in ``EXTENSIONS`` below.  Flags are chosen by
-compiler type (gcc/clang vs MSVC); OpenMP is used when the compiler accepts it
-and skipped otherwise (the kernels then run on one thread).
+Extension modules (see docs/ARCHITECTURE.md):
 
-Per-source flag groups (``SOURCE_FLAGS``) keep relaxed floating-point flags and
-instruction-set flags to the kernel translation units that need them; the
-run-time dispatchers pick the best variant the CPU supports, so a wheel built
-here runs on any x86-64 CPU.  Nothing uses ``-march=native`` unless
-``SEQLOSS_NATIVE=1`` is set.
+  seqloss._core                 build facts, CPU detection, the output pool
+  seqloss._ctc/_edit/_softmax   one per kernel family: Cython glue + the
+                                family's dispatch and defensive checks
+                                (src_cpp/<family>/<family>.cpp), compiled once
+  seqloss._kernels_<level>      every family's kernels compiled for one
+                                instruction-set level (base, avx2, avx512)
+
+Each level is its own module, linked alone and exporting only its PyInit
+symbol, so code built with -mavx2/-mavx512* (including the std:: template
+instances it shares names with) can never be picked for the baseline path.
+The AVX2/AVX-512 modules are built on x86-64 with gcc/clang only; elsewhere
+only ``base``.  Nothing uses ``-march=native`` unless SEQLOSS_NATIVE=1.
+
+Every C++ source of every module is compiled in one process pool (one job per
+core, progress shown), each with its own flag groups; objects newer than their
+source and every header are reused, so rebuilding an unchanged tree only
+links (or does nothing).
 
 Environment knobs (all optional):
-  SEQLOSS_OPENMP=0        build without OpenMP
+  SEQLOSS_OPENMP=0        build without OpenMP (the kernels run on one thread)
   SEQLOSS_NATIVE=1        add -march=native (not portable; local use only)
   SEQLOSS_DEBUG=1         keep debug information (profiling with source lines)
-  SEQLOSS_EXTENSIONS=a,b  only build these modules (e.g. "_ctc"), for development
+  SEQLOSS_OPT=0           compile with -O0 (tests of the ISA isolation)
+  SEQLOSS_GENERIC_SIMD=1  use the portable (non-GNU-vector) SIMD fallback
+  SEQLOSS_JOBS=N          parallel compile jobs (default: the CPU count)
 """
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# module name -> C++ sources (the .pyx is added automatically)
-EXTENSIONS = {
-    "_core": [],
-    "_ctc": [
-        "src_cpp/ctc.cpp",
-        "src_cpp/ctc_kernel_base.cpp",
-        "src_cpp/ctc_kernel_avx2.cpp",
-        "src_cpp/ctc_kernel_avx512.cpp",
-    ],
-}
+ROOT = os.path.dirname(os.path.abspath(__file__))
 
-# Optional modules: built only when their .pyx exists (work in progress lives
-# in its own files and never breaks the build of the others).
-OPTIONAL_EXTENSIONS = {
-    "_edit": [
-        "src_cpp/edit_distance.cpp",
-        "src_cpp/edit_distance_kernel_base.cpp",
-        "src_cpp/edit_distance_kernel_avx2.cpp",
-        "src_cpp/edit_distance_kernel_avx512.cpp",
-    ],
-    "_softmax": [
-        "src_cpp/softmax.cpp",
-        "src_cpp/softmax_kernel_base.cpp",
-        "src_cpp/softmax_kernel_avx2.cpp",
-        "src_cpp/softmax_kernel_avx512.cpp",
-    ],
+# Kernel families: module -> (sources compiled once into the family's module,
+# sources compiled into every seqloss._kernels_<level> as (source, groups)).
+# A new family adds one entry here (docs/ARCHITECTURE.md has the checklist).
+FAMILIES = {
+    "_ctc": (["src_cpp/ctc/ctc.cpp"],
+             [("src_cpp/ctc/ctc_kernels.cpp", ["fastmath"])]),
+    "_edit": (["src_cpp/edit/edit_distance.cpp"],
+              [("src_cpp/edit/edit_kernels.cpp", [])]),
+    "_softmax": (["src_cpp/softmax/softmax.cpp"],
+                 [("src_cpp/softmax/softmax_kernels.cpp", ["fastmath"]),
+                  ("src_cpp/softmax/softmax_ieee.cpp", [])]),
 }
-
-# source -> flag groups.  "fastmath": no trapping math and finite math only, so
-# GCC vectorises the polynomial exp2/log2 loops (the kernel handles inf/NaN by
-# bit tests and finite sentinels).  "avx2"/"avx512": instruction-set variant
-# compiled only on x86-64 with gcc/clang, chosen at run time.
-SOURCE_FLAGS = {
-    "src_cpp/ctc_kernel_base.cpp": ["fastmath"],
-    "src_cpp/ctc_kernel_avx2.cpp": ["fastmath", "avx2"],
-    "src_cpp/ctc_kernel_avx512.cpp": ["fastmath", "avx512"],
-    "src_cpp/edit_distance_kernel_avx2.cpp": ["avx2"],
-    "src_cpp/edit_distance_kernel_avx512.cpp": ["avx512"],
-    "src_cpp/softmax_kernel_base.cpp": ["fastmath"],
-    "src_cpp/softmax_kernel_avx2.cpp": ["fastmath", "avx2"],
-    "src_cpp/softmax_kernel_avx512.cpp": ["fastmath", "avx512"],
-}
+CORE_SOURCES = ["src_cpp/core/pool.cpp"]  # seqloss._core
+KERNEL_MODULE_GLUE = "seqloss/_kernels.cpp"  # PyInit of seqloss._kernels_<level>
 
 GNU_GROUPS = {
+    # no trapping math, finite math only: GCC vectorises the polynomial
+    # exp2/log2 loops (the kernels handle inf/NaN by bit tests and sentinels)
     "fastmath": ["-fno-trapping-math", "-ffinite-math-only", "-fno-math-errno",
                  "-fno-signed-zeros", "-ffp-contract=fast"],
     "avx2": ["-mavx2", "-mfma", "-mbmi2"],
@@ -78,9 +65,31 @@ GNU_GROUPS = {
                "-mbmi2", "-mprefer-vector-width=512"],
 }
 
+OMP_PROBE = """
+#include <omp.h>
+int main() {
+    int s = 0;
+    #pragma omp parallel for reduction(+:s) num_threads(2)
+    for (int i = 0; i < 4; ++i) s += i;
+    return s == 6 ? 0 : 1;
+}
+"""
+
 
 def _is_x86_64():
     return platform.machine().lower() in ("x86_64", "amd64")
+
+
+def _levels(msvc):
+    """Instruction-set levels to build kernel modules for."""
+    return ["base", "avx2", "avx512"] if (not msvc and _is_x86_64()) else ["base"]
+
+
+def _headers():
+    out = []
+    for d, _, files in os.walk(os.path.join(ROOT, "src_cpp")):
+        out += [os.path.join(d, f) for f in files if f.endswith(".hpp")]
+    return sorted(out)
 
 
 def _compiler_accepts(compiler, flags, code):
@@ -100,101 +109,125 @@ def _compiler_accepts(compiler, flags, code):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-OMP_PROBE = """
-#include <omp.h>
-int main() {
-    int s = 0;
-    #pragma omp parallel for reduction(+:s) num_threads(2)
-    for (int i = 0; i < 4; ++i) s += i;
-    return s == 6 ? 0 : 1;
-}
-"""
+def _stale(obj, deps):
+    if not os.path.exists(obj):
+        return True
+    t = os.path.getmtime(obj)
+    return any(os.path.getmtime(d) > t for d in deps)
 
 
 class BuildExt(build_ext):
-    def build_extensions(self):
-        ctype = self.compiler.compiler_type
-        msvc = ctype == "msvc"
+    """Compiles every source of every module in parallel with its own flag
+    groups (public CCompiler API), then links each module."""
+
+    def _flags(self):
+        msvc = self.compiler.compiler_type == "msvc"
         use_omp = os.environ.get("SEQLOSS_OPENMP", "1") != "0"
         if msvc:
             base = ["/O2", "/EHsc", "/std:c++17"]
             omp = ["/openmp"] if use_omp else []
-            link_omp = []
-        else:
-            base = ["-O3", "-std=c++17", "-fvisibility=hidden", "-Wno-unused-function"]
-            if os.environ.get("SEQLOSS_DEBUG") != "1":
-                base.append("-g0")  # Python's default -g makes 4 MB wheels
-            if os.environ.get("SEQLOSS_NATIVE") == "1":
-                base.append("-march=native")
-            omp = ["-fopenmp"] if use_omp else []
-            link_omp = omp
-            if omp and not _compiler_accepts(self.compiler, omp, OMP_PROBE):
-                print("seqloss: the compiler does not accept -fopenmp; building without OpenMP")
-                omp, link_omp = [], []
-        dispatch = (not msvc) and _is_x86_64()
-        macros = [("SEQLOSS_X86_DISPATCH", "1")] if dispatch else []
+            return msvc, base, omp, []
+        opt = "-O0" if os.environ.get("SEQLOSS_OPT") == "0" else "-O3"
+        base = [opt, "-std=c++17", "-fvisibility=hidden", "-Wno-unused-function"]
+        if os.environ.get("SEQLOSS_DEBUG") != "1":
+            base.append("-g0")  # Python's default -g makes 4 MB wheels
+        if os.environ.get("SEQLOSS_NATIVE") == "1":
+            base.append("-march=native")
+        omp = ["-fopenmp"] if use_omp else []
+        if omp and not _compiler_accepts(self.compiler, omp, OMP_PROBE):
+            print("seqloss: the compiler does not accept -fopenmp; building without OpenMP")
+            omp = []
+        link = list(omp)
+        if sys.platform.startswith("linux"):
+            # export only PyInit_*: no symbol of one module can stand in for
+            # another's (RTLD_LOCAL does the rest)
+            script = os.path.join(self.build_temp, "seqloss_exports.map")
+            os.makedirs(self.build_temp, exist_ok=True)
+            with open(script, "w") as f:
+                f.write("{ global: PyInit_*; local: *; };\n")
+            link += ["-Wl,--version-script=" + script]
+        return msvc, base, omp, link
 
-        # Per-source flags: wrap the compiler's _compile (unix compilers) so a
-        # source listed in SOURCE_FLAGS gets its own groups appended.
-        if not msvc:
-            original = self.compiler._compile
-            root = os.path.dirname(os.path.abspath(__file__))
-
-            def _compile(obj, src, ext, cc_args, extra_postargs, pp_opts):
-                rel = os.path.relpath(os.path.abspath(src), root).replace(os.sep, "/")
-                extra = list(extra_postargs)
-                for group in SOURCE_FLAGS.get(rel, []):
-                    if group in ("avx2", "avx512") and not dispatch:
-                        continue
-                    extra += GNU_GROUPS[group]
-                return original(obj, src, ext, cc_args, extra, pp_opts)
-
-            self.compiler._compile = _compile
-
+    def build_extensions(self):
+        msvc, base, omp, link = self._flags()
+        macros = []
+        if not msvc and _is_x86_64():
+            macros.append(("SEQLOSS_X86_DISPATCH", "1"))
+        if not omp:
+            macros.append(("SEQLOSS_OPENMP_DISABLED", "1"))
+        if os.environ.get("SEQLOSS_GENERIC_SIMD") == "1":
+            macros.append(("SEQLOSS_GENERIC_SIMD", "1"))
+        headers = _headers()
+        jobs = []  # (ext, source, object, flags)
         for ext in self.extensions:
-            ext.extra_compile_args = base + omp
-            ext.extra_link_args = link_omp
-            ext.define_macros = list(ext.define_macros or []) + macros
-            if "SEQLOSS_OPENMP_DISABLED" not in dict(ext.define_macros) and not omp:
-                ext.define_macros.append(("SEQLOSS_OPENMP_DISABLED", "1"))
-        super().build_extensions()
+            level = ext.name.rsplit("_", 1)[1] if ext.name.startswith("seqloss._kernels_") else None
+            isa = [] if (msvc or level in (None, "base")) else GNU_GROUPS[level]
+            out_dir = os.path.join(self.build_temp, ext.name.split(".")[-1])
+            groups = dict(getattr(ext, "source_groups", {}))
+            objects = []
+            for src in ext.sources:
+                extra = [] if msvc else [f for g in groups.get(src, []) for f in GNU_GROUPS[g]]
+                obj = self.compiler.object_filenames([src], output_dir=out_dir)[0]
+                jobs.append((ext, src, obj, base + omp + isa + extra, out_dir))
+                objects.append(obj)
+            ext.seqloss_objects = objects
+            ext.seqloss_macros = macros
+        stale = [j for j in jobs if self.force or _stale(j[2], [j[1]] + headers)]
+        total = len(stale)
+        n_jobs = int(os.environ.get("SEQLOSS_JOBS", "0") or 0) or (os.cpu_count() or 1)
+        print("seqloss: compiling %d of %d sources with %d jobs" % (total, len(jobs), n_jobs),
+              flush=True)
+        done = [0]
+
+        def compile_one(job):
+            ext, src, obj, flags, out_dir = job
+            self.compiler.compile([src], output_dir=out_dir, macros=macros + ext.define_macros,
+                                  include_dirs=ext.include_dirs, extra_postargs=flags,
+                                  depends=headers)
+            done[0] += 1
+            print("seqloss: [%d/%d] %s (%s)" % (done[0], total, src, ext.name), flush=True)
+
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            for f in [pool.submit(compile_one, j) for j in stale]:
+                f.result()
+        for ext in self.extensions:
+            ext.extra_link_args = list(ext.extra_link_args or []) + link
+            self._link(ext)
+
+    def _link(self, ext):
+        path = self.get_ext_fullpath(ext.name)
+        if not self.force and not _stale(path, ext.seqloss_objects):
+            return
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.compiler.link_shared_object(
+            ext.seqloss_objects, path,
+            libraries=self.get_libraries(ext), library_dirs=ext.library_dirs,
+            runtime_library_dirs=ext.runtime_library_dirs,
+            extra_postargs=ext.extra_link_args, export_symbols=self.get_export_symbols(ext),
+            debug=self.debug, build_temp=self.build_temp, target_lang="c++")
+        print("seqloss: linked %s" % os.path.relpath(path, ROOT), flush=True)
 
 
 def _extensions():
-    wanted = os.environ.get("SEQLOSS_EXTENSIONS")
-    wanted = set(w.strip() for w in wanted.split(",")) if wanted else None
-    mods = dict(EXTENSIONS)
-    for name, srcs in OPTIONAL_EXTENSIONS.items():
-        if os.path.exists(os.path.join("seqloss", name + ".pyx")):
-            mods[name] = srcs
-    exts = []
-    headers = sorted(
-        os.path.join("src_cpp", f) for f in os.listdir("src_cpp") if f.endswith(".hpp")
-    )
-    for name, srcs in mods.items():
-        if wanted is not None and name not in wanted:
-            continue
-        exts.append(
-            Extension(
-                "seqloss." + name,
-                sources=["seqloss/%s.pyx" % name] + srcs,
-                include_dirs=["src_cpp"],
-                language="c++",
-                depends=headers,
-            )
-        )
     from Cython.Build import cythonize
 
-    return cythonize(
-        exts,
-        compiler_directives={
-            "language_level": 3,
-            "boundscheck": False,
-            "wraparound": False,
-            "cdivision": True,
-            "initializedcheck": False,
-        },
-    )
+    def ext(name, sources, groups=None):
+        e = Extension("seqloss." + name, sources=sources, include_dirs=["src_cpp"],
+                      language="c++")
+        e.source_groups = groups or {}
+        return e
+
+    glue = [ext("_core", ["seqloss/_core.pyx"] + CORE_SOURCES)]
+    glue += [ext(name, ["seqloss/%s.pyx" % name] + once) for name, (once, _) in FAMILIES.items()]
+    glue = cythonize(glue, compiler_directives={
+        "language_level": 3, "boundscheck": False, "wraparound": False, "cdivision": True,
+        "initializedcheck": False})
+    kernel_sources = [s for _, (_, per_isa) in FAMILIES.items() for s, _ in per_isa]
+    kernel_groups = {s: g for _, (_, per_isa) in FAMILIES.items() for s, g in per_isa}
+    msvc_hint = sys.platform == "win32"
+    kernels = [ext("_kernels_" + level, [KERNEL_MODULE_GLUE] + kernel_sources, kernel_groups)
+               for level in _levels(msvc_hint)]
+    return glue + kernels
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

@@ -6,7 +6,8 @@ under a NumPy API, with optional torch autograd drop-ins in ``seqloss.torch``.
 """
 from ._core import get_max_threads as get_num_threads
 from ._core import is_openmp_enabled as openmp_enabled
-from ._core import release_memory, simd_level
+from ._core import release_memory
+from ._isa import simd_level
 from .ctc import ctc_loss, ctc_loss_and_grad
 from .edit_distance import ErrorRates, cer, edit_distance, edit_distance_batch, error_rates, wer
 from .softmax import (cross_entropy, cross_entropy_and_grad, log_softmax, nll_loss,

@@ -1,13 +1,28 @@
 # distutils: language = c++
-"""Build and threading facts shared by all seqloss kernels."""
+"""Build and threading facts shared by all seqloss kernels, and the output pool.
 
-cdef extern from "common.hpp" namespace "seqloss":
+Glue only: the pool itself is C++ (src_cpp/core/pool.hpp); the instruction-set
+level is chosen in seqloss/_isa.py.
+"""
+from libc.stdint cimport int64_t
+from libcpp cimport bool as cbool
+
+cdef extern from "core/threads.hpp" namespace "seqloss":
     int max_threads() nogil
-    bint openmp_enabled "seqloss::openmp_enabled"() nogil
+    bint openmp_enabled() nogil
+
+cdef extern from "core/isa.hpp" namespace "seqloss":
     cdef enum class Isa "seqloss::Isa":
         pass
-    Isa active_isa() nogil
-    const char* isa_name(Isa) nogil
+    Isa detect_isa() nogil
+
+cdef extern from "core/pool.hpp" namespace "seqloss":
+    size_t kPoolMinBytes
+    void* pool_take(size_t nbytes, cbool* reused) nogil
+    void pool_give(void* p, size_t nbytes) nogil
+    void pool_release() nogil
+    void c_pool_stats "seqloss::pool_stats"(int64_t* blocks, int64_t* nbytes) nogil
+    void pool_set_limit(size_t max_bytes) nogil
 
 
 def get_max_threads():
@@ -20,36 +35,16 @@ def is_openmp_enabled():
     return bool(openmp_enabled())
 
 
-def simd_level():
-    """Instruction-set level the kernels dispatch to: 'base', 'avx2' or 'avx512'."""
-    return isa_name(active_isa()).decode()
+def detected_level():
+    """The best instruction-set level this CPU runs: 0 base, 1 avx2, 2 avx512."""
+    return <int>detect_isa()
 
 
 # ---------------------------------------------------------------------------
-# A small pool of large output buffers.
-#
-# Fresh pages cost the kernel's page-fault and zeroing time (~5 GB/s here),
-# which for large gradients is a big share of a call.  Gradients returned by
-# seqloss are NumPy arrays whose base is a _PoolBlock; when the caller drops
-# the array, the block's memory goes back to this pool instead of to the
-# system, and the next call of the same size reuses the warm pages (like a
-# caching allocator).  Only the GIL guards the pool: blocks are taken and
-# returned with it held.  Bounded: at most _POOL_MAX blocks and
-# SEQLOSS_POOL_BYTES bytes (default 1 GiB; 0 disables the pool);
-# release_memory() empties it.
+# Output pool (see src_cpp/core/pool.hpp).  Gradients returned by seqloss are
+# NumPy arrays whose base is a _PoolBlock; dropping the array returns the
+# block to the pool.
 # ---------------------------------------------------------------------------
-from libc.stdlib cimport free
-from libc.stdint cimport uintptr_t
-from cpython.buffer cimport PyBUF_WRITABLE
-
-cdef extern from "stdlib.h":
-    int posix_memalign(void** memptr, size_t alignment, size_t size) nogil
-
-cdef enum:
-    _POOL_MAX = 8
-cdef Py_ssize_t _POOL_MIN_BYTES = 1 << 20
-
-
 def _pool_limit_from_env():
     import os
     v = os.environ.get("SEQLOSS_POOL_BYTES")
@@ -62,38 +57,7 @@ def _pool_limit_from_env():
                          "but got %r" % (v,))
 
 
-cdef Py_ssize_t _POOL_MAX_BYTES = _pool_limit_from_env()
-
-cdef void* _pool_ptr[_POOL_MAX]
-cdef Py_ssize_t _pool_size[_POOL_MAX]
-cdef int _pool_n = 0
-cdef Py_ssize_t _pool_bytes = 0
-
-
-cdef void* _pool_take(Py_ssize_t nbytes):
-    global _pool_n, _pool_bytes
-    cdef int i
-    cdef void* p
-    for i in range(_pool_n):
-        if _pool_size[i] == nbytes:
-            p = _pool_ptr[i]
-            _pool_n -= 1
-            _pool_ptr[i] = _pool_ptr[_pool_n]
-            _pool_size[i] = _pool_size[_pool_n]
-            _pool_bytes -= nbytes
-            return p
-    return NULL
-
-
-cdef void _pool_give(void* p, Py_ssize_t nbytes):
-    global _pool_n, _pool_bytes
-    if _pool_n < _POOL_MAX and _pool_bytes + nbytes <= _POOL_MAX_BYTES:
-        _pool_ptr[_pool_n] = p
-        _pool_size[_pool_n] = nbytes
-        _pool_n += 1
-        _pool_bytes += nbytes
-    else:
-        free(p)
+pool_set_limit(<size_t>_pool_limit_from_env())
 
 
 cdef class _PoolBlock:
@@ -123,7 +87,7 @@ cdef class _PoolBlock:
 
     def __dealloc__(self):
         if self.ptr != NULL:
-            _pool_give(self.ptr, self.nbytes)
+            pool_give(self.ptr, <size_t>self.nbytes)
             self.ptr = NULL
 
 
@@ -144,13 +108,12 @@ def empty_ex(shape, dtype):
     for d in shape:
         count *= d
     cdef Py_ssize_t nbytes = count * dt.itemsize
-    if nbytes < _POOL_MIN_BYTES:
+    if <size_t>nbytes < kPoolMinBytes:
         return np.empty(shape, dtype=dt), False
-    cdef void* p = _pool_take(nbytes)
-    cdef bint reused = p != NULL
+    cdef cbool reused = False
+    cdef void* p = pool_take(<size_t>nbytes, &reused)
     if p == NULL:
-        if posix_memalign(&p, 64, <size_t>nbytes) != 0:
-            raise MemoryError("cannot allocate %d bytes" % nbytes)
+        raise MemoryError("cannot allocate %d bytes" % nbytes)
     cdef _PoolBlock block = _PoolBlock.__new__(_PoolBlock)
     block.ptr = p
     block.nbytes = nbytes
@@ -159,14 +122,11 @@ def empty_ex(shape, dtype):
 
 def pool_stats():
     """(blocks, bytes) currently held by the output pool."""
-    return _pool_n, _pool_bytes
+    cdef int64_t blocks = 0, nbytes = 0
+    c_pool_stats(&blocks, &nbytes)
+    return blocks, nbytes
 
 
 def release_memory():
     """Free the cached output blocks (gradients returned earlier and since dropped)."""
-    global _pool_n, _pool_bytes
-    cdef int i
-    for i in range(_pool_n):
-        free(_pool_ptr[i])
-    _pool_n = 0
-    _pool_bytes = 0
+    pool_release()

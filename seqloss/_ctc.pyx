@@ -17,9 +17,14 @@ from libcpp.vector cimport vector
 
 import numpy as np
 
-from . import _core
+from cpython.pycapsule cimport PyCapsule_GetPointer
 
-cdef extern from "ctc.hpp" namespace "seqloss":
+from . import _core, _isa
+
+for _level, _table in _isa.tables("ctc"):
+    install_ctc_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.ctc"))
+
+cdef extern from "ctc/ctc.hpp" namespace "seqloss":
     cdef cppclass CtcArgs:
         CtcArgs()
         const void* acts
@@ -38,8 +43,9 @@ cdef extern from "ctc.hpp" namespace "seqloss":
         int n_threads
     void ctc_loss_f32(const CtcArgs&) except + nogil
     void ctc_loss_f64(const CtcArgs&) except + nogil
+    void install_ctc_kernels(int level, const void* table) except +
 
-cdef extern from "common.hpp" namespace "seqloss":
+cdef extern from "core/threads.hpp" namespace "seqloss":
     int max_threads() nogil
 
 # Error codes (the Python layer turns them into messages) and reductions.

@@ -7,7 +7,14 @@ re-checks defensively and its exceptions become ValueError / IndexError here.
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, int32_t
 from libcpp.vector cimport vector
 from libc.string cimport memcpy
+from cpython.pycapsule cimport PyCapsule_GetPointer
+
 import numpy as np
+
+from . import _isa
+
+for _level, _table in _isa.tables("edit"):
+    install_edit_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.edit"))
 
 cdef extern from "Python.h":
     int PyUnicode_READY(object) except -1
@@ -15,7 +22,7 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
 
-cdef extern from "edit_distance.hpp" namespace "seqloss":
+cdef extern from "edit/edit_distance.hpp" namespace "seqloss":
     cdef enum TokenType:
         TOKEN_U8, TOKEN_U16, TOKEN_U32, TOKEN_I32, TOKEN_I64
     cdef cppclass SeqBatch:
@@ -36,8 +43,9 @@ cdef extern from "edit_distance.hpp" namespace "seqloss":
     int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len,
                              const void* ref, int64_t ref_len) except + nogil
     bint is_py_space(uint32_t c) nogil
+    void install_edit_kernels(int level, const void* table) except +
 
-cdef extern from "edit_distance_intern.hpp" namespace "seqloss":
+cdef extern from "edit/intern.hpp" namespace "seqloss":
     cdef cppclass TokenInterner:
         TokenInterner(int64_t expected)
         int64_t text(const void* data, int64_t length, int kind)

@@ -9,9 +9,15 @@ and calls C++.  One cheap validation loop over the targets lives here
 """
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE
 from libc.stdint cimport int64_t
+from cpython.pycapsule cimport PyCapsule_GetPointer
+
+from . import _isa
+
+for _level, _table in _isa.tables("softmax"):
+    install_softmax_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.softmax"))
 
 
-cdef extern from "softmax.hpp" namespace "seqloss":
+cdef extern from "softmax/softmax.hpp" namespace "seqloss":
     cdef enum class Reduction "seqloss::Reduction":
         pass
 
@@ -36,7 +42,7 @@ cdef extern from "softmax.hpp" namespace "seqloss":
     double nll_loss[T](const CeArgs[T]&) except + nogil
     void softmax_rows[T](const T* x, T* y, int64_t n_rows, int64_t n_classes, bint log,
                          int n_threads) except + nogil
-    const char* softmax_isa() nogil
+    void install_softmax_kernels(int level, const void* table) except +
     int64_t softmax_tune(int knob, int64_t value) except + nogil
 
 
@@ -79,7 +85,7 @@ def kernel_isa():
 
     (Rows of fewer than 256 classes run the AVX2 variant on AVX-512 machines.)
     """
-    return softmax_isa().decode()
+    return _isa.simd_level()
 
 
 def tune(int knob, int64_t value=-1):

@@ -1,11 +1,11 @@
-// Dispatch of the CTC kernel to the best instruction-set variant, plus the
+// Dispatch of the CTC kernel to the installed instruction-set level, plus the
 // defensive argument re-check (no Python here: callers validate first).
-#include "ctc.hpp"
+#include "ctc/ctc.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "common.hpp"
+#include "core/dispatch.hpp"
 
 namespace seqloss {
 
@@ -40,26 +40,18 @@ void check_args(const CtcArgs& a) {
 
 }  // namespace
 
+using Registry = KernelRegistry<CtcKernels>;
+
 void ctc_loss_f32(const CtcArgs& args) {
     check_args(args);
-    switch (active_isa()) {
-#if defined(SEQLOSS_X86_DISPATCH)
-        case Isa::Avx512: return avx512::ctc_run_f32(args);
-        case Isa::Avx2: return avx2::ctc_run_f32(args);
-#endif
-        default: return base::ctc_run_f32(args);
-    }
+    Registry::active().run_f32(args);
 }
 
 void ctc_loss_f64(const CtcArgs& args) {
     check_args(args);
-    switch (active_isa()) {
-#if defined(SEQLOSS_X86_DISPATCH)
-        case Isa::Avx512: return avx512::ctc_run_f64(args);
-        case Isa::Avx2: return avx2::ctc_run_f64(args);
-#endif
-        default: return base::ctc_run_f64(args);
-    }
+    Registry::active().run_f64(args);
 }
+
+void install_ctc_kernels(int level, const void* table) { Registry::install(level, table); }
 
 }  // namespace seqloss

@@ -29,7 +29,9 @@
 #endif
 #endif
 
-namespace seqloss {
+#include "core/isa.hpp"
+
+SEQLOSS_ISA_BEGIN
 namespace simd {
 
 #if defined(__AVX512F__)
@@ -627,4 +629,4 @@ struct Block {
 };
 
 }  // namespace simd
-}  // namespace seqloss
+SEQLOSS_ISA_END

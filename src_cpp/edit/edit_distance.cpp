@@ -1,28 +1,16 @@
-// Dispatch of the edit-distance kernels to the best instruction-set variant,
+// Dispatch of the edit-distance kernels to the installed instruction-set level,
 // plus the defensive argument re-check (callers validate first, in Python).
-#include "edit_distance.hpp"
+#include "edit/edit_distance.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
-#include "common.hpp"
+#include "core/dispatch.hpp"
 
 namespace seqloss {
 
-#define SEQLOSS_EDIT_DECLARE(NS)                                                            \
-    namespace NS {                                                                           \
-    void levenshtein_batch_impl(int, const SeqBatch&, const SeqBatch&, int64_t, int64_t*,   \
-                                int);                                                        \
-    void error_counts_impl(const TextRef*, const TextRef*, int64_t, int, int64_t*, int);   \
-    int64_t levenshtein_pair_impl(int, const void*, int64_t, const void*, int64_t);         \
-    }
-SEQLOSS_EDIT_DECLARE(edit_base)
-#if defined(SEQLOSS_X86_DISPATCH)
-SEQLOSS_EDIT_DECLARE(edit_avx2)
-SEQLOSS_EDIT_DECLARE(edit_avx512)
-#endif
-#undef SEQLOSS_EDIT_DECLARE
+using Registry = KernelRegistry<EditKernels>;
 
 namespace {
 
@@ -58,16 +46,7 @@ void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
     if (n_threads < 1) throw std::invalid_argument("levenshtein_batch: n_threads must be >= 1");
     check_side("hypothesis", hyp, n_pairs);
     check_side("reference", ref, n_pairs);
-    switch (active_isa()) {
-#if defined(SEQLOSS_X86_DISPATCH)
-        case Isa::Avx512:
-            return edit_avx512::levenshtein_batch_impl(token_type, hyp, ref, n_pairs, out, n_threads);
-        case Isa::Avx2:
-            return edit_avx2::levenshtein_batch_impl(token_type, hyp, ref, n_pairs, out, n_threads);
-#endif
-        default:
-            return edit_base::levenshtein_batch_impl(token_type, hyp, ref, n_pairs, out, n_threads);
-    }
+    Registry::active().levenshtein_batch(token_type, hyp, ref, n_pairs, out, n_threads);
 }
 
 int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len, const void* ref,
@@ -75,13 +54,7 @@ int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len, const
     if (hyp_len < 0 || ref_len < 0) throw std::invalid_argument("levenshtein_pair: negative length");
     if ((hyp_len > 0 && !hyp) || (ref_len > 0 && !ref))
         throw std::invalid_argument("levenshtein_pair: null pointer");
-    switch (active_isa()) {
-#if defined(SEQLOSS_X86_DISPATCH)
-        case Isa::Avx512: return edit_avx512::levenshtein_pair_impl(token_type, hyp, hyp_len, ref, ref_len);
-        case Isa::Avx2: return edit_avx2::levenshtein_pair_impl(token_type, hyp, hyp_len, ref, ref_len);
-#endif
-        default: return edit_base::levenshtein_pair_impl(token_type, hyp, hyp_len, ref, ref_len);
-    }
+    return Registry::active().levenshtein_pair(token_type, hyp, hyp_len, ref, ref_len);
 }
 
 void error_counts_batch(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
@@ -98,16 +71,9 @@ void error_counts_batch(const TextRef* hyps, const TextRef* refs, int64_t n_pair
                 throw std::invalid_argument("error_counts: kind must be 1, 2 or 4");
         }
     }
-    switch (active_isa()) {
-#if defined(SEQLOSS_X86_DISPATCH)
-        case Isa::Avx512:
-            return edit_avx512::error_counts_impl(hyps, refs, n_pairs, word_unit, counts, n_threads);
-        case Isa::Avx2:
-            return edit_avx2::error_counts_impl(hyps, refs, n_pairs, word_unit, counts, n_threads);
-#endif
-        default:
-            return edit_base::error_counts_impl(hyps, refs, n_pairs, word_unit, counts, n_threads);
-    }
+    Registry::active().error_counts(hyps, refs, n_pairs, word_unit, counts, n_threads);
 }
+
+void install_edit_kernels(int level, const void* table) { Registry::install(level, table); }
 
 }  // namespace seqloss

@@ -22,11 +22,15 @@
 //   (torch's behaviour).  A NaN item gets NaN on frames t < input_length.
 //
 // The arguments must have been validated by the caller (labels in [0, C) and
-// != blank, lengths in range); the kernel re-checks cheaply and throws
-// std::invalid_argument before doing any work if they are not.
+// != blank, lengths in range); ctc_loss_* re-check cheaply before any work
+// and throw std::invalid_argument (null pointers, sizes) or std::out_of_range
+// (a length or label outside its range); the kernel itself may throw
+// std::bad_alloc.  No exception leaves an OpenMP region.
 #pragma once
 
 #include <cstdint>
+
+#include "core/isa.hpp"
 
 namespace seqloss {
 
@@ -53,15 +57,18 @@ struct CtcArgs {
 void ctc_loss_f32(const CtcArgs& args);
 void ctc_loss_f64(const CtcArgs& args);
 
-// Kernel variants (one per instruction-set level), chosen by ctc_loss_*.
-#define SEQLOSS_DECLARE_CTC_VARIANT(ns)          \
-    namespace ns {                               \
-    void ctc_run_f32(const CtcArgs& args);       \
-    void ctc_run_f64(const CtcArgs& args);       \
-    }
-SEQLOSS_DECLARE_CTC_VARIANT(base)
-SEQLOSS_DECLARE_CTC_VARIANT(avx2)
-SEQLOSS_DECLARE_CTC_VARIANT(avx512)
-#undef SEQLOSS_DECLARE_CTC_VARIANT
+// The kernel table of one instruction-set level (see core/dispatch.hpp).
+struct CtcKernels {
+    void (*run_f32)(const CtcArgs& args);
+    void (*run_f64)(const CtcArgs& args);
+};
+
+// Installs the table of `level` (0 base, 1 avx2, 2 avx512); called at import.
+void install_ctc_kernels(int level, const void* table);
 
 }  // namespace seqloss
+
+SEQLOSS_ISA_BEGIN
+// This level's table (ctc_kernels.cpp, compiled into seqloss._kernels_<level>).
+const CtcKernels* ctc_kernels();
+SEQLOSS_ISA_END

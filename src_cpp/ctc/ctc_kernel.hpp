@@ -1,8 +1,8 @@
 // CTC forward-backward kernel, compiled once per instruction-set level.
 //
-// Included by ctc_kernel_{base,avx2,avx512}.cpp with SEQLOSS_KERNEL_NS set;
-// those files are compiled with -fno-trapping-math -ffinite-math-only so GCC
-// vectorises the polynomial exp2/log2 loops.  Therefore this file never relies
+// Included by ctc_kernels.cpp, which is compiled once per level (inside that
+// level's namespace, see core/isa.hpp) with -fno-trapping-math
+// -ffinite-math-only, so GCC vectorises the polynomial exp2/log2 loops.  Therefore this file never relies
 // on IEEE inf/NaN semantics: impossible states hold the finite sentinel kSent,
 // and non-finite inputs are detected from their bit patterns.
 //
@@ -43,14 +43,12 @@
 #include <stdexcept>
 #include <vector>
 
-#include "common.hpp"
-#include "ctc.hpp"
-#include "fastmath.hpp"
-#include "simd.hpp"
+#include "core/fastmath.hpp"
+#include "core/memory.hpp"
+#include "core/simd.hpp"
+#include "core/threads.hpp"
+#include "ctc/ctc.hpp"
 
-#ifndef SEQLOSS_KERNEL_NS
-#error "SEQLOSS_KERNEL_NS must name the instruction-set namespace"
-#endif
 
 // The row recursions are inlined into the loop that runs alpha and beta
 // together, so the compiler can interleave the two dependency chains.
@@ -60,8 +58,7 @@
 #define SEQLOSS_INLINE inline
 #endif
 
-namespace seqloss {
-namespace SEQLOSS_KERNEL_NS {
+SEQLOSS_ISA_BEGIN
 namespace {
 
 template <typename T>
@@ -879,5 +876,4 @@ struct CtcKernel {
 void ctc_run_f32(const CtcArgs& args) { CtcKernel<float>(args).run(); }
 void ctc_run_f64(const CtcArgs& args) { CtcKernel<double>(args).run(); }
 
-}  // namespace SEQLOSS_KERNEL_NS
-}  // namespace seqloss
+SEQLOSS_ISA_END

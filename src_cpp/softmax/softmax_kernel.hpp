@@ -1,6 +1,6 @@
 // Vectorised row kernels for softmax / cross-entropy, compiled once per
-// instruction set: each softmax_kernel_<isa>.cpp defines SEQLOSS_KERNEL_NS and
-// includes this file (with -fno-trapping-math -ffinite-math-only, so GCC
+// instruction-set level: softmax_kernels.cpp includes this file inside the
+// level's namespace (core/isa.hpp) and is compiled -fno-trapping-math -ffinite-math-only, so GCC
 // vectorises the polynomial exp2).  Layouts are documented in softmax.hpp.
 //
 // Row algorithm.  Pass 1 reads the row from memory once: it is cut into
@@ -20,12 +20,9 @@
 // kSmallC classes use OpenMP-SIMD reductions instead (no chunk bookkeeping).
 // Dot products needed by label smoothing and probability targets are taken
 // relative to the row's first element r, so huge common offsets do not
-// cancel.  Rows holding +-inf or NaN go to the IEEE path in softmax.cpp.
+// cancel.  Rows holding +-inf or NaN go to the IEEE path in softmax_ieee.cpp.
 // Vectorisation checked with -fopt-info-vec (all row loops: "loop vectorized
 // using 64 byte vectors" in the AVX-512 variant, 32 in AVX2).
-#ifndef SEQLOSS_KERNEL_NS
-#error "define SEQLOSS_KERNEL_NS before including softmax_kernel_impl.hpp"
-#endif
 
 #include <algorithm>
 #include <cmath>
@@ -36,9 +33,10 @@
 #include <immintrin.h>
 #endif
 
-#include "common.hpp"
-#include "fastmath.hpp"
-#include "softmax.hpp"
+#include "core/fastmath.hpp"
+#include "core/memory.hpp"
+#include "core/threads.hpp"
+#include "softmax/softmax.hpp"
 
 // `#pragma omp simd` (with reduction clauses) only when compiling with
 // OpenMP, so a build without it has no unknown-pragma warnings.
@@ -51,8 +49,7 @@
 #endif
 #endif
 
-namespace seqloss {
-namespace SEQLOSS_KERNEL_NS {
+SEQLOSS_ISA_BEGIN
 namespace {
 
 template <typename T>
@@ -481,7 +478,7 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             st = g ? row_stats<T, kW, kQ, kDot, true>(x, w, q, C, overread, e, cmax)
                    : row_stats<T, kW, kQ, kDot, false>(x, w, q, C, overread, nullptr, nullptr);
         if (st.nonfinite || force_ieee) {
-            contrib[n] = detail::ce_row_ieee<T>(a, k, n, g);
+            contrib[n] = ce_row_ieee<T>(a, k, n, g);
             continue;
         }
         const double lse_m = std::log(st.s);  // lse - m
@@ -540,7 +537,7 @@ void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_
                           : row_stats<T, false, false, false, true>(xr, nullptr, nullptr, C,
                                                                    overread, e, cmax);
         if (st.nonfinite) {
-            detail::softmax_row_ieee<T>(xr, yr, C, log);
+            softmax_row_ieee<T>(xr, yr, C, log);
             continue;
         }
         const T m = static_cast<T>(st.m);
@@ -639,5 +636,4 @@ void softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, in
     parallel_rows(n, nt, [&](int64_t n0, int64_t n1) { softmax_rows_impl<double>(x, y, c, log, n0, n1); });
 }
 
-}  // namespace SEQLOSS_KERNEL_NS
-}  // namespace seqloss
+SEQLOSS_ISA_END

@@ -1,8 +1,6 @@
-// Dispatch, normalisers, reductions and IEEE slow paths for the softmax /
-// cross-entropy kernels.  Compiled with normal (IEEE) floating-point flags:
-// the row kernels in softmax_kernel_<isa>.cpp call back into the
-// detail::*_ieee functions here for rows holding +-inf or NaN.
-#include "softmax.hpp"
+// Dispatch, normalisers and reductions for the softmax / cross-entropy
+// kernels (compiled once, into seqloss._softmax).
+#include "softmax/softmax.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -12,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "common.hpp"
+#include "core/dispatch.hpp"
+#include "core/threads.hpp"
 
 namespace seqloss {
 namespace {
@@ -82,22 +81,25 @@ TargetStats target_stats(const CeArgs<T>& a) {
 // (measured 3x slower per element at C = 40; faster from C ~ 1000 on).
 constexpr int64_t kAvx512MinClasses = 256;
 
-Isa kernel_isa(int64_t n_classes) {
-    const Isa isa = active_isa();
-    if (isa == Isa::Avx512 && n_classes < kAvx512MinClasses) return Isa::Avx2;
-    return isa;
+using Registry = KernelRegistry<SoftmaxKernels>;
+
+const SoftmaxKernels& kernels_for(int64_t n_classes) {
+    return Registry::at_most(n_classes < kAvx512MinClasses ? Isa::Avx2 : Isa::Avx512);
 }
 
-template <typename T>
-void dispatch_ce_rows(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
+void dispatch_ce_rows(const CeArgs<float>& a, const detail::CeCoef& k, double* contrib,
                       bool force_ieee) {
-    switch (kernel_isa(a.n_classes)) {
-#if defined(SEQLOSS_X86_DISPATCH)
-        case Isa::Avx512: avx512::ce_rows(a, k, contrib, force_ieee); return;
-        case Isa::Avx2: avx2::ce_rows(a, k, contrib, force_ieee); return;
-#endif
-        default: base::ce_rows(a, k, contrib, force_ieee); return;
-    }
+    kernels_for(a.n_classes).ce_rows_f32(a, k, contrib, force_ieee);
+}
+void dispatch_ce_rows(const CeArgs<double>& a, const detail::CeCoef& k, double* contrib,
+                      bool force_ieee) {
+    kernels_for(a.n_classes).ce_rows_f64(a, k, contrib, force_ieee);
+}
+void dispatch_softmax_rows(const float* x, float* y, int64_t n, int64_t c, bool log, int nt) {
+    kernels_for(c).softmax_rows_f32(x, y, n, c, log, nt);
+}
+void dispatch_softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, int nt) {
+    kernels_for(c).softmax_rows_f64(x, y, n, c, log, nt);
 }
 
 template <typename T>
@@ -114,7 +116,7 @@ double finish(const CeArgs<T>& a, const std::vector<double>& contrib, bool nan_m
 
 }  // namespace
 
-const char* softmax_isa() { return isa_name(active_isa()); }
+void install_softmax_kernels(int level, const void* table) { Registry::install(level, table); }
 
 int64_t softmax_tune(int knob, int64_t value) {
     int64_t* p = knob == kTuneStreamMinBytes ? &g_stream_min_bytes
@@ -220,99 +222,9 @@ void softmax_rows(const T* x, T* y, int64_t n_rows, int64_t n_classes, bool log,
     if (n_rows == 0 || n_classes == 0) return;
     if (!x || !y) throw std::invalid_argument("null array");
     const int nt = effective_threads(n_threads, n_rows, n_classes);
-    switch (kernel_isa(n_classes)) {
-#if defined(SEQLOSS_X86_DISPATCH)
-        case Isa::Avx512: avx512::softmax_rows(x, y, n_rows, n_classes, log, nt); return;
-        case Isa::Avx2: avx2::softmax_rows(x, y, n_rows, n_classes, log, nt); return;
-#endif
-        default: base::softmax_rows(x, y, n_rows, n_classes, log, nt); return;
-    }
+    dispatch_softmax_rows(x, y, n_rows, n_classes, log, nt);
 }
 
-namespace detail {
-
-namespace {
-// Row max and log-sum-exp as torch computes them: NaN if the row holds a NaN
-// or its max is +-inf (inf - inf).
-template <typename T>
-double row_lse_ieee(const T* x, int64_t C) {
-    double m = -std::numeric_limits<double>::infinity();
-    for (int64_t c = 0; c < C; ++c) {
-        const double v = static_cast<double>(x[c]);
-        if (std::isnan(v)) return std::numeric_limits<double>::quiet_NaN();
-        if (v > m) m = v;
-    }
-    if (!std::isfinite(m)) return std::numeric_limits<double>::quiet_NaN();
-    double s = 0.0;
-    for (int64_t c = 0; c < C; ++c) s += std::exp(static_cast<double>(x[c]) - m);
-    return m + std::log(s);
-}
-}  // namespace
-
-template <typename T>
-double ce_row_ieee(const CeArgs<T>& a, const CeCoef& k, int64_t n, T* g) {
-    const int64_t C = a.n_classes;
-    const T* x = a.logits + n * C;
-    const T* w = a.weight;
-    const double eps = k.eps;
-    const double lse = row_lse_ieee(x, C);
-    auto wc = [&](int64_t c) { return w ? static_cast<double>(w[c]) : 1.0; };
-    if (a.probs) {
-        const T* q = a.probs + n * C;
-        auto qp = [&](int64_t c) {
-            const double qc = static_cast<double>(q[c]);
-            return eps > 0.0 ? (1.0 - eps) * qc + eps / C : qc;
-        };
-        double loss = 0.0, swq = 0.0;
-        for (int64_t c = 0; c < C; ++c) {
-            const double wq = wc(c) * qp(c);
-            loss -= (static_cast<double>(x[c]) - lse) * wq;
-            swq += wq;
-        }
-        if (g) {
-            const double f = k.gscale * k.c1;
-            for (int64_t c = 0; c < C; ++c)
-                g[c] = static_cast<T>(
-                    f * (std::exp(static_cast<double>(x[c]) - lse) * swq - wc(c) * qp(c)));
-        }
-        return k.c1 * loss;
-    }
-    const int64_t y = a.targets[n];
-    const double wy = wc(y);
-    const double nll = -(wy * (static_cast<double>(x[y]) - lse));
-    double contrib = k.c1 * nll;
-    if (eps > 0.0) {
-        double smooth = 0.0;
-        for (int64_t c = 0; c < C; ++c) smooth -= (static_cast<double>(x[c]) - lse) * wc(c);
-        contrib += k.c2 * smooth;
-    }
-    if (g) {
-        const double amul = k.c1 * wy + k.c2 * k.sum_w;
-        for (int64_t c = 0; c < C; ++c) {
-            double v = std::exp(static_cast<double>(x[c]) - lse) * amul;
-            if (eps > 0.0) v -= k.c2 * wc(c);
-            if (c == y) v -= k.c1 * wy;
-            g[c] = static_cast<T>(k.gscale * v);
-        }
-    }
-    return contrib;
-}
-
-template <typename T>
-void softmax_row_ieee(const T* x, T* y, int64_t C, bool log) {
-    const double lse = row_lse_ieee(x, C);
-    for (int64_t c = 0; c < C; ++c) {
-        const double v = static_cast<double>(x[c]) - lse;
-        y[c] = static_cast<T>(log ? v : std::exp(v));
-    }
-}
-
-template double ce_row_ieee<float>(const CeArgs<float>&, const CeCoef&, int64_t, float*);
-template double ce_row_ieee<double>(const CeArgs<double>&, const CeCoef&, int64_t, double*);
-template void softmax_row_ieee<float>(const float*, float*, int64_t, bool);
-template void softmax_row_ieee<double>(const double*, double*, int64_t, bool);
-
-}  // namespace detail
 
 template double cross_entropy<float>(const CeArgs<float>&);
 template double cross_entropy<double>(const CeArgs<double>&);

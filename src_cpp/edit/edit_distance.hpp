@@ -38,6 +38,8 @@
 
 #include <cstdint>
 
+#include "core/isa.hpp"
+
 namespace seqloss {
 
 enum TokenType : int {
@@ -80,6 +82,26 @@ void error_counts_batch(const TextRef* hyps /* (N,) */, const TextRef* refs /* (
                         int64_t n_pairs, int word_unit, int64_t* counts /* (N, 6) */,
                         int n_threads);
 
+// The kernel table of one instruction-set level (see core/dispatch.hpp).
+struct EditKernels {
+    void (*levenshtein_batch)(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
+                              int64_t n_pairs, int64_t* out, int n_threads);
+    int64_t (*levenshtein_pair)(int token_type, const void* hyp, int64_t hyp_len,
+                                const void* ref, int64_t ref_len);
+    void (*error_counts)(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
+                         int word_unit, int64_t* counts, int n_threads);
+};
+
+// Installs the table of `level` (0 base, 1 avx2, 2 avx512); called at import.
+void install_edit_kernels(int level, const void* table);
+
+}  // namespace seqloss
+
+SEQLOSS_ISA_BEGIN
+
+// This level's table (edit_kernels.cpp, compiled into seqloss._kernels_<level>).
+const EditKernels* edit_kernels();
+
 // Python's str.isspace() (Py_UNICODE_ISSPACE, also what re's \s and
 // str.strip() use) for one code point.
 constexpr bool is_py_space(uint32_t c) {
@@ -102,4 +124,4 @@ inline constexpr SpaceTable kSpaceTable{};
 // is_py_space with a table for the first 256 code points.
 inline bool is_space_cp(uint32_t c) { return c < 256 ? kSpaceTable.t[c] != 0 : is_py_space(c); }
 
-}  // namespace seqloss
+SEQLOSS_ISA_END

@@ -29,6 +29,8 @@
 
 #include <cstdint>
 
+#include "core/isa.hpp"
+
 namespace seqloss {
 
 enum class Reduction : int { None = 0, Mean = 1, Sum = 2 };
@@ -77,9 +79,6 @@ void softmax_rows(const T* x, T* y, int64_t n_rows, int64_t n_classes, bool log,
 enum TuneKnob : int { kTuneStreamMinBytes = 0, kTunePrefetch = 1 };
 int64_t softmax_tune(int knob, int64_t value);
 
-// Name of the kernel variant in use ("base", "avx2", "avx512").
-const char* softmax_isa();
-
 namespace detail {
 
 // Per-row coefficients shared by the fast (fast-math, vectorised) kernels and
@@ -101,34 +100,43 @@ struct CeCoef {
     bool prefetch = true;   // prefetch the next row's logits during pass 2
 };
 
-// IEEE scalar path for one row (compiled without fast-math): used for rows
-// holding +-inf or NaN, and for non-finite coefficients.  Returns the row's
+}  // namespace detail
+
+// The kernel table of one instruction-set level (see core/dispatch.hpp).
+// ce_rows_* write the gradient rows (if a.grad) and contrib[n] = row n's
+// contribution to the reduced loss (c1/c2 already applied); ignored rows get
+// 0 and a zero gradient.  force_ieee sends every non-ignored row through the
+// IEEE path.  softmax_rows_* run the row kernel on nt threads.
+struct SoftmaxKernels {
+    void (*ce_rows_f32)(const CeArgs<float>& a, const detail::CeCoef& k, double* contrib,
+                        bool force_ieee);
+    void (*ce_rows_f64)(const CeArgs<double>& a, const detail::CeCoef& k, double* contrib,
+                        bool force_ieee);
+    void (*softmax_rows_f32)(const float* x, float* y, int64_t n, int64_t c, bool log, int nt);
+    void (*softmax_rows_f64)(const double* x, double* y, int64_t n, int64_t c, bool log,
+                             int nt);
+};
+
+// Installs the table of `level` (0 base, 1 avx2, 2 avx512); called at import.
+void install_softmax_kernels(int level, const void* table);
+
+}  // namespace seqloss
+
+SEQLOSS_ISA_BEGIN
+
+// This level's table (softmax_kernels.cpp, compiled into seqloss._kernels_<level>).
+const SoftmaxKernels* softmax_kernels();
+
+// IEEE scalar path for one row (softmax_ieee.cpp, compiled per level without
+// fast-math): used for rows holding +-inf or NaN, and for non-finite
+// coefficients.  Returns the row's
 // contribution to the reduced loss; writes the gradient row when g != nullptr.
 template <typename T>
-double ce_row_ieee(const CeArgs<T>& a, const CeCoef& k, int64_t row, T* g);
+double ce_row_ieee(const CeArgs<T>& a, const detail::CeCoef& k, int64_t row, T* g);
 
 // IEEE softmax / log-softmax of one row.
 template <typename T>
 void softmax_row_ieee(const T* x, T* y, int64_t n_classes, bool log);
 
-}  // namespace detail
+SEQLOSS_ISA_END
 
-// Per-ISA entry points (defined in softmax_kernel_<isa>.cpp).  ce_rows writes
-// the gradient rows (if a.grad) and contrib[n] = row n's contribution to the
-// reduced loss (c1/c2 already applied); ignored rows get 0 and a zero
-// gradient.  force_ieee sends every non-ignored row through the IEEE path.
-#define SEQLOSS_SOFTMAX_DECLARE(NS)                                                     \
-    namespace NS {                                                                      \
-    void ce_rows(const CeArgs<float>& a, const detail::CeCoef& k, double* contrib,      \
-                 bool force_ieee);                                                      \
-    void ce_rows(const CeArgs<double>& a, const detail::CeCoef& k, double* contrib,     \
-                 bool force_ieee);                                                      \
-    void softmax_rows(const float* x, float* y, int64_t n, int64_t c, bool log, int nt);   \
-    void softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, int nt); \
-    }
-SEQLOSS_SOFTMAX_DECLARE(base)
-SEQLOSS_SOFTMAX_DECLARE(avx2)
-SEQLOSS_SOFTMAX_DECLARE(avx512)
-#undef SEQLOSS_SOFTMAX_DECLARE
-
-}  // namespace seqloss

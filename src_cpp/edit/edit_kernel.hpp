@@ -1,6 +1,6 @@
 // Edit-distance kernels, compiled once per instruction-set level: included by
-// edit_distance_kernel_{base,avx2,avx512}.cpp with SEQLOSS_KERNEL_NS set (the
-// AVX2 / AVX-512 files are built with -mavx2 / -mavx512bw, so the
+// edit_kernels.cpp inside that level's namespace (core/isa.hpp; the AVX2 /
+// AVX-512 builds use -mavx2 / -mavx512bw, so the
 // __AVX2__ / __AVX512BW__ branches below select the SIMD pattern compares).
 //
 // Algorithms (see edit_distance.hpp for layouts and the alignment tie rule).
@@ -34,9 +34,6 @@
 //  * error counts: the same recurrences with every row's VP/VN recorded, a
 //    backtrace with rapidfuzz's tie rule, and rapidfuzz's Hirschberg split for
 //    pairs over its matrix budget.
-#ifndef SEQLOSS_KERNEL_NS
-#error "SEQLOSS_KERNEL_NS must name the instruction-set namespace"
-#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -50,11 +47,11 @@
 #include <immintrin.h>
 #endif
 
-#include "common.hpp"
-#include "edit_distance.hpp"
+#include "core/memory.hpp"
+#include "core/threads.hpp"
+#include "edit/edit_distance.hpp"
 
-namespace seqloss {
-namespace SEQLOSS_KERNEL_NS {
+SEQLOSS_ISA_BEGIN
 namespace {
 
 // ---------------------------------------------------------------------------
@@ -1875,5 +1872,4 @@ void error_counts_impl(const TextRef* hyps, const TextRef* refs, int64_t N, int 
     });
 }
 
-}  // namespace SEQLOSS_KERNEL_NS
-}  // namespace seqloss
+SEQLOSS_ISA_END

@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <cstring>
 
-namespace seqloss {
+#include "core/isa.hpp"
+
+SEQLOSS_ISA_BEGIN
 namespace fm {
 
 template <typename To, typename From>
@@ -167,4 +169,4 @@ inline bool is_posinf_bits(T v) {
 }
 
 }  // namespace fm
-}  // namespace seqloss
+SEQLOSS_ISA_END
