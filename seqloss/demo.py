@@ -127,13 +127,16 @@ class Log:
         shape = "batch %d, T <= %d frames, %d classes" % (batch, MAX_FRAMES, ALPHABET + 1)
         if self.with_torch:
             print("ms/it:    the CTC loss step only, loss + backward to the logits")
-            print("          (%s): seqloss CTCLoss(from_logits=True) vs torch" % shape)
-            print("          log_softmax + ctc_loss + backward on the same logits; the model,")
-            print("          optimiser and evaluation are not timed. At this small size fixed")
-            print("          costs per call (Python, autograd, OpenMP threads waking or spinning)")
-            print("          are much of both times, so the ratio varies between runs; the")
-            print("          README's tables time the kernels at benchmark shapes "
-                  "(benchmarks/bench_ctc.py).")
+            print("          (%s):" % shape)
+            print("          seqloss CTCLoss(from_logits=True) vs torch log_softmax + ctc_loss + "
+                  "backward on the same")
+            print("          logits; the model, optimiser and evaluation are not timed. At this "
+                  "small size fixed")
+            print("          costs per call (Python, autograd, OpenMP threads waking or spinning) "
+                  "are much of both")
+            print("          times, so the ratio varies between runs; the README's tables time "
+                  "the kernels at")
+            print("          benchmark shapes (benchmarks/bench_ctc.py).")
             print("%5s %9s %9s %8s %14s %14s" % ("step", "ctc loss", "seq acc", "LER",
                                                 "seqloss ms/it", "torch ms/it"))
         else:

@@ -142,7 +142,7 @@ def test_demo_run_checks_its_arguments():
 
 
 def test_import_seqloss_torch_without_torch_says_pip_install():
-    """import seqloss.torch without torch raises ModuleNotFoundError whose message has pip install."""
+    """import seqloss.torch without torch: ModuleNotFoundError whose message says pip install."""
     r = python("import sys\n"
                "sys.modules['torch'] = None\n"
                "try:\n"
