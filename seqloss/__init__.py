@@ -13,7 +13,7 @@ from .edit_distance import ErrorRates, cer, edit_distance, edit_distance_batch, 
 from .softmax import (cross_entropy, cross_entropy_and_grad, log_softmax, nll_loss,
                       nll_loss_and_grad, softmax)
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "get_num_threads",

@@ -1,20 +1,138 @@
-"""Command line: ``python -m seqloss demo [--steps N]`` (also the ``seqloss`` script)."""
+"""Command line: ``seqloss COMMAND ...``, also ``python -m seqloss COMMAND ...``.
+
+Each subcommand is one ``add_<name>(subparsers)`` function that builds its
+parser and sets ``run`` to a function ``run(args) -> int``; adding a command is
+that function plus one entry in ``SUBCOMMANDS``.  A run function reports a user
+mistake by raising :class:`UsageError`; :func:`main` prints it as one
+``PROG: error: ...`` line and returns 2, as argparse does for bad arguments.
+"""
+import argparse
+import os
 import sys
 
+from ._version import __version__
 
-def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m seqloss demo [--steps N] [--batch N] [--backend auto|torch|numpy]")
-        return 0 if argv else 2
-    cmd, rest = argv[0], argv[1:]
-    if cmd == "demo":
-        from .demo import main as demo_main
-        demo_main(rest)
-        return 0
-    print("unknown command %r; try: python -m seqloss demo" % cmd, file=sys.stderr)
-    return 2
+
+class UsageError(Exception):
+    """A mistake the user can fix (printed as one line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (the usage is one ``--help`` away)."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s; see '%s --help'\n" % (self.prog, message, self.prog))
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0, "a non-negative integer")
+
+
+def _int_at_least(text, low, what):
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise argparse.ArgumentTypeError("expected %s, but got %r" % (what, text))
+    return value
+
+
+def version_string():
+    """``seqloss X.Y.Z (simd level, OpenMP on|off)``: the version and what this build runs."""
+    from . import openmp_enabled, simd_level
+
+    return "seqloss %s (%s, OpenMP %s)" % (__version__, simd_level(),
+                                           "on" if openmp_enabled() else "off")
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+def add_demo(subparsers):
+    from .demo import BACKENDS
+
+    p = subparsers.add_parser(
+        "demo", help="train a small CTC sequence recogniser on a synthetic task",
+        description="Train a small sequence recogniser with seqloss's CTC loss on a task "
+                    "generated in code (no downloads), printing the loss, the greedy-decoded "
+                    "accuracy, the label error rate and the time of the CTC loss step. With "
+                    "torch it trains a convolutional model with seqloss.torch.CTCLoss and times "
+                    "torch's own CTC loss on the same logits; without torch it trains a NumPy "
+                    "model with seqloss.ctc_loss_and_grad.")
+    p.add_argument("--steps", type=positive_int, default=300, metavar="N",
+                   help="training steps (default: %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=32, metavar="N",
+                   help="utterances per training batch (default: %(default)s)")
+    p.add_argument("--log-every", type=positive_int, default=25, metavar="N",
+                   help="print a row every N steps, and at the first and last (default: "
+                        "%(default)s)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="torch, numpy, or auto: torch if it can be imported (default: "
+                        "%(default)s)")
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
+                   help="seed of the task and the model (default: %(default)s)")
+    p.set_defaults(run=run_demo)
+    return p
+
+
+def run_demo(args):
+    from . import demo
+
+    try:
+        demo.run(steps=args.steps, batch=args.batch, backend=args.backend, seed=args.seed,
+                 log_every=args.log_every)
+    except demo.BackendUnavailable as e:
+        raise UsageError(str(e)) from e
+    return 0
+
+
+# Each entry adds one subcommand (an ``eval`` or ``decode`` command is one more function).
+SUBCOMMANDS = [add_demo]
+
+
+def build_parser(prog="seqloss"):
+    """The command-line parser; ``prog`` is how the user ran it (``python -m seqloss`` for -m)."""
+    parser = _Parser(
+        prog=prog,
+        description="seqloss: fast CTC loss, edit distance / WER / CER and fused softmax "
+                    "cross-entropy on the CPU. Run '%s COMMAND --help' for a command's "
+                    "options." % prog)
+    parser.add_argument("--version", action="version", version=version_string(),
+                        help="print the version, SIMD level and OpenMP status, then exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands")
+    for add in SUBCOMMANDS:
+        sp = add(sub)
+        sp.set_defaults(parser=sp)
+    return parser
+
+
+def main(argv=None, prog="seqloss"):
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser(prog)
+    # exits 2 (one line) on a bad argument, 0 after --help or --version
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the subcommand's parser, which names itself and its --help
+        args.parser.error("unrecognized arguments: %s" % " ".join(extra))
+    try:
+        return args.run(args)
+    except UsageError as e:  # one line, without the --help hint: the arguments parsed
+        print("%s: error: %s" % (args.parser.prog, e), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("%s: interrupted" % prog, file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `seqloss demo | head`: stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail
+        return 141
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m seqloss"))
