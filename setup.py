@@ -28,6 +28,7 @@ Environment knobs (all optional):
   SEQLOSS_GENERIC_SIMD=1  use the portable (non-GNU-vector) SIMD fallback
   SEQLOSS_JOBS=N          parallel compile jobs (default: the CPU count)
 """
+import hashlib
 import os
 import platform
 import shutil
@@ -158,11 +159,12 @@ class BuildExt(build_ext):
         if os.environ.get("SEQLOSS_GENERIC_SIMD") == "1":
             macros.append(("SEQLOSS_GENERIC_SIMD", "1"))
         headers = _headers()
-        jobs = []  # (ext, source, object, flags)
+        obj_root = self._object_dir(base + omp, macros)
+        jobs = []  # (ext, source, object, flags, output dir)
         for ext in self.extensions:
             level = ext.name.rsplit("_", 1)[1] if ext.name.startswith("seqloss._kernels_") else None
             isa = [] if (msvc or level in (None, "base")) else GNU_GROUPS[level]
-            out_dir = os.path.join(self.build_temp, ext.name.split(".")[-1])
+            out_dir = os.path.join(obj_root, ext.name.split(".")[-1])
             groups = dict(getattr(ext, "source_groups", {}))
             objects = []
             for src in ext.sources:
@@ -193,6 +195,18 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_link_args = list(ext.extra_link_args or []) + link
             self._link(ext)
+
+    def _object_dir(self, flags, macros):
+        """Where objects are kept between builds: build/objects/<key> in the
+        source tree, keyed by interpreter, platform, compiler and flags.  Not
+        build_temp: pip's editable installs give every build a fresh temporary
+        build_temp, which would recompile the whole tree each time."""
+        key = repr((sys.version, sys.platform, platform.machine(), self.compiler.compiler_type,
+                    getattr(self.compiler, "compiler_so", None), flags, macros,
+                    self.include_dirs))
+        digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+        return os.path.join(ROOT, "build", "objects", "%s-%s" % (
+            sys.implementation.cache_tag, digest))
 
     def _link(self, ext):
         path = self.get_ext_fullpath(ext.name)
