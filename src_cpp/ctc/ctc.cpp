@@ -20,19 +20,19 @@ void check_args(const CtcArgs& a) {
     if (a.T < 0 || a.N < 0 || a.C < 1 || a.C > 2147483647)
         throw std::invalid_argument("ctc_loss: bad sizes");
     if (a.blank < 0 || a.blank >= a.C)
-        throw std::out_of_range("ctc_loss: blank " + std::to_string(a.blank) +
+        throw std::invalid_argument("ctc_loss: blank " + std::to_string(a.blank) +
                                 " outside [0, " + std::to_string(a.C) + ")");
     if (a.n_threads < 1) throw std::invalid_argument("ctc_loss: n_threads must be >= 1");
     for (int64_t n = 0; n < a.N; ++n) {
         const int64_t tl = a.input_lengths[n], L = a.target_lengths[n];
         if (tl < 0 || tl > a.T)
-            throw std::out_of_range("ctc_loss: input length " + std::to_string(tl) +
+            throw std::invalid_argument("ctc_loss: input length " + std::to_string(tl) +
                                     " outside [0, " + std::to_string(a.T) + "]");
-        if (L < 0) throw std::out_of_range("ctc_loss: negative target length");
+        if (L < 0) throw std::invalid_argument("ctc_loss: negative target length");
         const int64_t* lab = a.targets + a.target_offsets[n];
         for (int64_t i = 0; i < L; ++i) {
             if (lab[i] < 0 || lab[i] >= a.C || lab[i] == a.blank)
-                throw std::out_of_range("ctc_loss: label " + std::to_string(lab[i]) +
+                throw std::invalid_argument("ctc_loss: label " + std::to_string(lab[i]) +
                                         " is not a valid non-blank class");
         }
     }

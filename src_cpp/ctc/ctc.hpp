@@ -23,8 +23,8 @@
 //
 // The arguments must have been validated by the caller (labels in [0, C) and
 // != blank, lengths in range); ctc_loss_* re-check cheaply before any work
-// and throw std::invalid_argument (null pointers, sizes) or std::out_of_range
-// (a length or label outside its range); the kernel itself may throw
+// and throw std::invalid_argument (ValueError in Python, like the Python
+// layer's own checks) for any bad argument; the kernel itself may throw
 // std::bad_alloc.  No exception leaves an OpenMP region.
 #pragma once
 

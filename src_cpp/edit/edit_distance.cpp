@@ -27,10 +27,10 @@ void check_side(const char* name, const SeqBatch& b, int64_t N) {
     if (!bad) return;
     for (int64_t i = 0; i < N; ++i) {
         if (b.lengths[i] < 0)
-            throw std::out_of_range(std::string("levenshtein_batch: negative ") + name +
+            throw std::invalid_argument(std::string("levenshtein_batch: negative ") + name +
                                     " length " + std::to_string(b.lengths[i]));
         if (!b.offsets && b.lengths[i] > b.stride)
-            throw std::out_of_range(std::string("levenshtein_batch: ") + name + " length " +
+            throw std::invalid_argument(std::string("levenshtein_batch: ") + name + " length " +
                                     std::to_string(b.lengths[i]) + " over the padded width " +
                                     std::to_string(b.stride));
     }

@@ -68,7 +68,7 @@ TargetStats target_stats(const CeArgs<T>& a) {
         const int64_t y = a.targets[n];
         if (y == a.ignore_index) continue;
         if (y < 0 || y >= a.n_classes)
-            throw std::out_of_range("target " + std::to_string(y) + " out of range [0, " +
+            throw std::invalid_argument("target " + std::to_string(y) + " out of range [0, " +
                                     std::to_string(a.n_classes) + ")");
         ts.sum_w += a.weight ? static_cast<double>(a.weight[y]) : 1.0;
         ++ts.count;

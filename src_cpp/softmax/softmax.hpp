@@ -9,8 +9,9 @@
 //   loss_rows              (N,)    output per-row losses (reduction "none" only)
 // N = n_rows, C = n_classes.  The Python layer moves the class axis last and
 // validates everything (targets in range, weight length, ...) before calling
-// in; these functions re-check cheaply and throw std::invalid_argument /
-// std::out_of_range, never from inside an OpenMP region.
+// in; these functions re-check cheaply and throw std::invalid_argument
+// (ValueError in Python, like the Python layer's own checks), never from
+// inside an OpenMP region.
 //
 // Semantics are torch.nn.functional.cross_entropy / nll_loss exactly
 // (weighted mean, ignore_index, label_smoothing mixed as torch mixes it, with
