@@ -16,9 +16,9 @@ The AVX2/AVX-512 modules are built on x86-64 with gcc/clang only; elsewhere
 only ``base``.  Nothing uses ``-march=native`` unless SEQLOSS_NATIVE=1.
 
 Every C++ source of every module is compiled in one process pool (one job per
-core, progress shown), each with its own flag groups; objects newer than their
-source and every header are reused, so rebuilding an unchanged tree only
-links (or does nothing).
+core, progress shown), each with its own flag groups; an object newer than its
+source and the headers the compiler recorded for it (-MMD) is reused, so
+rebuilding an unchanged tree only links.
 
 Environment knobs (all optional):
   SEQLOSS_OPENMP=0        build without OpenMP (the kernels run on one thread)
@@ -110,11 +110,22 @@ def _compiler_accepts(compiler, flags, code):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _depfile_deps(obj):
+    """Headers gcc/clang recorded for obj (-MMD), or None without a depfile."""
+    dep = os.path.splitext(obj)[0] + ".d"
+    if not os.path.exists(dep):
+        return None
+    with open(dep) as f:
+        text = f.read().replace("\\\n", " ")
+    _, _, rest = text.partition(":")
+    return [p for p in rest.split() if p]
+
+
 def _stale(obj, deps):
     if not os.path.exists(obj):
         return True
     t = os.path.getmtime(obj)
-    return any(os.path.getmtime(d) > t for d in deps)
+    return any(not os.path.exists(d) or os.path.getmtime(d) > t for d in deps)
 
 
 class BuildExt(build_ext):
@@ -129,7 +140,8 @@ class BuildExt(build_ext):
             omp = ["/openmp"] if use_omp else []
             return msvc, base, omp, []
         opt = "-O0" if os.environ.get("SEQLOSS_OPT") == "0" else "-O3"
-        base = [opt, "-std=c++17", "-fvisibility=hidden", "-Wno-unused-function"]
+        # -MMD: record each object's headers (rebuild only what a change touches)
+        base = [opt, "-std=c++17", "-fvisibility=hidden", "-Wno-unused-function", "-MMD"]
         if os.environ.get("SEQLOSS_DEBUG") != "1":
             base.append("-g0")  # Python's default -g makes 4 MB wheels
         if os.environ.get("SEQLOSS_NATIVE") == "1":
@@ -174,7 +186,12 @@ class BuildExt(build_ext):
                 objects.append(obj)
             ext.seqloss_objects = objects
             ext.seqloss_macros = macros
-        stale = [j for j in jobs if self.force or _stale(j[2], [j[1]] + headers)]
+        def needs_compile(job):
+            recorded = _depfile_deps(job[2])
+            return self.force or _stale(job[2], [job[1]] + (headers if recorded is None
+                                                            else recorded))
+
+        stale = [j for j in jobs if needs_compile(j)]
         total = len(stale)
         n_jobs = int(os.environ.get("SEQLOSS_JOBS", "0") or 0) or (os.cpu_count() or 1)
         print("seqloss: compiling %d of %d sources with %d jobs" % (total, len(jobs), n_jobs),
