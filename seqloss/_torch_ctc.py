@@ -2,17 +2,11 @@
 import numpy as np
 import torch
 
+from ._validate import check_cpu
 from .ctc import ctc_loss as _np_ctc_loss
 from .ctc import ctc_loss_and_grad as _np_ctc_loss_and_grad
 
 __all__ = ["ctc_loss", "CTCLoss"]
-
-
-def check_cpu(name, t):
-    if isinstance(t, torch.Tensor) and t.device.type != "cpu":
-        raise ValueError(
-            "seqloss is a CPU library: expected %s on the CPU, but got a tensor on %s"
-            % (name, t.device))
 
 
 def to_numpy_int(t):

@@ -11,6 +11,7 @@ only.  This module imports torch; ``import seqloss`` does not.
 import numpy as np
 import torch
 
+from ._validate import check_cpu
 from .softmax import _loss_call
 
 __all__ = ["cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"]
@@ -23,13 +24,6 @@ def _legacy_reduction(size_average, reduce, reduction):
         from torch.nn import _reduction
         return _reduction.legacy_get_string(size_average, reduce)
     return reduction
-
-
-def _check_cpu(name, t):
-    if t is not None and not t.is_cpu:
-        raise ValueError(
-            "seqloss is a CPU library: expected %s to be a CPU tensor, but got a tensor on %s"
-            % (name, t.device))
 
 
 def _to_numpy(t, dtype=None):
@@ -130,9 +124,9 @@ def _apply(nll, input, target, weight, ignore_index, reduction, label_smoothing,
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise TypeError("Expected input and target to be torch tensors, but got %s and %s"
                         % (type(input).__name__, type(target).__name__))
-    _check_cpu("input", input)
-    _check_cpu("target", target)
-    _check_cpu("weight", weight)
+    check_cpu("input", input)
+    check_cpu("target", target)
+    check_cpu("weight", weight)
     if torch.is_grad_enabled():
         if weight is not None and weight.requires_grad:
             raise RuntimeError(

@@ -8,16 +8,17 @@ jiwer's order is the reverse: ``jiwer.wer(reference, hypothesis)`` equals
 The kernels are bit-parallel (Myers 1999 / Hyyroe 2003) C++ with OpenMP over
 pairs; see ``src_cpp/edit_distance.hpp``.
 """
+from __future__ import annotations
+
 import itertools
-import numbers
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _edit
+from . import _validate as V
 from ._progress import check_progress, reporter
-from ._utils import resolve_n_threads
 
 __all__ = [
     "ErrorRates",
@@ -67,10 +68,7 @@ def _from_tensor(name, x):
     without a copy for CPU tensors; any other value unchanged."""
     if isinstance(x, _PLAIN) or not hasattr(x, "__array__"):
         return x
-    device = getattr(x, "device", None)
-    if getattr(device, "type", "cpu") != "cpu":
-        raise ValueError("seqloss is a CPU library: expected %s on the CPU, but got a tensor on "
-                         "%s" % (name, device))
+    V.check_cpu(name, x)
     try:
         return np.asarray(x)
     except Exception as e:
@@ -222,28 +220,10 @@ def _flat_pairs(hypotheses, references):
     return ids[:nh], _offsets(hl), hl, ids[nh:], _offsets(rl), rl
 
 
-def _check_lengths(name, lengths, n, width):
-    if isinstance(lengths, (list, tuple)) and len(lengths) == 0 and n == 0:
-        return np.zeros(0, dtype=np.int64)
-    arr = np.asarray(lengths)
-    if arr.dtype == np.bool_ or not (arr.dtype.kind in "iu" or (arr.dtype == object and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool)
-            for v in arr.ravel().tolist()))):
-        raise TypeError("Expected %s to contain integers, but got dtype %s" % (name, arr.dtype))
-    if arr.ndim == 0:
-        arr = np.full(n, int(arr), dtype=object)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError("Expected %s to have shape (%d,), but got shape %s"
-                         % (name, n, arr.shape))
-    if arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0:
-            raise ValueError("Expected %s to have non-negative values, but got value %d"
-                             % (name, lo))
-        if hi > width:
-            raise ValueError("Expected %s to have value at most %d (the padded width), but "
-                             "got value %d" % (name, width, hi))
-    return np.ascontiguousarray(arr, dtype=np.int64)
+def _check_lengths(name, lengths, n, width, width_name):
+    arr = V.lengths(name, lengths, n)
+    V.check_lengths_within(name, arr, width, width_name)
+    return arr
 
 
 def _padded(name, x):
@@ -257,7 +237,7 @@ def _padded(name, x):
 
 
 def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, progress=None):
-    nt = resolve_n_threads(n_threads)
+    nt = V.resolve_n_threads(n_threads)
     check_progress(progress)
     hypotheses = _from_tensor("hypotheses", hypotheses)
     references = _from_tensor("references", references)
@@ -280,9 +260,9 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, prog
             raise ValueError("Expected hypotheses and references to have the same batch size, "
                              "but got %d and %d" % (n, r.shape[0]))
         hl = _check_lengths("hyp_lengths", h.shape[1] if hyp_lengths is None else hyp_lengths,
-                            n, h.shape[1])
+                            n, h.shape[1], "padded width of hypotheses")
         rl = _check_lengths("ref_lengths", r.shape[1] if ref_lengths is None else ref_lengths,
-                            n, r.shape[1])
+                            n, r.shape[1], "padded width of references")
         h, r = _common_int_arrays(h, r)
         h = np.ascontiguousarray(h)
         r = np.ascontiguousarray(r)
@@ -461,7 +441,7 @@ def error_rates(hypotheses, references, *, unit="word", n_threads=None, progress
     """
     if unit not in ("word", "char"):
         raise ValueError("Expected unit to be 'word' or 'char', but got %r" % (unit,))
-    nt = resolve_n_threads(n_threads)
+    nt = V.resolve_n_threads(n_threads)
     check_progress(progress)
     hyps = _sentences("hypotheses", hypotheses)
     refs = _sentences("references", references)

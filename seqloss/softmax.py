@@ -23,14 +23,16 @@ Note: ``seqloss.softmax`` is the function; this module is
 ``importlib.import_module("seqloss.softmax")`` or ``from seqloss.softmax
 import ...``.
 """
-import numbers
+from __future__ import annotations
+
+from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _softmax as _k
-from ._core import get_max_threads as _max_threads
 from . import _core
-from ._utils import float_dtype_of, resolve_n_threads, check_reduction
+from . import _softmax as _k
+from . import _validate as V
+from ._core import get_max_threads as _max_threads
 
 __all__ = [
     "log_softmax",
@@ -44,47 +46,22 @@ __all__ = [
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
-_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+_REDUCTION = V.REDUCTIONS
 _ndarray = np.ndarray
 
 
 def _float_input(name, x):
     """-> (array in its compute dtype, C-contiguous; output dtype)."""
     if type(x) is not _ndarray:
-        x = np.asarray(x)
+        x = V.as_array(name, x)
     dt = x.dtype
     if dt is _F32 or dt is _F64:
         cdt = odt = dt
     else:
-        cdt, odt = float_dtype_of(name, x)
+        cdt, odt = V.float_dtype_of(name, x)
     if x.dtype is not cdt or not x.flags.c_contiguous:
         x = np.ascontiguousarray(x, dtype=cdt)
     return x, odt
-
-
-def _int_like(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-
-
-def _check_ignore_index(ignore_index):
-    if not _int_like(ignore_index):
-        raise TypeError("Expected ignore_index to be an int, but got %r" % (ignore_index,))
-    ignore_index = int(ignore_index)
-    if not -2**63 <= ignore_index < 2**63:
-        raise ValueError("Expected ignore_index to fit in int64, but got %d" % ignore_index)
-    return ignore_index
-
-
-def _check_smoothing(label_smoothing):
-    if isinstance(label_smoothing, (bool, np.bool_)) or \
-            not isinstance(label_smoothing, numbers.Real):
-        raise TypeError(
-            "Expected label_smoothing to be a float, but got %r" % (label_smoothing,))
-    ls = float(label_smoothing)
-    if not 0.0 <= ls <= 1.0:
-        raise ValueError(
-            "Expected label_smoothing to be in [0, 1], but got %r" % (label_smoothing,))
-    return ls
 
 
 def _check_weight(weight, n_classes, cdt):
@@ -108,17 +85,16 @@ def _check_weight(weight, n_classes, cdt):
 
 def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="targets"):
     """Integer class targets of shape batch_shape -> C-contiguous int64."""
-    t = targets if type(targets) is _ndarray else np.asarray(targets)
+    t = targets if type(targets) is _ndarray else V.as_array(name, targets)
     dt = t.dtype
     if dt is not _I64:
         if dt.kind not in "iu":
+            # (not int_array's wording: a float array here would be probabilities)
             raise TypeError(
                 "Expected %s to be an integer array of class indices, but got dtype %s"
                 % (name, dt))
-        if dt.kind == "u" and t.size and int(t.max()) >= 2**63:
-            raise ValueError(
-                "Expected %s to have values in [0, %d) or equal ignore_index=%d, but got "
-                "value %d" % (name, n_classes, ignore_index, int(t.max())))
+        if dt.kind == "u":
+            t = V.int_array(name, t)  # ValueError for values >= 2**63
     if t.shape != batch_shape:
         raise ValueError(
             "Expected %s to have the logits' batch shape %s (logits shape %s without the "
@@ -132,25 +108,6 @@ def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="ta
             "Expected %s to have values in [0, %d) or equal ignore_index=%d, but got value %d"
             % (name, n_classes, ignore_index, bad))
     return t
-
-
-def _check_grad_out(grad_out, shape, odt):
-    if type(grad_out) is not _ndarray:
-        raise TypeError(
-            "Expected grad_out to be a numpy.ndarray, but got %s" % type(grad_out).__name__)
-    if grad_out.shape != shape:
-        raise ValueError(
-            "Expected grad_out to have the logits' shape %s, but got shape %s"
-            % (shape, grad_out.shape))
-    if grad_out.dtype != odt:
-        raise TypeError(
-            "Expected grad_out to have dtype %s (the logits' dtype), but got dtype %s"
-            % (odt, grad_out.dtype))
-    flags = grad_out.flags
-    if not flags.c_contiguous:
-        raise ValueError("Expected grad_out to be C-contiguous")
-    if not flags.writeable:
-        raise ValueError("Expected grad_out to be writeable")
 
 
 def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoothing,
@@ -179,16 +136,16 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     # -- options
     red = _REDUCTION.get(reduction) if type(reduction) is str else None
     if red is None:
-        check_reduction(reduction)
-    nt = _max_threads() if n_threads is None else resolve_n_threads(n_threads)
+        red = V.reduction_code(reduction)
+    nt = _max_threads() if n_threads is None else V.resolve_n_threads(n_threads)
     if type(ignore_index) is not int or ignore_index != -100:
-        ignore_index = _check_ignore_index(ignore_index)
+        ignore_index = V.check_ignore_index(ignore_index)
     if type(label_smoothing) is not float or label_smoothing != 0.0:
-        label_smoothing = _check_smoothing(label_smoothing)
+        label_smoothing = V.check_label_smoothing(label_smoothing)
     w = _check_weight(weight, C, cdt) if weight is not None else None
     # -- targets: class indices (...) or, for cross-entropy, probabilities (..., C)
     probs = t = None
-    tt = targets if type(targets) is _ndarray else np.asarray(targets)
+    tt = targets if type(targets) is _ndarray else V.as_array("targets", targets)
     tdt = tt.dtype
     if tdt is _I64 and tt.shape == shape[:-1] and tt.flags.c_contiguous:
         t = tt
@@ -212,14 +169,14 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     check_overlap = False
     if want_grad:
         if grad_out is not None:
-            _check_grad_out(grad_out, shape, odt)
-            if odt is cdt:
+            if odt is cdt:  # overlap: checked on the raw buffers in _softmax
+                V.check_grad_out(grad_out, shape, odt, "log_probs" if nll else "logits")
                 grad = grad_out
-                check_overlap = True  # done on the raw buffers in _softmax
+                check_overlap = True
             else:
-                for arr in (logits, tt, w):
-                    if np.may_share_memory(grad_out, arr):
-                        raise ValueError("Expected grad_out not to overlap the inputs")
+                V.check_grad_out(grad_out, shape, odt, "log_probs" if nll else "logits",
+                                 (("log_probs" if nll else "logits", logits), ("targets", tt),
+                                  ("weight", weight)))
                 grad = np.empty(shape, dtype=cdt)
         else:
             # a pooled block (warm pages when recycled; see _core.empty_ex)
@@ -294,16 +251,14 @@ def _softmax_call(x, axis, n_threads, log):
     xa, odt = _float_input(name, x)
     if xa.ndim < 1:
         raise ValueError("Expected x to have at least 1 dimension, but got a scalar")
-    if not _int_like(axis):
-        raise TypeError("Expected axis to be an int, but got %r" % (axis,))
+    ax = V.check_int("axis", axis)
     nd = xa.ndim
-    ax = int(axis)
     if not -nd <= ax < nd:
         raise ValueError(
             "Expected axis to be in [%d, %d) for an array of %d dimension(s), but got %d"
             % (-nd, nd, nd, ax))
     ax %= nd
-    nt = resolve_n_threads(n_threads)
+    nt = V.resolve_n_threads(n_threads)
     moved = ax != nd - 1
     if moved:
         xa = np.ascontiguousarray(np.moveaxis(xa, ax, -1))
