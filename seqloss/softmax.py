@@ -197,53 +197,124 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     return loss, grad
 
 
-def cross_entropy(logits, targets, *, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, n_threads=None):
-    """Cross-entropy of ``logits`` (..., C) against ``targets``, as torch computes it.
+_LOSS_PARAMS = """
+    Parameters
+    ----------
+    {x} : ndarray, float16/bfloat16/float32/float64, shape ``(..., C)``
+        {xdesc} along the last axis (C >= 1).
+    targets : ndarray{probs}
+        Integer class indices of shape ``(...)`` in ``[0, C)`` or equal to
+        ``ignore_index`` (any integer dtype; an ignored row contributes
+        nothing).{probsdesc}
+    weight : ndarray, shape ``(C,)``, optional
+        Non-negative class weights (any real dtype).
+    ignore_index : int
+        Target value whose rows are ignored (default -100).
+    reduction : {{"mean", "sum", "none"}}
+        "mean": weighted mean over non-ignored rows (NaN when there are none);
+        "none": per-row losses of shape ``(...)``.{smooth}
+    n_threads : int or None
+        None: OpenMP's maximum; negative counts back from it; 0 is an error.
+        Results are bit-identical for any thread count.
+"""
 
-    targets: integer class indices of shape (...) (``ignore_index`` rows
-    contribute nothing), or float class probabilities of the logits' shape.
-    weight: optional (C,) non-negative class weights.  reduction: "mean"
-    (weighted mean over non-ignored rows, NaN when there are none), "sum" or
-    "none" (per-row losses of shape (...)).  label_smoothing in [0, 1] mixes
-    the target with the uniform distribution as torch does.
-    Returns a NumPy scalar (or an array for "none") in the logits' dtype.
-    """
+_GRAD_OUT = """    grad_out : ndarray, optional
+        Preallocated writeable C-contiguous array of the {x}' shape and dtype,
+        sharing no memory with any input; the gradient is written there and
+        returned (reusing it avoids the cost of fresh pages).
+"""
+
+_LOSS_RAISES = """
+    Raises
+    ------
+    TypeError
+        {x} not a float array; targets not an integer (or, for cross-entropy,
+        float) array; weight not a real array; ignore_index or n_threads not an
+        int (bools included){smooth_t}{grad_t}.
+    ValueError
+        Mismatched shapes; a target outside ``[0, C)`` other than
+        ``ignore_index``; a target that does not fit int64 (uint64 >= 2**63);
+        a negative weight; an unknown reduction; n_threads 0 or over
+        ``max(1024, OpenMP's maximum)``; a non-CPU tensor{smooth_v}{grad_v}.
+"""
+
+
+def _loss_doc(summary, nll, grad):
+    x = "log_probs" if nll else "logits"
+    return summary + _LOSS_PARAMS.format(
+        x=x, xdesc="Log-probabilities" if nll else "Unnormalised scores (logits)",
+        probs="" if nll else " or float ndarray",
+        probsdesc="" if nll else (
+            "  Or class probabilities of the logits' shape\n"
+            "        (any float dtype)."),
+        smooth="" if nll else (
+            "\n    label_smoothing : float\n        In ``[0, 1]``: mixes the target "
+            "with the uniform distribution\n        as torch does.")) + (
+        _GRAD_OUT.format(x=x) if grad else "") + """
+    Returns
+    -------
+    loss : NumPy scalar or ndarray, the {x}' dtype
+        The reduced loss, or per-row losses of shape ``(...)`` for "none".""".format(x=x) + (
+        """
+    grad : ndarray, the {x}' shape and dtype
+        Gradient of the reduced loss (for "none", of the sum of the per-row
+        losses){what}; ``grad_out`` itself when given.""".format(
+            x=x, what="" if nll else ": ``(softmax - target distribution)`` scaled")
+        if grad else "") + "\n" + _LOSS_RAISES.format(
+        x=x, smooth_t="" if nll else ", label_smoothing not a real number",
+        grad_t=", grad_out not an ndarray or of the wrong dtype" if grad else "",
+        smooth_v="" if nll else ", label_smoothing outside [0, 1]",
+        grad_v=", grad_out of the wrong shape, non-C-contiguous, read-only or overlapping "
+               "an input" if grad else "")
+
+
+_Array = Any
+_Loss = Union[np.floating, np.ndarray]
+
+
+def cross_entropy(logits: _Array, targets: _Array, *, weight: Optional[_Array] = None,
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0, n_threads: Optional[int] = None) -> _Loss:
     return _loss_call(False, logits, targets, weight, ignore_index, reduction,
                       label_smoothing, n_threads, False, None)[0]
 
 
-def cross_entropy_and_grad(logits, targets, *, weight=None, ignore_index=-100,
-                           reduction="mean", label_smoothing=0.0, n_threads=None,
-                           grad_out=None):
-    """``(loss, grad)``: :func:`cross_entropy` and its gradient w.r.t. the logits.
-
-    grad has the logits' shape and dtype and is the gradient of the reduced
-    loss (for reduction "none", of the sum of the per-row losses).  grad_out:
-    optional preallocated C-contiguous array of that shape and dtype, not
-    overlapping the inputs; the gradient is written there and returned
-    (reusing it avoids the cost of fresh pages).
-    """
+def cross_entropy_and_grad(logits: _Array, targets: _Array, *, weight: Optional[_Array] = None,
+                           ignore_index: int = -100, reduction: str = "mean",
+                           label_smoothing: float = 0.0, n_threads: Optional[int] = None,
+                           grad_out: Optional[np.ndarray] = None) -> tuple[_Loss, np.ndarray]:
     return _loss_call(False, logits, targets, weight, ignore_index, reduction,
                       label_smoothing, n_threads, True, grad_out)
 
 
-def nll_loss(log_probs, targets, *, weight=None, ignore_index=-100, reduction="mean",
-             n_threads=None):
-    """Negative log-likelihood of ``log_probs`` (..., C) at class ``targets`` (...), as torch."""
+def nll_loss(log_probs: _Array, targets: _Array, *, weight: Optional[_Array] = None,
+             ignore_index: int = -100, reduction: str = "mean",
+             n_threads: Optional[int] = None) -> _Loss:
     return _loss_call(True, log_probs, targets, weight, ignore_index, reduction, 0.0,
                       n_threads, False, None)[0]
 
 
-def nll_loss_and_grad(log_probs, targets, *, weight=None, ignore_index=-100,
-                      reduction="mean", n_threads=None, grad_out=None):
-    """``(loss, grad)``: :func:`nll_loss` and its gradient w.r.t. ``log_probs``.
-
-    The gradient is zero except ``-weight[y] / normaliser`` at each
-    non-ignored row's target.  grad_out as in :func:`cross_entropy_and_grad`.
-    """
+def nll_loss_and_grad(log_probs: _Array, targets: _Array, *, weight: Optional[_Array] = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      n_threads: Optional[int] = None,
+                      grad_out: Optional[np.ndarray] = None) -> tuple[_Loss, np.ndarray]:
     return _loss_call(True, log_probs, targets, weight, ignore_index, reduction, 0.0,
                       n_threads, True, grad_out)
+
+
+cross_entropy.__doc__ = _loss_doc(
+    "Cross-entropy of ``logits`` against ``targets``, as ``torch.nn.functional.cross_entropy``"
+    "\n    computes it (class axis last).\n", False, False)
+cross_entropy_and_grad.__doc__ = _loss_doc(
+    "``(loss, grad)``: :func:`cross_entropy` and its gradient w.r.t. the logits, fused.\n",
+    False, True)
+nll_loss.__doc__ = _loss_doc(
+    "Negative log-likelihood of ``log_probs`` at class ``targets``, as torch's ``nll_loss``."
+    "\n", True, False)
+nll_loss_and_grad.__doc__ = _loss_doc(
+    "``(loss, grad)``: :func:`nll_loss` and its gradient w.r.t. ``log_probs``\n    "
+    "(zero except ``-weight[y] / normaliser`` at each non-ignored row's target).\n",
+    True, True)
 
 
 def _softmax_call(x, axis, n_threads, log):
@@ -273,11 +344,40 @@ def _softmax_call(x, axis, n_threads, log):
     return y
 
 
-def log_softmax(x, axis=-1, *, n_threads=None):
-    """``x - logsumexp(x, axis)``, computed row-wise in one read pass (online max/sum)."""
+_SOFTMAX_DOC = """
+    Parameters
+    ----------
+    x : ndarray, float16/bfloat16/float32/float64, any shape with ndim >= 1
+        Input scores.
+    axis : int
+        The class axis, in ``[-x.ndim, x.ndim)`` (default: the last).
+    n_threads : int or None
+        None: OpenMP's maximum; negative counts back from it; 0 is an error.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x``.
+
+    Raises
+    ------
+    TypeError
+        ``x`` not a float array; ``axis`` or ``n_threads`` not an int (bools
+        included).
+    ValueError
+        ``x`` a scalar; ``axis`` out of range; n_threads 0 or over
+        ``max(1024, OpenMP's maximum)``; a non-CPU tensor.
+"""
+
+
+def log_softmax(x: _Array, axis: int = -1, *, n_threads: Optional[int] = None) -> np.ndarray:
     return _softmax_call(x, axis, n_threads, True)
 
 
-def softmax(x, axis=-1, *, n_threads=None):
-    """``exp(x - logsumexp(x, axis))`` along ``axis``."""
+def softmax(x: _Array, axis: int = -1, *, n_threads: Optional[int] = None) -> np.ndarray:
     return _softmax_call(x, axis, n_threads, False)
+
+
+log_softmax.__doc__ = ("``x - logsumexp(x, axis)``, computed row-wise in one read pass "
+                       "(online max/sum).\n" + _SOFTMAX_DOC)
+softmax.__doc__ = "``exp(x - logsumexp(x, axis))`` along ``axis``.\n" + _SOFTMAX_DOC
