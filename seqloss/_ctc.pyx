@@ -1,12 +1,13 @@
 # distutils: language = c++
 """Cython glue for the CTC kernel: buffers -> raw pointers, GIL released.
 
-One call validates the per-item lengths and labels (reporting the first
-offence for the Python layer to phrase), builds the target offsets and the
-gradient scales, runs the kernel without the GIL and reduces the losses.
-``fast`` does the whole call for the common case (C-contiguous float32/64
-input, int64 arrays) with almost no Python-level work; anything else, and any
-invalid value, goes through the general Python path, which gives the errors.
+One call scans the per-item lengths and labels (the first offence is raised
+with the message written in seqloss/_validate.py), builds the target offsets
+and the gradient scales, runs the kernel without the GIL and reduces the
+losses (the one place CTC losses are reduced).  ``fast`` does the whole call
+for the common case (C-contiguous float32/64 input, int64 arrays) with almost
+no Python-level work, using _validate's limits and reduction table; anything
+else goes through the general Python path (seqloss/ctc.py).
 """
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release,
                              PyObject_GetBuffer)
@@ -20,6 +21,7 @@ import numpy as np
 from cpython.pycapsule cimport PyCapsule_GetPointer
 
 from . import _core, _isa
+from ._validate import MAX_CLASSES, MAX_THREADS, REDUCTIONS, ctc_item_error
 
 for _level, _table in _isa.tables("ctc"):
     install_ctc_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.ctc"))
@@ -48,7 +50,7 @@ cdef extern from "ctc/ctc.hpp" namespace "seqloss":
 cdef extern from "core/threads.hpp" namespace "seqloss":
     int max_threads() nogil
 
-# Error codes (the Python layer turns them into messages) and reductions.
+# Item-scan results of check_items (the messages live in _validate.ctc_item_error).
 cdef enum:
     E_INPUT_LENGTH_NEGATIVE = 1
     E_INPUT_LENGTH_OVER_T = 2
@@ -57,23 +59,24 @@ cdef enum:
     E_TARGETS_SIZE = 5
     E_LABEL_RANGE = 6
     E_LABEL_BLANK = 7
-    R_NONE = 0
-    R_MEAN = 1
-    R_SUM = 2
 
-ERR_INPUT_LENGTH_NEGATIVE = E_INPUT_LENGTH_NEGATIVE
-ERR_INPUT_LENGTH_OVER_T = E_INPUT_LENGTH_OVER_T
-ERR_TARGET_LENGTH_NEGATIVE = E_TARGET_LENGTH_NEGATIVE
-ERR_TARGET_LENGTH_OVER_WIDTH = E_TARGET_LENGTH_OVER_WIDTH
-ERR_TARGETS_SIZE = E_TARGETS_SIZE
-ERR_LABEL_RANGE = E_LABEL_RANGE
-ERR_LABEL_BLANK = E_LABEL_BLANK
+cdef tuple _KINDS = (None, "input_length", "input_length", "target_length", "target_length",
+                     "targets_size", "label_range", "label_blank")
 
-REDUCTION_NONE = R_NONE
-REDUCTION_MEAN = R_MEAN
-REDUCTION_SUM = R_SUM
+# one source for the limits and the reduction codes: seqloss/_validate.py
+cdef dict _REDUCTIONS = REDUCTIONS
+cdef int R_NONE = REDUCTIONS["none"]
+cdef int R_MEAN = REDUCTIONS["mean"]
+cdef int R_SUM = REDUCTIONS["sum"]
+cdef int64_t _MAX_THREADS = MAX_THREADS
+cdef int64_t _MAX_CLASSES = MAX_CLASSES
 
-cdef dict _REDUCTIONS = {"none": R_NONE, "mean": R_MEAN, "sum": R_SUM}
+
+cdef object item_error(int err, const int64_t* where, int64_t T, int64_t C, int64_t width,
+                       int64_t n_targets, str width_name):
+    """The ValueError for check_items' report (phrased by _validate)."""
+    return ctc_item_error(_KINDS[err], where[0], where[1], where[2], T, C,
+                          width if width >= 0 else n_targets, width_name)
 
 
 cdef int check_items(int64_t T, int64_t N, int64_t C, const int64_t* targets,
@@ -83,7 +86,7 @@ cdef int check_items(int64_t T, int64_t N, int64_t C, const int64_t* targets,
                      int64_t* where) noexcept nogil:
     """Validate lengths and labels, fill offsets and gradient scales.
 
-    Returns 0, or an error code with where = (n, i, value)."""
+    Returns 0, or an E_* code with where = (n, i, value) (see item_error)."""
     cdef int64_t n, i, a, b, v, acc = 0
     offsets.resize(N)
     scale.resize(N)
@@ -190,12 +193,12 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
         const int64_t[::1] target_lengths,  # IN (N,)
         double[::1] losses,             # OUT (N,) per-item losses
         int64_t blank, int reduction, bint zero_infinity, bint from_logits,
-        int n_threads, bint grad_reused=False):
-    """Validate, run the kernel, reduce (the general path).
+        int n_threads, bint grad_reused=False, str width_name="padded width of targets"):
+    """Check the items, run the kernel, reduce (the general path).
 
-    Returns ``(None, reduced)`` on success (``reduced`` is the mean or sum in
-    float64, or None for reduction "none"), else ``((code, n, i, value), None)``
-    describing the first invalid length or label; nothing is computed then.
+    Returns the mean or sum in float64, or None for reduction "none".  The
+    first invalid length or label raises ValueError (see item_error) before
+    anything is computed; ``width_name`` names ``width`` in that message.
     """
     cdef vector[int64_t] offsets
     cdef vector[double] scale
@@ -216,7 +219,7 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
     cdef int err = check_items(T, N, C, tp, targets.shape[0], width, ilp, tlp, blank,
                                reduction, offsets, scale, where)
     if err:
-        return (err, where[0], where[1], where[2]), None
+        raise item_error(err, where, T, C, width, targets.shape[0], width_name)
     fill_args(args, T, N, C, stride_t, stride_n, tp, ilp, tlp, offsets, scale,
               &losses[0] if N > 0 else NULL, blank, from_logits, zero_infinity, n_threads,
               grad_reused)
@@ -240,8 +243,8 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
         with nogil:
             launch(args, is32)
     if reduction == R_NONE:
-        return None, None
-    return None, reduce_losses(&losses[0] if N > 0 else NULL, tlp, N, reduction)
+        return None
+    return reduce_losses(&losses[0] if N > 0 else NULL, tlp, N, reduction)
 
 
 cdef inline bint _get(object obj, Py_buffer* view, int flags):
@@ -260,9 +263,9 @@ def fast(x, targets, input_lengths, target_lengths, blank, reduction, zero_infin
     Applies when x is a C-contiguous float32/float64 ndarray of 3 dims,
     targets a C-contiguous int64 ndarray of 1 or 2 dims, the lengths int64
     1-D ndarrays, blank an int, reduction a known string, n_threads None or a
-    positive int, the flags bools, grad_out (if given) a writeable C-contiguous
-    ndarray of x's shape and dtype not overlapping x, and every length and
-    label is valid.
+    positive int up to MAX_THREADS, the flags bools, and grad_out (if given) a
+    writeable C-contiguous ndarray of x's shape and dtype overlapping no input.
+    An invalid length or label raises the general path's ValueError.
     """
     if grad_out is not None and type(grad_out) is not np.ndarray:
         return None
@@ -277,7 +280,7 @@ def fast(x, targets, input_lengths, target_lengths, blank, reduction, zero_infin
     cdef int nt
     if n_threads is None:
         nt = max_threads()
-    elif type(n_threads) is int and 0 < n_threads <= 1024:  # else: checked by the general path
+    elif type(n_threads) is int and 0 < n_threads <= _MAX_THREADS:  # else: general path
         nt = n_threads
     else:
         return None
@@ -331,7 +334,7 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
     else:
         T, N, C = vx.shape[0], vx.shape[1], vx.shape[2]
         stride_t, stride_n = N * C, C
-    if C < 1 or C > 2147483647 or blank < 0 or blank >= C:
+    if C < 1 or C > _MAX_CLASSES or blank < 0 or blank >= C:
         return None
     if vi.shape[0] != N or vl.shape[0] != N:
         return None
@@ -349,50 +352,75 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
     cdef vector[double] scale
     cdef int64_t where[3]
     cdef int64_t zero = 0
-    if check_items(T, N, C, tp if n_targets > 0 else &zero, n_targets, width, ilp, tlp, blank,
-                   reduction, offsets, scale, where):
-        return None  # the general path phrases the error
+    cdef Py_buffer vg
+    cdef bint have_g = False
+    cdef int err
+    if want_grad and grad_out is not None:
+        # checked before the items, as the general path does
+        if not _get(grad_out, &vg, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE):
+            return None
+        if (vg.ndim != 3 or vg.shape[0] != vx.shape[0] or vg.shape[1] != vx.shape[1]
+                or vg.shape[2] != vx.shape[2] or vg.itemsize != vx.itemsize
+                or vg.format == NULL or vg.format[0] != vx.format[0] or vg.format[1] != 0
+                or _overlap(&vg, &vx) or _overlap(&vg, &vt) or _overlap(&vg, &vi)
+                or _overlap(&vg, &vl)):
+            PyBuffer_Release(&vg)
+            return None
+        have_g = True
+    try:
+        err = check_items(T, N, C, tp if n_targets > 0 else &zero, n_targets, width, ilp, tlp,
+                          blank, reduction, offsets, scale, where)
+        if err:
+            raise item_error(err, where, T, C, width, n_targets,
+                             "padded width of targets" if width >= 0 else "length of targets")
+        return _fast_run(vx, vg, have_g, T, N, C, stride_t, stride_n,
+                         tp if n_targets > 0 else &zero, ilp, tlp, offsets, scale, blank,
+                         reduction, zero_infinity, from_logits, nt, is32, want_grad, grad_out)
+    finally:
+        if have_g:
+            PyBuffer_Release(&vg)
+
+
+cdef inline bint _overlap(Py_buffer* a, Py_buffer* b) noexcept:
+    cdef char* a0 = <char*>a.buf
+    cdef char* b0 = <char*>b.buf
+    return a.len > 0 and b.len > 0 and a0 < b0 + b.len and b0 < a0 + a.len
+
+
+cdef object _fast_run(Py_buffer& vx, Py_buffer& vg, bint have_g, int64_t T, int64_t N,
+                      int64_t C, int64_t stride_t, int64_t stride_n, const int64_t* tp,
+                      const int64_t* ilp, const int64_t* tlp, vector[int64_t]& offsets,
+                      vector[double]& scale, int64_t blank, int reduction, bint zero_infinity,
+                      bint from_logits, int nt, bint is32, bint want_grad, grad_out):
+    """Allocate the outputs, run the kernel, reduce (inputs already checked)."""
     dtype = np.float32 if is32 else np.float64
     losses = np.empty(N, dtype=np.float64)
     cdef double[::1] lv = losses
     grad = None
     cdef bint reused = False
-    cdef Py_buffer vg
-    cdef bint have_g = False
+    cdef Py_buffer vn
+    cdef bint have_n = False
     cdef CtcArgs args
-    fill_args(args, T, N, C, stride_t, stride_n, tp if n_targets > 0 else &zero, ilp, tlp,
-              offsets, scale, &lv[0] if N > 0 else NULL, blank, from_logits, zero_infinity,
-              nt, False)
+    fill_args(args, T, N, C, stride_t, stride_n, tp, ilp, tlp, offsets, scale,
+              &lv[0] if N > 0 else NULL, blank, from_logits, zero_infinity, nt, False)
     args.acts = vx.buf
-    cdef char* g0
-    cdef char* x0 = <char*>vx.buf
-    if want_grad and grad_out is not None:
-        if not _get(grad_out, &vg, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE):
-            return None
-        have_g = True
-        g0 = <char*>vg.buf
-        if (vg.ndim != 3 or vg.shape[0] != vx.shape[0] or vg.shape[1] != vx.shape[1]
-                or vg.shape[2] != vx.shape[2] or vg.itemsize != vx.itemsize
-                or vg.format == NULL or vg.format[0] != vx.format[0] or vg.format[1] != 0
-                or (vg.len > 0 and g0 < x0 + vx.len and x0 < g0 + vg.len)):
-            PyBuffer_Release(&vg)
-            return None
+    if have_g:
         grad = grad_out
         reused = True
         args.grad = vg.buf
     elif want_grad:
         grad, reused = _core.empty_ex((vx.shape[0], vx.shape[1], vx.shape[2]), dtype)
-        PyObject_GetBuffer(grad, &vg, PyBUF_C_CONTIGUOUS)
-        have_g = True
-        args.grad = vg.buf
+        PyObject_GetBuffer(grad, &vn, PyBUF_C_CONTIGUOUS)
+        have_n = True
+        args.grad = vn.buf
     args.grad_reused = reused
     try:
         if N > 0:
             with nogil:
                 launch(args, is32)
     finally:
-        if have_g:
-            PyBuffer_Release(&vg)
+        if have_n:
+            PyBuffer_Release(&vn)
     if reduction == R_NONE:
         loss = losses.astype(dtype)
     else:

@@ -16,6 +16,8 @@ from . import _isa
 for _level, _table in _isa.tables("softmax"):
     install_softmax_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.softmax"))
 
+from ._validate import overlap_error
+
 
 cdef extern from "softmax/softmax.hpp" namespace "seqloss":
     cdef enum class Reduction "seqloss::Reduction":
@@ -49,21 +51,23 @@ cdef extern from "softmax/softmax.hpp" namespace "seqloss":
 cdef class _Buffers:
     """Holds up to 6 acquired buffers and releases them (also on error)."""
     cdef Py_buffer views[6]
+    cdef const char* names[6]
     cdef int n
 
     def __cinit__(self):
         self.n = 0
 
-    cdef void* get(self, object arr, bint writable) except? NULL:
+    cdef void* get(self, object arr, bint writable, const char* name=NULL) except? NULL:
         if arr is None:
             return NULL
         cdef int flags = PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
         PyObject_GetBuffer(arr, &self.views[self.n], flags)
+        self.names[self.n] = name
         self.n += 1
         return self.views[self.n - 1].buf
 
     cdef int check_no_overlap(self, int k) except -1:
-        """Raise ValueError if buffer k overlaps any buffer acquired before it."""
+        """Raise _validate's ValueError if buffer k overlaps any buffer acquired before it."""
         cdef char* s0 = <char*>self.views[k].buf
         cdef char* e0 = s0 + self.views[k].len
         cdef char* s1
@@ -71,7 +75,7 @@ cdef class _Buffers:
         for i in range(k):
             s1 = <char*>self.views[i].buf
             if s1 < e0 and s0 < s1 + self.views[i].len:
-                raise ValueError("Expected grad_out not to overlap the inputs")
+                raise overlap_error(self.names[i].decode())
         return 0
 
     def __dealloc__(self):
@@ -121,65 +125,40 @@ def check_targets(object targets, int64_t n_classes, int64_t ignore_index):
     return bad if found else None
 
 
-cdef double _ce_float(bint nll, object x, int64_t n, int64_t c, object targets, object probs,
-                      object weight, int64_t ignore_index, double label_smoothing,
-                      int reduction, object grad, double grad_scale, object loss_rows,
-                      int n_threads, bint check_overlap) except *:
+ctypedef fused real:
+    float
+    double
+
+
+cdef double _ce(const real* tag, bint nll, object x, int64_t n, int64_t c, object targets,
+                object probs, object weight, int64_t ignore_index, double label_smoothing,
+                int reduction, object grad, double grad_scale, object loss_rows,
+                int n_threads, bint check_overlap) except *:
+    """One body for float32 and float64 (``tag`` only selects ``real``)."""
     cdef _Buffers b = _Buffers()
-    cdef CeArgs[float] a
-    a.logits = <const float*>b.get(x, False)
+    cdef CeArgs[real] a
+    a.logits = <const real*>b.get(x, False, "log_probs" if nll else "logits")
     a.n_rows = n
     a.n_classes = c
-    a.targets = <const int64_t*>b.get(targets, False)
-    a.probs = <const float*>b.get(probs, False)
-    a.weight = <const float*>b.get(weight, False)
+    a.targets = <const int64_t*>b.get(targets, False, "targets")
+    a.probs = <const real*>b.get(probs, False, "targets")
+    a.weight = <const real*>b.get(weight, False, "weight")
     a.ignore_index = ignore_index
     a.label_smoothing = label_smoothing
     a.reduction = <Reduction>reduction
-    a.grad = <float*>b.get(grad, True)
+    a.grad = <real*>b.get(grad, True)
     if check_overlap and a.grad != NULL:
         b.check_no_overlap(b.n - 1)
     a.grad_reused = check_overlap
     a.grad_scale = grad_scale
-    a.loss_rows = <float*>b.get(loss_rows, True)
+    a.loss_rows = <real*>b.get(loss_rows, True)
     a.n_threads = n_threads
     cdef double r
-    with nogil:
-        if nll:
-            r = nll_loss[float](a)
+    with nogil:  # (Cython cannot name a template instance by a fused type)
+        if real is float:
+            r = nll_loss[float](a) if nll else cross_entropy[float](a)
         else:
-            r = cross_entropy[float](a)
-    return r
-
-
-cdef double _ce_double(bint nll, object x, int64_t n, int64_t c, object targets, object probs,
-                       object weight, int64_t ignore_index, double label_smoothing,
-                       int reduction, object grad, double grad_scale, object loss_rows,
-                       int n_threads, bint check_overlap) except *:
-    cdef _Buffers b = _Buffers()
-    cdef CeArgs[double] a
-    a.logits = <const double*>b.get(x, False)
-    a.n_rows = n
-    a.n_classes = c
-    a.targets = <const int64_t*>b.get(targets, False)
-    a.probs = <const double*>b.get(probs, False)
-    a.weight = <const double*>b.get(weight, False)
-    a.ignore_index = ignore_index
-    a.label_smoothing = label_smoothing
-    a.reduction = <Reduction>reduction
-    a.grad = <double*>b.get(grad, True)
-    if check_overlap and a.grad != NULL:
-        b.check_no_overlap(b.n - 1)
-    a.grad_reused = check_overlap
-    a.grad_scale = grad_scale
-    a.loss_rows = <double*>b.get(loss_rows, True)
-    a.n_threads = n_threads
-    cdef double r
-    with nogil:
-        if nll:
-            r = nll_loss[double](a)
-        else:
-            r = cross_entropy[double](a)
+            r = nll_loss[double](a) if nll else cross_entropy[double](a)
     return r
 
 
@@ -198,12 +177,12 @@ def loss_kernel(bint nll, bint is_double, x, int64_t n_rows, int64_t n_classes, 
     overlaps x, targets, probs or weight.  Returns the reduced loss as a float.
     """
     if is_double:
-        return _ce_double(nll, x, n_rows, n_classes, targets, probs, weight, ignore_index,
-                          label_smoothing, reduction, grad, grad_scale, loss_rows, n_threads,
-                          check_overlap)
-    return _ce_float(nll, x, n_rows, n_classes, targets, probs, weight, ignore_index,
-                     label_smoothing, reduction, grad, grad_scale, loss_rows, n_threads,
-                     check_overlap)
+        return _ce(<const double*>NULL, nll, x, n_rows, n_classes, targets, probs, weight,
+                   ignore_index, label_smoothing, reduction, grad, grad_scale, loss_rows,
+                   n_threads, check_overlap)
+    return _ce(<const float*>NULL, nll, x, n_rows, n_classes, targets, probs, weight,
+               ignore_index, label_smoothing, reduction, grad, grad_scale, loss_rows,
+               n_threads, check_overlap)
 
 
 def softmax_kernel(bint is_double, x, y, int64_t n_rows, int64_t n_classes, bint log,

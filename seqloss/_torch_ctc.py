@@ -1,18 +1,16 @@
 """torch autograd drop-in for torch.nn.functional.ctc_loss / torch.nn.CTCLoss."""
+from __future__ import annotations
+
+from typing import Union
+
 import numpy as np
 import torch
 
+from ._validate import check_cpu
 from .ctc import ctc_loss as _np_ctc_loss
 from .ctc import ctc_loss_and_grad as _np_ctc_loss_and_grad
 
 __all__ = ["ctc_loss", "CTCLoss"]
-
-
-def check_cpu(name, t):
-    if isinstance(t, torch.Tensor) and t.device.type != "cpu":
-        raise ValueError(
-            "seqloss is a CPU library: expected %s on the CPU, but got a tensor on %s"
-            % (name, t.device))
 
 
 def to_numpy_int(t):
@@ -63,8 +61,11 @@ class _CTCLossFunction(torch.autograd.Function):
         return grad, None, None, None, None, None, None, None
 
 
-def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
-             zero_infinity=False, *, from_logits=False):
+def ctc_loss(log_probs: torch.Tensor, targets: torch.Tensor,
+             input_lengths: Union[torch.Tensor, list, tuple, int],
+             target_lengths: Union[torch.Tensor, list, tuple, int], blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False, *,
+             from_logits: bool = False) -> torch.Tensor:
     """Drop-in for ``torch.nn.functional.ctc_loss`` (CPU tensors, same semantics).
 
     ``log_probs`` is ``(T, N, C)`` or ``(T, C)``; with ``from_logits=True`` it is
@@ -72,6 +73,29 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     The gradient w.r.t. ``log_probs`` is the true partial derivative
     (``-posterior``); torch's adds ``exp(log_probs)``, which cancels in
     ``log_softmax``'s backward, so gradients w.r.t. the logits are identical.
+
+    Parameters
+    ----------
+    log_probs : Tensor, float16/bfloat16/float32/float64, CPU
+        ``(T, N, C)`` or ``(T, C)``.
+    targets : Tensor (or array), integer
+        ``(N, S)`` padded or 1-D concatenated; ``(S,)`` unbatched.
+    input_lengths, target_lengths : Tensor, sequence of ints or int
+        ``(N,)`` per-item lengths.
+    blank, reduction, zero_infinity, from_logits
+        As :func:`seqloss.ctc_loss`.
+
+    Returns
+    -------
+    Tensor
+        The loss in ``log_probs``' dtype: a scalar, or ``(N,)`` for "none".
+
+    Raises
+    ------
+    TypeError
+        ``log_probs`` not a tensor, and as :func:`seqloss.ctc_loss`.
+    ValueError
+        A tensor on a non-CPU device, and as :func:`seqloss.ctc_loss`.
     """
     if not isinstance(log_probs, torch.Tensor):
         raise TypeError("Expected log_probs to be a torch.Tensor, but got %s"
@@ -86,14 +110,17 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
 class CTCLoss(torch.nn.Module):
     """Drop-in for ``torch.nn.CTCLoss`` running seqloss's fused CPU kernel."""
 
-    def __init__(self, blank=0, reduction="mean", zero_infinity=False, from_logits=False):
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False,
+                 from_logits: bool = False) -> None:
         super().__init__()
         self.blank = blank
         self.reduction = reduction
         self.zero_infinity = zero_infinity
         self.from_logits = from_logits
 
-    def forward(self, log_probs, targets, input_lengths, target_lengths):
+    def forward(self, log_probs: torch.Tensor, targets: torch.Tensor, input_lengths,
+                target_lengths) -> torch.Tensor:
+        """As :func:`ctc_loss` with this module's options."""
         return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
                         self.reduction, self.zero_infinity, from_logits=self.from_logits)
 

@@ -8,9 +8,14 @@ pass computes the loss and, when the input requires grad, the fused gradient
 scales it by the incoming gradient (in place, the first time).  CPU tensors
 only.  This module imports torch; ``import seqloss`` does not.
 """
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 import torch
 
+from ._validate import check_cpu
 from .softmax import _loss_call
 
 __all__ = ["cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"]
@@ -23,13 +28,6 @@ def _legacy_reduction(size_average, reduce, reduction):
         from torch.nn import _reduction
         return _reduction.legacy_get_string(size_average, reduce)
     return reduction
-
-
-def _check_cpu(name, t):
-    if t is not None and not t.is_cpu:
-        raise ValueError(
-            "seqloss is a CPU library: expected %s to be a CPU tensor, but got a tensor on %s"
-            % (name, t.device))
 
 
 def _to_numpy(t, dtype=None):
@@ -130,9 +128,9 @@ def _apply(nll, input, target, weight, ignore_index, reduction, label_smoothing,
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise TypeError("Expected input and target to be torch tensors, but got %s and %s"
                         % (type(input).__name__, type(target).__name__))
-    _check_cpu("input", input)
-    _check_cpu("target", target)
-    _check_cpu("weight", weight)
+    check_cpu("input", input)
+    check_cpu("target", target)
+    check_cpu("weight", weight)
     if torch.is_grad_enabled():
         if weight is not None and weight.requires_grad:
             raise RuntimeError(
@@ -145,21 +143,88 @@ def _apply(nll, input, target, weight, ignore_index, reduction, label_smoothing,
                             nll, n_threads)
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
-                  reduce=None, reduction="mean", label_smoothing=0.0, *, n_threads=None):
+def cross_entropy(input: torch.Tensor, target: torch.Tensor,
+                  weight: Optional[torch.Tensor] = None, size_average: Optional[bool] = None,
+                  ignore_index: int = -100, reduce: Optional[bool] = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0, *,
+                  n_threads: Optional[int] = None) -> torch.Tensor:
     """Drop-in for ``torch.nn.functional.cross_entropy`` (CPU, fused kernel).
 
     input: (N, C), (N, C, d1, ...) or (C,) logits; target: class indices of the
     input's shape without dim 1, or class probabilities of the input's shape.
+
+    Parameters
+    ----------
+    input : Tensor, floating point, CPU, ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``
+        Logits (class dim 1).
+    target : Tensor, CPU
+        Integer class indices ``(N, d1, ...)`` or float probabilities of
+        ``input``'s shape.
+    weight : Tensor ``(C,)``, optional
+        Class weights.
+    size_average, reduce
+        torch's deprecated arguments (mapped to ``reduction`` as torch does).
+    ignore_index, reduction, label_smoothing, n_threads
+        As :func:`seqloss.cross_entropy`.
+
+    Returns
+    -------
+    Tensor
+        The loss in ``input``'s dtype: a scalar, or the per-element losses
+        (``target``'s shape) for "none".
+
+    Raises
+    ------
+    TypeError
+        ``input`` or ``target`` not a tensor, ``input`` not floating point,
+        integer targets of a non-integer dtype, and as
+        :func:`seqloss.cross_entropy`.
+    ValueError
+        A tensor on a non-CPU device, and as :func:`seqloss.cross_entropy`.
+    RuntimeError
+        A ``weight`` (or probability ``target``) that requires grad.
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _apply(False, input, target, weight, ignore_index, reduction, label_smoothing,
                   n_threads)
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-             reduction="mean", *, n_threads=None):
-    """Drop-in for ``torch.nn.functional.nll_loss`` (CPU): input holds log-probabilities."""
+def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None,
+             size_average: Optional[bool] = None, ignore_index: int = -100,
+             reduce: Optional[bool] = None, reduction: str = "mean", *,
+             n_threads: Optional[int] = None) -> torch.Tensor:
+    """Drop-in for ``torch.nn.functional.nll_loss`` (CPU): input holds log-probabilities.
+
+    Parameters
+    ----------
+    input : Tensor, floating point, CPU, ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``
+        Log-probabilities (class dim 1).
+    target : Tensor, integer, CPU, ``(N, d1, ...)``
+        Class indices.
+    weight : Tensor ``(C,)``, optional
+        Class weights.
+    size_average, reduce
+        torch's deprecated arguments (mapped to ``reduction`` as torch does).
+    ignore_index, reduction, n_threads
+        As :func:`seqloss.nll_loss`.
+
+    Returns
+    -------
+    Tensor
+        The loss in ``input``'s dtype: a scalar, or the per-element losses
+        (``target``'s shape) for "none".
+
+    Raises
+    ------
+    TypeError
+        ``input`` or ``target`` not a tensor, ``input`` not floating point,
+        integer targets of a non-integer dtype, and as
+        :func:`seqloss.nll_loss`.
+    ValueError
+        A tensor on a non-CPU device, and as :func:`seqloss.nll_loss`.
+    RuntimeError
+        A ``weight`` (or probability ``target``) that requires grad.
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _apply(True, input, target, weight, ignore_index, reduction, 0.0, n_threads)
 
@@ -178,7 +243,8 @@ class CrossEntropyLoss(torch.nn.Module):
         self.label_smoothing = label_smoothing
         self.n_threads = n_threads
 
-    def forward(self, input, target):
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """As :func:`cross_entropy` with this module's options."""
         return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                              reduction=self.reduction, label_smoothing=self.label_smoothing,
                              n_threads=self.n_threads)
@@ -197,6 +263,7 @@ class NLLLoss(torch.nn.Module):
         self.reduction = _legacy_reduction(size_average, reduce, reduction)
         self.n_threads = n_threads
 
-    def forward(self, input, target):
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """As :func:`nll_loss` with this module's options."""
         return nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                         reduction=self.reduction, n_threads=self.n_threads)

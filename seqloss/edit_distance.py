@@ -8,16 +8,17 @@ jiwer's order is the reverse: ``jiwer.wer(reference, hypothesis)`` equals
 The kernels are bit-parallel (Myers 1999 / Hyyroe 2003) C++ with OpenMP over
 pairs; see ``src_cpp/edit_distance.hpp``.
 """
+from __future__ import annotations
+
 import itertools
-import numbers
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _edit
+from . import _validate as V
 from ._progress import check_progress, reporter
-from ._utils import resolve_n_threads
 
 __all__ = [
     "ErrorRates",
@@ -67,10 +68,7 @@ def _from_tensor(name, x):
     without a copy for CPU tensors; any other value unchanged."""
     if isinstance(x, _PLAIN) or not hasattr(x, "__array__"):
         return x
-    device = getattr(x, "device", None)
-    if getattr(device, "type", "cpu") != "cpu":
-        raise ValueError("seqloss is a CPU library: expected %s on the CPU, but got a tensor on "
-                         "%s" % (name, device))
+    V.check_cpu(name, x)
     try:
         return np.asarray(x)
     except Exception as e:
@@ -222,28 +220,10 @@ def _flat_pairs(hypotheses, references):
     return ids[:nh], _offsets(hl), hl, ids[nh:], _offsets(rl), rl
 
 
-def _check_lengths(name, lengths, n, width):
-    if isinstance(lengths, (list, tuple)) and len(lengths) == 0 and n == 0:
-        return np.zeros(0, dtype=np.int64)
-    arr = np.asarray(lengths)
-    if arr.dtype == np.bool_ or not (arr.dtype.kind in "iu" or (arr.dtype == object and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool)
-            for v in arr.ravel().tolist()))):
-        raise TypeError("Expected %s to contain integers, but got dtype %s" % (name, arr.dtype))
-    if arr.ndim == 0:
-        arr = np.full(n, int(arr), dtype=object)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError("Expected %s to have shape (%d,), but got shape %s"
-                         % (name, n, arr.shape))
-    if arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0:
-            raise ValueError("Expected %s to have non-negative values, but got value %d"
-                             % (name, lo))
-        if hi > width:
-            raise ValueError("Expected %s to have value at most %d (the padded width), but "
-                             "got value %d" % (name, width, hi))
-    return np.ascontiguousarray(arr, dtype=np.int64)
+def _check_lengths(name, lengths, n, width, width_name):
+    arr = V.lengths(name, lengths, n)
+    V.check_lengths_within(name, arr, width, width_name)
+    return arr
 
 
 def _padded(name, x):
@@ -257,7 +237,7 @@ def _padded(name, x):
 
 
 def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, progress=None):
-    nt = resolve_n_threads(n_threads)
+    nt = V.resolve_n_threads(n_threads)
     check_progress(progress)
     hypotheses = _from_tensor("hypotheses", hypotheses)
     references = _from_tensor("references", references)
@@ -280,9 +260,9 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, prog
             raise ValueError("Expected hypotheses and references to have the same batch size, "
                              "but got %d and %d" % (n, r.shape[0]))
         hl = _check_lengths("hyp_lengths", h.shape[1] if hyp_lengths is None else hyp_lengths,
-                            n, h.shape[1])
+                            n, h.shape[1], "padded width of hypotheses")
         rl = _check_lengths("ref_lengths", r.shape[1] if ref_lengths is None else ref_lengths,
-                            n, r.shape[1])
+                            n, r.shape[1], "padded width of references")
         h, r = _common_int_arrays(h, r)
         h = np.ascontiguousarray(h)
         r = np.ascontiguousarray(r)
@@ -317,8 +297,11 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, prog
     return out, rl
 
 
-def edit_distance_batch(hypotheses, references, *, hyp_lengths=None, ref_lengths=None,
-                        normalize=False, n_threads=None, progress=None):
+def edit_distance_batch(hypotheses: Any, references: Any, *, hyp_lengths: Any = None,
+                        ref_lengths: Any = None, normalize: bool = False,
+                        n_threads: Optional[int] = None,
+                        progress: Union[bool, Callable[[int, int], Any], None] = None
+                        ) -> np.ndarray:
     """Levenshtein distances of many (hypothesis, reference) pairs.
 
     **Hypotheses first, references second** (``tf.edit_distance`` order; jiwer's
@@ -343,6 +326,35 @@ def edit_distance_batch(hypotheses, references, *, hyp_lengths=None, ref_lengths
     ``progress=True`` shows a progress bar on stderr for long jobs; a callable
     is called as ``progress(done, total)`` (pairs) after each chunk of work
     (an exception it raises stops the job).  Results are the same either way.
+
+    Parameters
+    ----------
+    hypotheses, references : sequence of items, or 2-D integer ndarray ``(N, W)``
+        Items: ``str``, ``bytes``, list/tuple of hashables, 1-D integer array.
+    hyp_lengths, ref_lengths : int, sequence of ints or integer ndarray ``(N,)``
+        Only for 2-D inputs; each in ``[0, W]``.
+    normalize : bool
+        Divide by the reference length (``tf.edit_distance`` semantics).
+    n_threads : int or None
+        None: OpenMP's maximum; negative counts back from it; 0 is an error.
+    progress : bool, callable or None
+        True: a bar on stderr; a callable is called as ``progress(done, total)``.
+
+    Returns
+    -------
+    ndarray, shape ``(N,)``
+        int64 distances, or float64 when ``normalize``.
+
+    Raises
+    ------
+    TypeError
+        Unsupported item or token types, non-integer arrays or lengths (bools
+        included), a non-int ``n_threads``, a bad ``progress``.
+    ValueError
+        Different batch sizes, lengths of the wrong shape, negative or over
+        the padded width, lengths that do not fit int64, lengths given for
+        sequence inputs, n_threads 0 or over ``max(1024, OpenMP's maximum)``; a tensor on a
+        non-CPU device.
     """
     dist, rl = _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads,
                           progress)
@@ -355,7 +367,7 @@ def edit_distance_batch(hypotheses, references, *, hyp_lengths=None, ref_lengths
     return out
 
 
-def edit_distance(a, b):
+def edit_distance(a: Any, b: Any) -> int:
     """Levenshtein distance (unit costs) between two sequences.
 
     ``a`` and ``b`` may be ``str`` (by code point, any Unicode), ``bytes``,
@@ -363,6 +375,23 @@ def edit_distance(a, b):
     tokens equal, unlike ``editdistance.eval([-1], [-2])``), or 1-D integer
     arrays of any integer dtype (by full 64-bit value).  The distance is
     symmetric; by convention ``a`` is the hypothesis and ``b`` the reference.
+
+    Parameters
+    ----------
+    a, b : str, bytes, list, tuple or 1-D integer ndarray (or CPU tensor)
+        The two sequences.
+
+    Returns
+    -------
+    int
+        The number of insertions, deletions and substitutions.
+
+    Raises
+    ------
+    TypeError
+        An unsupported type, a non-integer array, an unhashable token.
+    ValueError
+        An array that is not 1-D; a tensor on a non-CPU device.
     """
     ta, tb = type(a), type(b)
     if ta is str and tb is str:  # fast paths: no NumPy, no threads
@@ -433,6 +462,7 @@ class ErrorRates:
 def _sentences(name, x):
     if isinstance(x, str):
         return (x,)
+    V.check_cpu(name, x)
     if isinstance(x, (bytes, bytearray)) or not hasattr(x, "__iter__") or \
             (isinstance(x, np.ndarray) and x.ndim == 0):
         raise TypeError("Expected %s to be a str or a sequence of str, but got %s"
@@ -440,7 +470,9 @@ def _sentences(name, x):
     return tuple(x)  # item types are checked in _edit.error_counts
 
 
-def error_rates(hypotheses, references, *, unit="word", n_threads=None, progress=None):
+def error_rates(hypotheses: Union[str, Sequence[str]], references: Union[str, Sequence[str]],
+                *, unit: str = "word", n_threads: Optional[int] = None,
+                progress: Union[bool, Callable[[int, int], Any], None] = None) -> ErrorRates:
     """Corpus WER / MER / WIL / WIP (and CER) with hit, substitution, deletion
     and insertion counts, equal to jiwer 4's ``process_words`` /
     ``process_characters`` with their default transforms.
@@ -458,10 +490,35 @@ def error_rates(hypotheses, references, *, unit="word", n_threads=None, progress
     ``progress=True`` shows a progress bar on stderr (for corpora of millions
     of sentences); a callable is called as ``progress(done, total)`` (pairs)
     after each chunk of work.  Results are the same either way.
+
+    Parameters
+    ----------
+    hypotheses, references : str or sequence of str, equal lengths N
+        The sentences.
+    unit : {"word", "char"}
+        Tokens compared.
+    n_threads : int or None
+        None: OpenMP's maximum; negative counts back from it; 0 is an error.
+    progress : bool, callable or None
+        True: a bar on stderr; a callable is called as ``progress(done, total)``.
+
+    Returns
+    -------
+    ErrorRates
+        Corpus counts and rates plus per-pair ``(N,)`` int64 counts.
+
+    Raises
+    ------
+    TypeError
+        A sentence that is not a ``str``; a non-int ``n_threads``; a bad
+        ``progress``.
+    ValueError
+        An unknown ``unit``; different batch sizes; n_threads 0 or over ``max(1024, OpenMP's maximum)``; a tensor on a
+        non-CPU device.
     """
     if unit not in ("word", "char"):
         raise ValueError("Expected unit to be 'word' or 'char', but got %r" % (unit,))
-    nt = resolve_n_threads(n_threads)
+    nt = V.resolve_n_threads(n_threads)
     check_progress(progress)
     hyps = _sentences("hypotheses", hypotheses)
     refs = _sentences("references", references)
@@ -492,25 +549,43 @@ def error_rates(hypotheses, references, *, unit="word", n_threads=None, progress
         pair_hypothesis_lengths=counts[:, 4].copy(), pair_reference_lengths=counts[:, 5].copy())
 
 
-def wer(hypotheses, references, *, n_threads=None, progress=None):
+def wer(hypotheses: Union[str, Sequence[str]], references: Union[str, Sequence[str]], *,
+        n_threads: Optional[int] = None,
+        progress: Union[bool, Callable[[int, int], Any], None] = None) -> float:
     """Corpus word error rate; ``seqloss.wer(h, r) == jiwer.wer(r, h)``.
 
     **Hypotheses first, references second** (jiwer's order is the reverse).
     Empty hypotheses count as deletions; a corpus whose references are all
     empty gives the number of inserted words (jiwer 4's convention).
     ``progress``: as in ``error_rates``.
+
+    Parameters, Raises: as :func:`error_rates` (``unit="word"``).
+
+    Returns
+    -------
+    float
+        ``(S + D + I) / (H + S + D)`` over the corpus.
     """
     return error_rates(hypotheses, references, unit="word", n_threads=n_threads,
                        progress=progress).wer
 
 
-def cer(hypotheses, references, *, n_threads=None, progress=None):
+def cer(hypotheses: Union[str, Sequence[str]], references: Union[str, Sequence[str]], *,
+        n_threads: Optional[int] = None,
+        progress: Union[bool, Callable[[int, int], Any], None] = None) -> float:
     """Corpus character error rate; ``seqloss.cer(h, r) == jiwer.cer(r, h)``.
 
     **Hypotheses first, references second** (jiwer's order is the reverse).
     A corpus whose references are all empty (after strip) gives the number of
     inserted characters (jiwer 4's convention).  ``progress``: as in
     ``error_rates``.
+
+    Parameters, Raises: as :func:`error_rates` (``unit="char"``).
+
+    Returns
+    -------
+    float
+        The character error rate over the corpus.
     """
     return error_rates(hypotheses, references, unit="char", n_threads=n_threads,
                        progress=progress).cer

@@ -23,14 +23,16 @@ Note: ``seqloss.softmax`` is the function; this module is
 ``importlib.import_module("seqloss.softmax")`` or ``from seqloss.softmax
 import ...``.
 """
-import numbers
+from __future__ import annotations
+
+from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _softmax as _k
-from ._core import get_max_threads as _max_threads
 from . import _core
-from ._utils import float_dtype_of, resolve_n_threads, check_reduction
+from . import _softmax as _k
+from . import _validate as V
+from ._core import get_max_threads as _max_threads
 
 __all__ = [
     "log_softmax",
@@ -44,47 +46,22 @@ __all__ = [
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
-_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+_REDUCTION = V.REDUCTIONS
 _ndarray = np.ndarray
 
 
 def _float_input(name, x):
     """-> (array in its compute dtype, C-contiguous; output dtype)."""
     if type(x) is not _ndarray:
-        x = np.asarray(x)
+        x = V.as_array(name, x)
     dt = x.dtype
     if dt is _F32 or dt is _F64:
         cdt = odt = dt
     else:
-        cdt, odt = float_dtype_of(name, x)
+        cdt, odt = V.float_dtype_of(name, x)
     if x.dtype is not cdt or not x.flags.c_contiguous:
         x = np.ascontiguousarray(x, dtype=cdt)
     return x, odt
-
-
-def _int_like(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-
-
-def _check_ignore_index(ignore_index):
-    if not _int_like(ignore_index):
-        raise TypeError("Expected ignore_index to be an int, but got %r" % (ignore_index,))
-    ignore_index = int(ignore_index)
-    if not -2**63 <= ignore_index < 2**63:
-        raise ValueError("Expected ignore_index to fit in int64, but got %d" % ignore_index)
-    return ignore_index
-
-
-def _check_smoothing(label_smoothing):
-    if isinstance(label_smoothing, (bool, np.bool_)) or \
-            not isinstance(label_smoothing, numbers.Real):
-        raise TypeError(
-            "Expected label_smoothing to be a float, but got %r" % (label_smoothing,))
-    ls = float(label_smoothing)
-    if not 0.0 <= ls <= 1.0:
-        raise ValueError(
-            "Expected label_smoothing to be in [0, 1], but got %r" % (label_smoothing,))
-    return ls
 
 
 def _check_weight(weight, n_classes, cdt):
@@ -108,17 +85,16 @@ def _check_weight(weight, n_classes, cdt):
 
 def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="targets"):
     """Integer class targets of shape batch_shape -> C-contiguous int64."""
-    t = targets if type(targets) is _ndarray else np.asarray(targets)
+    t = targets if type(targets) is _ndarray else V.as_array(name, targets)
     dt = t.dtype
     if dt is not _I64:
         if dt.kind not in "iu":
+            # (not int_array's wording: a float array here would be probabilities)
             raise TypeError(
                 "Expected %s to be an integer array of class indices, but got dtype %s"
                 % (name, dt))
-        if dt.kind == "u" and t.size and int(t.max()) >= 2**63:
-            raise ValueError(
-                "Expected %s to have values in [0, %d) or equal ignore_index=%d, but got "
-                "value %d" % (name, n_classes, ignore_index, int(t.max())))
+        if dt.kind == "u":
+            t = V.int_array(name, t)  # ValueError for values >= 2**63
     if t.shape != batch_shape:
         raise ValueError(
             "Expected %s to have the logits' batch shape %s (logits shape %s without the "
@@ -132,25 +108,6 @@ def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="ta
             "Expected %s to have values in [0, %d) or equal ignore_index=%d, but got value %d"
             % (name, n_classes, ignore_index, bad))
     return t
-
-
-def _check_grad_out(grad_out, shape, odt):
-    if type(grad_out) is not _ndarray:
-        raise TypeError(
-            "Expected grad_out to be a numpy.ndarray, but got %s" % type(grad_out).__name__)
-    if grad_out.shape != shape:
-        raise ValueError(
-            "Expected grad_out to have the logits' shape %s, but got shape %s"
-            % (shape, grad_out.shape))
-    if grad_out.dtype != odt:
-        raise TypeError(
-            "Expected grad_out to have dtype %s (the logits' dtype), but got dtype %s"
-            % (odt, grad_out.dtype))
-    flags = grad_out.flags
-    if not flags.c_contiguous:
-        raise ValueError("Expected grad_out to be C-contiguous")
-    if not flags.writeable:
-        raise ValueError("Expected grad_out to be writeable")
 
 
 def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoothing,
@@ -179,16 +136,16 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     # -- options
     red = _REDUCTION.get(reduction) if type(reduction) is str else None
     if red is None:
-        check_reduction(reduction)
-    nt = _max_threads() if n_threads is None else resolve_n_threads(n_threads)
+        red = V.reduction_code(reduction)
+    nt = _max_threads() if n_threads is None else V.resolve_n_threads(n_threads)
     if type(ignore_index) is not int or ignore_index != -100:
-        ignore_index = _check_ignore_index(ignore_index)
+        ignore_index = V.check_ignore_index(ignore_index)
     if type(label_smoothing) is not float or label_smoothing != 0.0:
-        label_smoothing = _check_smoothing(label_smoothing)
+        label_smoothing = V.check_label_smoothing(label_smoothing)
     w = _check_weight(weight, C, cdt) if weight is not None else None
     # -- targets: class indices (...) or, for cross-entropy, probabilities (..., C)
     probs = t = None
-    tt = targets if type(targets) is _ndarray else np.asarray(targets)
+    tt = targets if type(targets) is _ndarray else V.as_array("targets", targets)
     tdt = tt.dtype
     if tdt is _I64 and tt.shape == shape[:-1] and tt.flags.c_contiguous:
         t = tt
@@ -212,14 +169,14 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     check_overlap = False
     if want_grad:
         if grad_out is not None:
-            _check_grad_out(grad_out, shape, odt)
-            if odt is cdt:
+            if odt is cdt:  # overlap: checked on the raw buffers in _softmax
+                V.check_grad_out(grad_out, shape, odt, "log_probs" if nll else "logits")
                 grad = grad_out
-                check_overlap = True  # done on the raw buffers in _softmax
+                check_overlap = True
             else:
-                for arr in (logits, tt, w):
-                    if np.may_share_memory(grad_out, arr):
-                        raise ValueError("Expected grad_out not to overlap the inputs")
+                V.check_grad_out(grad_out, shape, odt, "log_probs" if nll else "logits",
+                                 (("log_probs" if nll else "logits", logits), ("targets", tt),
+                                  ("weight", weight)))
                 grad = np.empty(shape, dtype=cdt)
         else:
             # a pooled block (warm pages when recycled; see _core.empty_ex)
@@ -240,53 +197,124 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     return loss, grad
 
 
-def cross_entropy(logits, targets, *, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, n_threads=None):
-    """Cross-entropy of ``logits`` (..., C) against ``targets``, as torch computes it.
+_LOSS_PARAMS = """
+    Parameters
+    ----------
+    {x} : ndarray, float16/bfloat16/float32/float64, shape ``(..., C)``
+        {xdesc} along the last axis (C >= 1).
+    targets : ndarray{probs}
+        Integer class indices of shape ``(...)`` in ``[0, C)`` or equal to
+        ``ignore_index`` (any integer dtype; an ignored row contributes
+        nothing).{probsdesc}
+    weight : ndarray, shape ``(C,)``, optional
+        Non-negative class weights (any real dtype).
+    ignore_index : int
+        Target value whose rows are ignored (default -100).
+    reduction : {{"mean", "sum", "none"}}
+        "mean": weighted mean over non-ignored rows (NaN when there are none);
+        "none": per-row losses of shape ``(...)``.{smooth}
+    n_threads : int or None
+        None: OpenMP's maximum; negative counts back from it; 0 is an error.
+        Results are bit-identical for any thread count.
+"""
 
-    targets: integer class indices of shape (...) (``ignore_index`` rows
-    contribute nothing), or float class probabilities of the logits' shape.
-    weight: optional (C,) non-negative class weights.  reduction: "mean"
-    (weighted mean over non-ignored rows, NaN when there are none), "sum" or
-    "none" (per-row losses of shape (...)).  label_smoothing in [0, 1] mixes
-    the target with the uniform distribution as torch does.
-    Returns a NumPy scalar (or an array for "none") in the logits' dtype.
-    """
+_GRAD_OUT = """    grad_out : ndarray, optional
+        Preallocated writeable C-contiguous array of the {x}' shape and dtype,
+        sharing no memory with any input; the gradient is written there and
+        returned (reusing it avoids the cost of fresh pages).
+"""
+
+_LOSS_RAISES = """
+    Raises
+    ------
+    TypeError
+        {x} not a float array; targets not an integer (or, for cross-entropy,
+        float) array; weight not a real array; ignore_index or n_threads not an
+        int (bools included){smooth_t}{grad_t}.
+    ValueError
+        Mismatched shapes; a target outside ``[0, C)`` other than
+        ``ignore_index``; a target that does not fit int64 (uint64 >= 2**63);
+        a negative weight; an unknown reduction; n_threads 0 or over
+        ``max(1024, OpenMP's maximum)``; a non-CPU tensor{smooth_v}{grad_v}.
+"""
+
+
+def _loss_doc(summary, nll, grad):
+    x = "log_probs" if nll else "logits"
+    return summary + _LOSS_PARAMS.format(
+        x=x, xdesc="Log-probabilities" if nll else "Unnormalised scores (logits)",
+        probs="" if nll else " or float ndarray",
+        probsdesc="" if nll else (
+            "  Or class probabilities of the logits' shape\n"
+            "        (any float dtype)."),
+        smooth="" if nll else (
+            "\n    label_smoothing : float\n        In ``[0, 1]``: mixes the target "
+            "with the uniform distribution\n        as torch does.")) + (
+        _GRAD_OUT.format(x=x) if grad else "") + """
+    Returns
+    -------
+    loss : NumPy scalar or ndarray, the {x}' dtype
+        The reduced loss, or per-row losses of shape ``(...)`` for "none".""".format(x=x) + (
+        """
+    grad : ndarray, the {x}' shape and dtype
+        Gradient of the reduced loss (for "none", of the sum of the per-row
+        losses){what}; ``grad_out`` itself when given.""".format(
+            x=x, what="" if nll else ": ``(softmax - target distribution)`` scaled")
+        if grad else "") + "\n" + _LOSS_RAISES.format(
+        x=x, smooth_t="" if nll else ", label_smoothing not a real number",
+        grad_t=", grad_out not an ndarray or of the wrong dtype" if grad else "",
+        smooth_v="" if nll else ", label_smoothing outside [0, 1]",
+        grad_v=", grad_out of the wrong shape, non-C-contiguous, read-only or overlapping "
+               "an input" if grad else "")
+
+
+_Array = Any
+_Loss = Union[np.floating, np.ndarray]
+
+
+def cross_entropy(logits: _Array, targets: _Array, *, weight: Optional[_Array] = None,
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0, n_threads: Optional[int] = None) -> _Loss:
     return _loss_call(False, logits, targets, weight, ignore_index, reduction,
                       label_smoothing, n_threads, False, None)[0]
 
 
-def cross_entropy_and_grad(logits, targets, *, weight=None, ignore_index=-100,
-                           reduction="mean", label_smoothing=0.0, n_threads=None,
-                           grad_out=None):
-    """``(loss, grad)``: :func:`cross_entropy` and its gradient w.r.t. the logits.
-
-    grad has the logits' shape and dtype and is the gradient of the reduced
-    loss (for reduction "none", of the sum of the per-row losses).  grad_out:
-    optional preallocated C-contiguous array of that shape and dtype, not
-    overlapping the inputs; the gradient is written there and returned
-    (reusing it avoids the cost of fresh pages).
-    """
+def cross_entropy_and_grad(logits: _Array, targets: _Array, *, weight: Optional[_Array] = None,
+                           ignore_index: int = -100, reduction: str = "mean",
+                           label_smoothing: float = 0.0, n_threads: Optional[int] = None,
+                           grad_out: Optional[np.ndarray] = None) -> tuple[_Loss, np.ndarray]:
     return _loss_call(False, logits, targets, weight, ignore_index, reduction,
                       label_smoothing, n_threads, True, grad_out)
 
 
-def nll_loss(log_probs, targets, *, weight=None, ignore_index=-100, reduction="mean",
-             n_threads=None):
-    """Negative log-likelihood of ``log_probs`` (..., C) at class ``targets`` (...), as torch."""
+def nll_loss(log_probs: _Array, targets: _Array, *, weight: Optional[_Array] = None,
+             ignore_index: int = -100, reduction: str = "mean",
+             n_threads: Optional[int] = None) -> _Loss:
     return _loss_call(True, log_probs, targets, weight, ignore_index, reduction, 0.0,
                       n_threads, False, None)[0]
 
 
-def nll_loss_and_grad(log_probs, targets, *, weight=None, ignore_index=-100,
-                      reduction="mean", n_threads=None, grad_out=None):
-    """``(loss, grad)``: :func:`nll_loss` and its gradient w.r.t. ``log_probs``.
-
-    The gradient is zero except ``-weight[y] / normaliser`` at each
-    non-ignored row's target.  grad_out as in :func:`cross_entropy_and_grad`.
-    """
+def nll_loss_and_grad(log_probs: _Array, targets: _Array, *, weight: Optional[_Array] = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      n_threads: Optional[int] = None,
+                      grad_out: Optional[np.ndarray] = None) -> tuple[_Loss, np.ndarray]:
     return _loss_call(True, log_probs, targets, weight, ignore_index, reduction, 0.0,
                       n_threads, True, grad_out)
+
+
+cross_entropy.__doc__ = _loss_doc(
+    "Cross-entropy of ``logits`` against ``targets``, as ``torch.nn.functional.cross_entropy``"
+    "\n    computes it (class axis last).\n", False, False)
+cross_entropy_and_grad.__doc__ = _loss_doc(
+    "``(loss, grad)``: :func:`cross_entropy` and its gradient w.r.t. the logits, fused.\n",
+    False, True)
+nll_loss.__doc__ = _loss_doc(
+    "Negative log-likelihood of ``log_probs`` at class ``targets``, as torch's ``nll_loss``."
+    "\n", True, False)
+nll_loss_and_grad.__doc__ = _loss_doc(
+    "``(loss, grad)``: :func:`nll_loss` and its gradient w.r.t. ``log_probs``\n    "
+    "(zero except ``-weight[y] / normaliser`` at each non-ignored row's target).\n",
+    True, True)
 
 
 def _softmax_call(x, axis, n_threads, log):
@@ -294,16 +322,14 @@ def _softmax_call(x, axis, n_threads, log):
     xa, odt = _float_input(name, x)
     if xa.ndim < 1:
         raise ValueError("Expected x to have at least 1 dimension, but got a scalar")
-    if not _int_like(axis):
-        raise TypeError("Expected axis to be an int, but got %r" % (axis,))
+    ax = V.check_int("axis", axis)
     nd = xa.ndim
-    ax = int(axis)
     if not -nd <= ax < nd:
         raise ValueError(
             "Expected axis to be in [%d, %d) for an array of %d dimension(s), but got %d"
             % (-nd, nd, nd, ax))
     ax %= nd
-    nt = resolve_n_threads(n_threads)
+    nt = V.resolve_n_threads(n_threads)
     moved = ax != nd - 1
     if moved:
         xa = np.ascontiguousarray(np.moveaxis(xa, ax, -1))
@@ -318,11 +344,40 @@ def _softmax_call(x, axis, n_threads, log):
     return y
 
 
-def log_softmax(x, axis=-1, *, n_threads=None):
-    """``x - logsumexp(x, axis)``, computed row-wise in one read pass (online max/sum)."""
+_SOFTMAX_DOC = """
+    Parameters
+    ----------
+    x : ndarray, float16/bfloat16/float32/float64, any shape with ndim >= 1
+        Input scores.
+    axis : int
+        The class axis, in ``[-x.ndim, x.ndim)`` (default: the last).
+    n_threads : int or None
+        None: OpenMP's maximum; negative counts back from it; 0 is an error.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x``.
+
+    Raises
+    ------
+    TypeError
+        ``x`` not a float array; ``axis`` or ``n_threads`` not an int (bools
+        included).
+    ValueError
+        ``x`` a scalar; ``axis`` out of range; n_threads 0 or over
+        ``max(1024, OpenMP's maximum)``; a non-CPU tensor.
+"""
+
+
+def log_softmax(x: _Array, axis: int = -1, *, n_threads: Optional[int] = None) -> np.ndarray:
     return _softmax_call(x, axis, n_threads, True)
 
 
-def softmax(x, axis=-1, *, n_threads=None):
-    """``exp(x - logsumexp(x, axis))`` along ``axis``."""
+def softmax(x: _Array, axis: int = -1, *, n_threads: Optional[int] = None) -> np.ndarray:
     return _softmax_call(x, axis, n_threads, False)
+
+
+log_softmax.__doc__ = ("``x - logsumexp(x, axis)``, computed row-wise in one read pass "
+                       "(online max/sum).\n" + _SOFTMAX_DOC)
+softmax.__doc__ = "``exp(x - logsumexp(x, axis))`` along ``axis``.\n" + _SOFTMAX_DOC

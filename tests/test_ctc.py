@@ -421,12 +421,13 @@ def test_bad_grad_out_rejected():
     """grad_out of the wrong shape, dtype, layout or overlapping the input is rejected."""
     a = _args()
     x = a["log_probs"]
-    for buf, msg in [(np.empty((8, 2, 4)), "grad_out to have shape"),
-                     (np.empty((8, 2, 5), dtype=np.float32), "grad_out to have shape"),
+    for buf, msg in [(np.empty((8, 2, 4)), "grad_out to have the log_probs' shape"),
                      (np.empty((5, 2, 8)).transpose(2, 1, 0), "C-contiguous"),
-                     (x, "not overlap")]:
+                     (x, "not to overlap the inputs, but it overlaps log_probs")]:
         with pytest.raises(ValueError, match=msg):
             seqloss.ctc_loss_and_grad(**a, grad_out=buf)
+    with pytest.raises(TypeError, match="grad_out to have dtype float64"):
+        seqloss.ctc_loss_and_grad(**a, grad_out=np.empty((8, 2, 5), dtype=np.float32))
     with pytest.raises(TypeError, match="grad_out to be a numpy.ndarray"):
         seqloss.ctc_loss_and_grad(**a, grad_out=[0.0])
 

@@ -62,7 +62,7 @@ def test_other_devices_and_bad_dtypes_rejected():
     with pytest.raises(TypeError, match="Expected hypotheses to have an integer dtype, but got "
                                         "dtype float32"):
         seqloss.edit_distance_batch(torch.zeros((2, 3)), torch.zeros((2, 3), dtype=torch.int64))
-    with pytest.raises(TypeError, match="Expected hyp_lengths to contain integers"):
+    with pytest.raises(TypeError, match="Expected hyp_lengths to have an integer dtype"):
         seqloss.edit_distance_batch(torch.zeros((2, 3), dtype=torch.int64),
                                     torch.zeros((2, 3), dtype=torch.int64),
                                     hyp_lengths=torch.tensor([1.0, 2.0]))
