@@ -2,12 +2,11 @@
 rapidfuzz, jiwer), thread-count and ISA agreement, and every bad input."""
 import os
 import random
-import subprocess
 import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import seqloss
@@ -21,10 +20,10 @@ editdistance = pytest.importorskip("editdistance")
 jiwer = pytest.importorskip("jiwer")
 rapidfuzz = pytest.importorskip("rapidfuzz")
 from rapidfuzz.distance import Levenshtein as RFLev  # noqa: E402
+from strategies import token_pairs  # noqa: E402
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-BOUNDARIES = [0, 1, 2, 63, 64, 65, 127, 128, 129, 640, 641]
 
 
 def rf_counts(ref, hyp):
@@ -51,23 +50,6 @@ def mutate(rng, ref, vocab, rate=0.2):
         else:
             hyp.insert(rng.randint(0, len(hyp)), rng.randrange(vocab))
     return hyp
-
-
-@st.composite
-def seq_pairs(draw, max_len=2000):
-    """Two int sequences: lengths forced onto block boundaries half the time,
-    the hypothesis either near the reference or independent."""
-    length = st.one_of(st.sampled_from(BOUNDARIES), st.integers(0, max_len))
-    m = draw(length)
-    vocab = draw(st.sampled_from([1, 2, 4, 30, 1000]))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = random.Random(seed)
-    ref = [rng.randrange(vocab) for _ in range(m)]
-    if draw(st.booleans()):
-        hyp = mutate(rng, ref, vocab)
-    else:
-        hyp = [rng.randrange(vocab) for _ in range(draw(length))]
-    return hyp, ref
 
 
 # ---------------------------------------------------------------- references
@@ -105,7 +87,14 @@ def test_reference_backtrace_matches_rapidfuzz():
 # ---------------------------------------------------------------- distances
 
 @SETTINGS
-@given(seq_pairs())
+@example(([], []))                      # both empty
+@example(([], [3, 1]))                  # empty hypothesis
+@example(([5] * 65, []))                # empty reference, one block plus one
+@example(([1, 2, 3] * 43, [1, 2, 3] * 43))  # identical, 129 tokens
+@example(([7], [7]))                    # single token, equal
+@example(([7], [8]))                    # single token, substituted
+@example(([0] * 64, [0] * 63 + [1]))    # one word exactly, last position differs
+@given(token_pairs())
 def test_distance_matches_dp_over_block_boundaries(pair):
     """edit_distance equals the DP for lengths 0..2000, block boundaries forced."""
     hyp, ref = pair
@@ -116,7 +105,9 @@ def test_distance_matches_dp_over_block_boundaries(pair):
 
 
 @SETTINGS
-@given(st.lists(seq_pairs(max_len=700), min_size=1, max_size=8),
+@example([([], []), ([1], []), ([], [2])], np.uint8)   # empty rows among short ones
+@example([([4] * 129, [4] * 129), ([9], [9]), ([9], [8])], np.int64)  # identical, single
+@given(st.lists(token_pairs(max_len=700), min_size=1, max_size=8),
        st.sampled_from([np.uint8, np.int16, np.int32, np.int64, np.uint64]))
 def test_batch_padded_and_ragged_agree_with_single(pairs, dtype):
     """Padded arrays (garbage past the lengths), ragged lists and single calls agree."""
@@ -142,6 +133,12 @@ def test_batch_padded_and_ragged_agree_with_single(pairs, dtype):
 
 
 @settings(max_examples=60, deadline=None)
+@example("", "", "")                                  # both empty
+@example("abc", "", "")                               # one empty
+@example("", "", "\U0001F600")                        # empty vs astral only
+@example("h\u00e9llo \u6771", "h\u00e9llo \u6771", "")    # identical
+@example("a", "b", "")                                # single token
+@example("\U0001F600", "\U0001F601", "\U00010000")    # astral neighbours
 @given(st.text(max_size=150), st.text(max_size=150),
        st.text(alphabet=st.characters(min_codepoint=0x10000, max_codepoint=0x1F9FF),
                max_size=70))
@@ -442,49 +439,64 @@ def test_empty_batch():
     assert seqloss.edit_distance_batch(z, z).shape == (0,)
 
 
-@pytest.mark.parametrize("isa", ["base", "avx2"])
-def test_isa_variants_agree(isa):
-    """The base and AVX2 kernels give the same results as the best one."""
-    code = r"""
-import random, numpy as np, seqloss
-rng = random.Random(11)
-hs, rs = [], []
-for _ in range(300):
-    m = rng.choice([rng.randint(0, 70), rng.randint(60, 400)])
-    r = [rng.randrange(40) - 20 for _ in range(m)]
-    h = [x if rng.random() > 0.2 else rng.randrange(40) for x in r][: rng.randint(0, m + 5)]
-    hs.append(h); rs.append(r)
-for _ in range(200):  # single-word band at its bound; short lanes of uneven lengths
-    m = rng.choice([rng.randint(65, 256), rng.randint(1, 64)])
-    r = [rng.randrange(60) for _ in range(m)]
-    h = r + [rng.randrange(60) for _ in range(rng.choice([0, 5, 31, 32, 200]))]
-    for _ in range(rng.randint(0, 38)):
-        i = rng.randrange(len(h) + 1)
-        k = rng.random()
-        if k < 0.5 and i < len(h): h[i] = rng.randrange(60)
-        elif k < 0.75 and i < len(h): del h[i]
-        else: h.insert(i, rng.randrange(60))
-    hs.append(h); rs.append(r)
-out = []
-for dt in (np.int64, np.int32, np.int16, np.uint8):
-    a = [np.array(x, np.int64).astype(dt) for x in hs]
-    b = [np.array(x, np.int64).astype(dt) for x in rs]
-    out += seqloss.edit_distance_batch(a, b).tolist()
-out += seqloss.edit_distance_batch(["".join(chr(0x1F600 + x) for x in h) for h in hs],
-                                   ["".join(chr(0x1F600 + x) for x in r) for r in rs]).tolist()
+def isa_pairs():
+    """(hyps, refs): near and independent pairs across the block sizes, then single-word
+    bands at their bound and short lanes of uneven lengths (lockstep groups)."""
+    rng = random.Random(11)
+    hs, rs = [], []
+    for _ in range(300):
+        m = rng.choice([rng.randint(0, 70), rng.randint(60, 400)])
+        r = [rng.randrange(40) - 20 for _ in range(m)]
+        h = [x if rng.random() > 0.2 else rng.randrange(40) for x in r][: rng.randint(0, m + 5)]
+        hs.append(h)
+        rs.append(r)
+    for _ in range(200):
+        m = rng.choice([rng.randint(65, 256), rng.randint(1, 64)])
+        r = [rng.randrange(60) for _ in range(m)]
+        h = r + [rng.randrange(60) for _ in range(rng.choice([0, 5, 31, 32, 200]))]
+        for _ in range(rng.randint(0, 38)):
+            i = rng.randrange(len(h) + 1)
+            k = rng.random()
+            if k < 0.5 and i < len(h):
+                h[i] = rng.randrange(60)
+            elif k < 0.75 and i < len(h):
+                del h[i]
+            else:
+                h.insert(i, rng.randrange(60))
+        hs.append(h)
+        rs.append(r)
+    return hs, rs
+
+
+ISA_CODE = """
+hs, rs = inp["hyps"], inp["refs"]
+for dt in ("int64", "int32", "int16", "uint8"):
+    out[dt] = seqloss.edit_distance_batch([np.array(x, np.int64).astype(dt) for x in hs],
+                                          [np.array(x, np.int64).astype(dt) for x in rs]).tolist()
+astral = lambda seq: "".join(chr(0x1F600 + x) for x in seq)
+out["str"] = seqloss.edit_distance_batch([astral(h) for h in hs], [astral(r) for r in rs]).tolist()
 e = seqloss.error_rates([" ".join(map(str, h)) for h in hs], [" ".join(map(str, r)) for r in rs])
-out += e.pair_substitutions.tolist() + e.pair_insertions.tolist()
-print(seqloss.simd_level(), sum(out), hash(tuple(out)))
+out["sdi"] = list(zip(e.pair_hits.tolist(), e.pair_substitutions.tolist(),
+                      e.pair_deletions.tolist(), e.pair_insertions.tolist()))
 """
-    env = dict(os.environ)
-    base = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, check=True).stdout.split()
-    env["SEQLOSS_ISA"] = isa
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env=env, check=True).stdout.split()
-    if other[0] != isa:
-        pytest.skip("this CPU or build has no %s variant" % isa)
-    assert other[1:] == base[1:]
+
+_isa_reference = {}
+
+
+def test_isa_variants_match_reference(isa, run_isa):
+    """Each SEQLOSS_ISA variant gives the Wagner-Fischer distances and reference S/D/I counts."""
+    hs, rs = isa_pairs()
+    inputs = dict(hyps=hs, refs=rs)
+    if not _isa_reference:  # once for the three variants
+        _isa_reference["dist"] = [levenshtein_np(h, r) for h, r in zip(hs, rs)]
+        _isa_reference["sdi"] = [sdi_counts([str(x) for x in r], [str(x) for x in h])
+                                 for h, r in zip(hs, rs)]
+    got = run_isa(isa, ISA_CODE, inputs)
+    # token values -20..59 stay distinct in every dtype (uint8 wraps -20..-1 to 236..255)
+    for key in ("int64", "int32", "int16", "uint8", "str"):
+        assert got[key] == _isa_reference["dist"], key
+    assert got["sdi"] == _isa_reference["sdi"]
+    assert got == run_isa(None, ISA_CODE, inputs)
 
 
 # ---------------------------------------------------------------- WER / CER
