@@ -17,7 +17,8 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__SSE2__) || defined(__AVX2__) || defined(__AVX512F__)
+#include "core/isa.hpp"  // SEQLOSS_USE_<ISA>
+#if defined(SEQLOSS_USE_SSE2) || defined(SEQLOSS_USE_AVX2) || defined(SEQLOSS_USE_AVX512F)
 #include <immintrin.h>
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 // GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512
@@ -29,11 +30,12 @@
 #endif
 #endif
 
-#include "core/isa.hpp"
 
 SEQLOSS_ISA_BEGIN
 namespace simd {
 
+// The target's vector width, also for the generic fallback (same lanes, same
+// summation order, so the same results as the GNU-vector build).
 #if defined(__AVX512F__)
 #define SEQLOSS_VBYTES 64
 #elif defined(__AVX__)
@@ -42,7 +44,8 @@ namespace simd {
 #define SEQLOSS_VBYTES 16
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && \
+    !(defined(SEQLOSS_GENERIC_SIMD) && SEQLOSS_GENERIC_SIMD)
 #define SEQLOSS_GNU_VECTORS 1
 
 template <typename T>
@@ -98,59 +101,46 @@ struct Pack {
 template <typename E, int N>
 struct IPack {
     E v[N];
+    E& operator[](int i) { return v[i]; }
     E operator[](int i) const { return v[i]; }
-    friend IPack operator&(IPack a, IPack b) {
-        for (int i = 0; i < N; ++i) a.v[i] &= b.v[i];
-        return a;
+#define SEQLOSS_IPACK_OP(op)                                \
+    friend IPack operator op(IPack a, IPack b) {            \
+        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b.v[i]; \
+        return a;                                           \
+    }                                                       \
+    friend IPack operator op(IPack a, E b) {                \
+        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b;   \
+        return a;                                           \
     }
-    friend IPack operator|(IPack a, IPack b) {
-        for (int i = 0; i < N; ++i) a.v[i] |= b.v[i];
-        return a;
-    }
-    friend IPack operator&(IPack a, E b) {
-        for (int i = 0; i < N; ++i) a.v[i] &= b;
-        return a;
-    }
-    friend IPack operator|(IPack a, E b) {
-        for (int i = 0; i < N; ++i) a.v[i] |= b;
-        return a;
-    }
-    friend IPack operator+(IPack a, IPack b) {
-        for (int i = 0; i < N; ++i) a.v[i] += b.v[i];
-        return a;
-    }
-    friend IPack operator+(IPack a, E b) {
-        for (int i = 0; i < N; ++i) a.v[i] += b;
-        return a;
-    }
-    friend IPack operator-(IPack a, IPack b) {
-        for (int i = 0; i < N; ++i) a.v[i] -= b.v[i];
-        return a;
-    }
-    friend IPack operator-(IPack a, E b) {
-        for (int i = 0; i < N; ++i) a.v[i] -= b;
-        return a;
-    }
+    SEQLOSS_IPACK_OP(&)
+    SEQLOSS_IPACK_OP(|)
+    SEQLOSS_IPACK_OP(^)
+    SEQLOSS_IPACK_OP(+)
+    SEQLOSS_IPACK_OP(-)
+#undef SEQLOSS_IPACK_OP
     friend IPack operator<<(IPack a, int s) {
-        for (int i = 0; i < N; ++i) a.v[i] = static_cast<E>(static_cast<std::make_unsigned_t<E>>(a.v[i]) << s);
+        for (int i = 0; i < N; ++i)
+            a.v[i] = static_cast<E>(static_cast<std::make_unsigned_t<E>>(a.v[i]) << s);
         return a;
     }
     friend IPack operator>>(IPack a, int s) {
         for (int i = 0; i < N; ++i) a.v[i] >>= s;
         return a;
     }
-    friend IPack operator>(IPack a, IPack b) {
-        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] > b.v[i] ? E(-1) : E(0);
-        return a;
+    // lane masks: all ones where true, as GNU vector compares give
+#define SEQLOSS_IPACK_CMP(op)                                                 \
+    friend IPack operator op(IPack a, IPack b) {                              \
+        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b.v[i] ? E(-1) : E(0); \
+        return a;                                                             \
     }
+    SEQLOSS_IPACK_CMP(<)
+    SEQLOSS_IPACK_CMP(>)
+    SEQLOSS_IPACK_CMP(<=)
+    SEQLOSS_IPACK_CMP(>=)
+    SEQLOSS_IPACK_CMP(==)
+    SEQLOSS_IPACK_CMP(!=)
+#undef SEQLOSS_IPACK_CMP
 };
-
-template <typename E, int N, typename M>
-inline M cmp_mask(bool (*f)(E, E), const Pack<E, N>& a, const Pack<E, N>& b) {
-    M m;
-    for (int i = 0; i < N; ++i) m.v[i] = f(a.v[i], b.v[i]) ? -1 : 0;
-    return m;
-}
 
 template <typename T>
 struct Types;
@@ -175,6 +165,8 @@ struct Types<double> {
     }
 SEQLOSS_PACK_CMP(<)
 SEQLOSS_PACK_CMP(>)
+SEQLOSS_PACK_CMP(<=)
+SEQLOSS_PACK_CMP(>=)
 #undef SEQLOSS_PACK_CMP
 
 template <typename V, typename M>
@@ -206,7 +198,7 @@ struct Block {
     static inline void store(T* p, V v) { std::memcpy(p, &v, sizeof(V)); }
     // v[j] = base[idx[j]] (hardware gather where the target has one).
     static inline V gather(const T* base, const int32_t* idx) {
-#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
         if constexpr (sizeof(T) == 4) {
             const __m512i i = _mm512_loadu_si512(idx);
             return (V)_mm512_i32gather_ps(i, base, 4);
@@ -214,7 +206,7 @@ struct Block {
             const __m256i i = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
             return (V)_mm512_i32gather_pd(i, base, 8);
         }
-#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX2__)
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX2)
         if constexpr (sizeof(T) == 4) {
             const __m256i i = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
             return (V)_mm256_i32gather_ps(base, i, 4);
@@ -232,13 +224,13 @@ struct Block {
     // Non-temporal store (p aligned to sizeof(V)); plain store elsewhere.
     // Call sfence() before other threads may read what was streamed.
     static inline void stream(T* p, V v) {
-#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
         if constexpr (sizeof(T) == 4) _mm512_stream_ps(p, (__m512)v);
         else _mm512_stream_pd(p, (__m512d)v);
-#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX__)
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX)
         if constexpr (sizeof(T) == 4) _mm256_stream_ps(p, (__m256)v);
         else _mm256_stream_pd(p, (__m256d)v);
-#elif defined(SEQLOSS_GNU_VECTORS) && defined(__SSE2__)
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_SSE2)
         if constexpr (sizeof(T) == 4) _mm_stream_ps(p, (__m128)v);
         else _mm_stream_pd(p, (__m128d)v);
 #else
@@ -246,7 +238,7 @@ struct Block {
 #endif
     }
     static inline void sfence() {
-#if defined(__SSE2__) || defined(__AVX__)
+#if defined(SEQLOSS_USE_SSE2) || defined(SEQLOSS_USE_AVX)
         _mm_sfence();
 #endif
     }
@@ -264,13 +256,13 @@ struct Block {
     // max/min of finite values: one instruction (GCC does not turn the
     // vector select into vmaxps by itself).
     static inline V max(V a, V b) {
-#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
         if constexpr (sizeof(T) == 4) return (V)_mm512_max_ps((__m512)a, (__m512)b);
         else return (V)_mm512_max_pd((__m512d)a, (__m512d)b);
-#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX__)
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX)
         if constexpr (sizeof(T) == 4) return (V)_mm256_max_ps((__m256)a, (__m256)b);
         else return (V)_mm256_max_pd((__m256d)a, (__m256d)b);
-#elif defined(SEQLOSS_GNU_VECTORS) && defined(__SSE2__)
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_SSE2)
         if constexpr (sizeof(T) == 4) return (V)_mm_max_ps((__m128)a, (__m128)b);
         else return (V)_mm_max_pd((__m128d)a, (__m128d)b);
 #else
@@ -278,13 +270,13 @@ struct Block {
 #endif
     }
     static inline V min(V a, V b) {
-#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
         if constexpr (sizeof(T) == 4) return (V)_mm512_min_ps((__m512)a, (__m512)b);
         else return (V)_mm512_min_pd((__m512d)a, (__m512d)b);
-#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX__)
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX)
         if constexpr (sizeof(T) == 4) return (V)_mm256_min_ps((__m256)a, (__m256)b);
         else return (V)_mm256_min_pd((__m256d)a, (__m256d)b);
-#elif defined(SEQLOSS_GNU_VECTORS) && defined(__SSE2__)
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_SSE2)
         if constexpr (sizeof(T) == 4) return (V)_mm_min_ps((__m128)a, (__m128)b);
         else return (V)_mm_min_pd((__m128d)a, (__m128d)b);
 #else
@@ -385,12 +377,12 @@ struct Block {
 
     // True when some lane of v is >= thr (signed compare).
     static inline bool any_ge(I v, Int thr) {
-#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
         if constexpr (sizeof(T) == 4)
             return _mm512_cmpge_epi32_mask((__m512i)v, _mm512_set1_epi32(thr)) != 0;
         else
             return _mm512_cmpge_epi64_mask((__m512i)v, _mm512_set1_epi64(thr)) != 0;
-#elif defined(SEQLOSS_GNU_VECTORS) && defined(__AVX2__)
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX2)
         if constexpr (sizeof(T) == 4)
             return _mm256_movemask_epi8(
                        _mm256_cmpgt_epi32((__m256i)v, _mm256_set1_epi32(thr - 1))) != 0;
@@ -472,7 +464,7 @@ struct Block {
     // that scale the result use a higher cut so that no product is a
     // denormal number (whose arithmetic is very slow on x86).
     static inline V exp2(V x, T cut = sizeof(T) == 4 ? T(-125) : T(-1022)) {
-#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
         if constexpr (sizeof(T) == 4) {  // see exp2_nonpos
             const V xc = min(max(x, splat(T(-125))), splat(T(126)));
             const V n = (V)_mm512_roundscale_ps((__m512)xc, _MM_FROUND_TO_NEAREST_INT |
@@ -500,7 +492,7 @@ struct Block {
     // tiny, not zero: the log-sum-exp terms and the posteriors.  No select,
     // no upper clamp.
     static inline V exp2_nonpos(V x) {
-#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
         if constexpr (sizeof(T) == 4) {
             // AVX-512: round, polynomial, vscalefps (fewer instructions).
             // Clamped at -125 so that p * 2^n stays a normal number.
@@ -556,7 +548,7 @@ struct Block {
 
     // log2(y) for finite normal y > 0.
     static inline V log2(V y) {
-#if defined(SEQLOSS_GNU_VECTORS) && defined(__AVX512F__)
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
         if constexpr (sizeof(T) == 4) {
             // AVX-512: y = m 2^k with m in [0.75, 1.5) from vgetmantps; k is
             // vgetexpps's floor(log2 y), plus 1 when the mantissa was halved.

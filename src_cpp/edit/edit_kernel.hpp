@@ -38,17 +38,18 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <exception>
+#include <memory>
 #include <type_traits>
 #include <stdexcept>
 #include <vector>
 
-#if defined(__AVX2__) || defined(__AVX512BW__)
+#include "core/isa.hpp"  // SEQLOSS_USE_<ISA>
+#if defined(SEQLOSS_USE_AVX2) || defined(SEQLOSS_USE_AVX512BW)
 #include <immintrin.h>
 #endif
 
 #include "core/memory.hpp"
-#include "core/threads.hpp"
+#include "core/parallel.hpp"
 #include "edit/edit_distance.hpp"
 
 SEQLOSS_ISA_BEGIN
@@ -69,9 +70,9 @@ struct ShortPattern {
     void load(const T* src, int m_) {
         m = m_;
         std::memcpy(p, src, sizeof(T) * m);
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
         constexpr int lanes = 64 / sizeof(T);
-#elif defined(__AVX2__)
+#elif defined(SEQLOSS_USE_AVX2)
         constexpr int lanes = 32 / sizeof(T);
 #else
         constexpr int lanes = 1;
@@ -83,7 +84,7 @@ struct ShortPattern {
     // bit-parallel recurrence carries only travel upwards, so they never reach
     // the bits that matter)
     inline uint64_t match(T c) const {
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
         if constexpr (sizeof(T) == 1) {
             return _mm512_cmpeq_epi8_mask(_mm512_load_si512(p), _mm512_set1_epi8((char)c));
         } else if constexpr (sizeof(T) == 2) {
@@ -105,7 +106,7 @@ struct ShortPattern {
                 r |= (uint64_t)_mm512_cmpeq_epi64_mask(_mm512_load_si512(p + 8 * k), v) << (8 * k);
             return r;
         }
-#elif defined(__AVX2__)
+#elif defined(SEQLOSS_USE_AVX2)
         if constexpr (sizeof(T) == 1) {
             const __m256i v = _mm256_set1_epi8((char)c);
             uint64_t r = (uint32_t)_mm256_movemask_epi8(
@@ -175,7 +176,7 @@ inline int64_t lev_short(const ShortPattern<T>& P, const T* t, int64_t n) {
 // Common prefix / suffix lengths, a SIMD register of tokens at a time (the
 // first mismatch is the lowest / highest set bit of the inequality mask), so
 // the exit is one branch per register instead of one per token.
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
 // bit i set iff a[i] != b[i], for the lanes i in k (masked loads: lanes
 // outside k are never read, so a partial register never touches memory past
 // the sequences)
@@ -194,7 +195,7 @@ inline uint64_t ne_lanes(const T* a, const T* b, uint64_t k) {
         return _mm512_cmpneq_epi64_mask(_mm512_maskz_loadu_epi64(kk, a), _mm512_maskz_loadu_epi64(kk, b));
     }
 }
-#elif defined(__AVX2__)
+#elif defined(SEQLOSS_USE_AVX2)
 // bit i set iff byte i of the 32-byte registers at a and b differ in its token
 template <typename T>
 inline uint32_t ne_bytes(const T* a, const T* b) {
@@ -213,7 +214,7 @@ inline uint32_t ne_bytes(const T* a, const T* b) {
 template <typename T>
 inline int64_t common_prefix(const T* a, const T* b, int64_t len) {
     int64_t i = 0;
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
     constexpr int64_t L = 64 / sizeof(T);
     for (; i + L <= len; i += L) {
         const uint64_t ne = ne_lanes(a + i, b + i, ~UINT64_C(0));
@@ -225,7 +226,7 @@ inline int64_t common_prefix(const T* a, const T* b, int64_t len) {
     }
     return len;
 #else
-#if defined(__AVX2__)
+#if defined(SEQLOSS_USE_AVX2)
     constexpr int64_t L = 32 / sizeof(T);
     for (; i + L <= len; i += L) {
         const uint32_t ne = ne_bytes(a + i, b + i);
@@ -241,7 +242,7 @@ inline int64_t common_prefix(const T* a, const T* b, int64_t len) {
 template <typename T>
 inline int64_t common_suffix(const T* a_end, const T* b_end, int64_t len) {
     int64_t i = 0;
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
     constexpr int64_t L = 64 / sizeof(T);
     for (; i + L <= len; i += L) {
         const uint64_t ne = ne_lanes(a_end - i - L, b_end - i - L, ~UINT64_C(0));
@@ -254,7 +255,7 @@ inline int64_t common_suffix(const T* a_end, const T* b_end, int64_t len) {
     }
     return len;
 #else
-#if defined(__AVX2__)
+#if defined(SEQLOSS_USE_AVX2)
     constexpr int64_t L = 32 / sizeof(T);
     for (; i + L <= len; i += L) {
         const uint32_t ne = ne_bytes(a_end - i - L, b_end - i - L);
@@ -554,7 +555,7 @@ inline int64_t lev_short_direct(const T* p, int64_t m, const T* t, int64_t n, in
 // text token); the scalar base build only up to 8 tokens.
 template <typename T>
 constexpr int64_t short_simd_max_tokens() {
-#if defined(__AVX512BW__) || defined(__AVX2__)
+#if defined(SEQLOSS_USE_AVX512BW) || defined(SEQLOSS_USE_AVX2)
     return 64;
 #else
     return 8;
@@ -787,7 +788,7 @@ int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) 
     return stripped_distance(p, pm, t, tn, s);
 }
 
-#if defined(__AVX512BW__) || defined(__AVX2__)
+#if defined(SEQLOSS_USE_AVX512BW) || defined(SEQLOSS_USE_AVX2)
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 // GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512
 // intrinsics as uninitialised (GCC bug 105593, fixed in GCC 13)
@@ -816,7 +817,7 @@ int64_t pair_distance(const T* h, int64_t n, const T* r, int64_t m, Scratch& s) 
 //    deltas of rows m + 1 .. n + k in the last window.  The same computed
 //    matrix as lev_small_band's row-m tracking, so the same result: exact
 //    when <= kSmallBand; larger results are recomputed without the band.
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
 constexpr int kLanes = 8;
 #else
 constexpr int kLanes = 4;
@@ -850,7 +851,7 @@ inline uint64_t low_bits(int64_t m) {
     return m >= 64 ? ~UINT64_C(0) : m <= 0 ? 0 : (UINT64_C(1) << m) - 1;
 }
 
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
 // Narrowing: pattern and text values become value - lo in 8- or 16-bit lanes
 // (UB bytes).  The text is clamped to the sentinel (all ones) when it falls
 // outside [lo, lo + range]; callers guarantee that no pattern value (and no
@@ -1104,7 +1105,7 @@ inline void min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
 // pattern has more than 32 tokens).
 template <bool TWO, typename T>
 inline void short_masks(const Lane<T>& L, int64_t mmax, int64_t nmax, uint64_t* eq, Scratch& s) {
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
     uint32_t* tb = s.lock_tb.data();
     if constexpr (sizeof(T) == 1) {
         (void)mmax;
@@ -1138,7 +1139,7 @@ inline void short_masks(const Lane<T>& L, int64_t mmax, int64_t nmax, uint64_t* 
     for (int64_t j = 0; j < L.n; ++j) eq[j * kLanes] = P.match(L.t[j]);
 }
 
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
 // Phase 1 of a band lane, UB-byte narrow values: the padded pattern goes to
 // pb (slot 64 + i = pattern token i, slots before and after = pad, which the
 // clamped text never equals); window mask of step j = compare of t[j] with
@@ -1203,7 +1204,7 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
     for (int l = 0; l < nl; ++l) {
         const Lane<T>& L = lanes[l];
         if constexpr (BAND) {
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
             if (!band_masks(L, eq + l, s)) {
                 out[L.idx] = stripped_distance(L.p, L.m, L.t, L.n, s);
                 continue;
@@ -1220,7 +1221,7 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
     }
     alignas(64) uint64_t vp[kLanes], vn[kLanes];
     alignas(64) int64_t cnt[kLanes];
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
     {
         const __m512i one = _mm512_set1_epi64(1);
         const __m512i nn = _mm512_load_si512(nv);
@@ -1315,57 +1316,15 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
 #endif  // lockstep
 
 // Runs f(i, scratch) for i in [0, N) over n_threads threads with dynamic
-// scheduling; the first exception is re-thrown after the parallel region.
+// scheduling (chunks of `chunk` items), one Scratch per thread; the first
+// exception is rethrown after the parallel region (core/parallel.hpp).
 template <typename F>
 void parallel_pairs(int64_t N, int n_threads, int64_t chunk, F f) {
-    std::exception_ptr error;
-    int failed = 0;
-    if (n_threads < 1) n_threads = 1;
-    if ((int64_t)n_threads > N) n_threads = (int)std::max<int64_t>(N, 1);
-#if SEQLOSS_HAVE_OPENMP
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
-#endif
-    {
-        Scratch* s = nullptr;
-        try {
-            s = new Scratch();
-        } catch (...) {
-#if SEQLOSS_HAVE_OPENMP
-#pragma omp critical(seqloss_edit_error)
-#endif
-            {
-                if (!error) error = std::current_exception();
-                failed = 1;
-            }
-        }
-#if SEQLOSS_HAVE_OPENMP
-#pragma omp for schedule(dynamic, chunk)
-#endif
-        for (int64_t i = 0; i < N; ++i) {
-            int stop;
-#if SEQLOSS_HAVE_OPENMP
-#pragma omp atomic read
-#endif
-            stop = failed;
-            if (stop || !s) continue;
-            try {
-                f(i, *s);
-            } catch (...) {
-#if SEQLOSS_HAVE_OPENMP
-#pragma omp critical(seqloss_edit_error)
-#endif
-                {
-                    if (!error) error = std::current_exception();
-#if SEQLOSS_HAVE_OPENMP
-#pragma omp atomic write
-#endif
-                    failed = 1;
-                }
-            }
-        }
-        delete s;
-    }
-    if (error) std::rethrow_exception(error);
+    parallel_for(
+        N, n_threads, Schedule::dynamic(chunk), [] { return std::make_unique<Scratch>(); },
+        [&](int64_t begin, int64_t end, std::unique_ptr<Scratch>& s) {
+            for (int64_t i = begin; i < end; ++i) f(i, *s);
+        });
 }
 
 inline int64_t chunk_for(int64_t N, int n_threads) {
@@ -1383,7 +1342,7 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
     for (int64_t i = 0; i < N; ++i) work += hyp.lengths[i] + ref.lengths[i] + 8;
     if (work < 20000) n_threads = 1;
     const bool long_pairs = work >= 20000 && N > 0 && work / N > 600;
-#if defined(__AVX512BW__) || defined(__AVX2__)
+#if defined(SEQLOSS_USE_AVX512BW) || defined(SEQLOSS_USE_AVX2)
     // Tasks of `block` consecutive pairs; the short pairs of a task are
     // gathered into lockstep groups of kLanes (the last one partial), the
     // others computed one by one.  Long pairs: one pair per task (uneven
@@ -1410,7 +1369,7 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
         // (consecutive tasks mostly go to the same thread).
         Lane<T> shorts[kBlock];
         int ns = 0;
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
         Lane<T> bands[kBlock];
         int nb = 0;
 #endif
@@ -1438,7 +1397,7 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
                 out[i] = tn;
             } else if (pm <= 64 && tn <= kLockMaxText) {
                 shorts[ns++] = Lane<T>{p, t, pm, tn, i};
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
             } else if (pm <= kBandMaxPattern && tn - pm <= kSmallBand) {
                 bands[nb++] = Lane<T>{p, t, pm, tn, i};
 #endif
@@ -1452,7 +1411,7 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
         Lane<T> sorted[kBlock];
         const Lane<T>* g_short = sort_by_text_length(shorts, ns, 0, sorted);
         for (int g = 0; g < ns; g += kLanes) lock_group<false>(g_short + g, std::min(kLanes, ns - g), out, s);
-#if defined(__AVX512BW__)
+#if defined(SEQLOSS_USE_AVX512BW)
         const Lane<T>* g_band = sort_by_text_length(bands, nb, 2, sorted);
         for (int g = 0; g < nb; g += kLanes) lock_group<true>(g_band + g, std::min(kLanes, nb - g), out, s);
 #endif

@@ -27,15 +27,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <exception>
 
-#if defined(__SSE2__) || defined(__AVX__)
+#include "core/isa.hpp"  // SEQLOSS_USE_<ISA>
+#if defined(SEQLOSS_USE_SSE2) || defined(SEQLOSS_USE_AVX)
 #include <immintrin.h>
 #endif
 
 #include "core/fastmath.hpp"
 #include "core/memory.hpp"
-#include "core/threads.hpp"
+#include "core/parallel.hpp"
 #include "softmax/softmax.hpp"
 
 // `#pragma omp simd` (with reduction clauses) only when compiling with
@@ -325,10 +325,10 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
 // streaming skips the read-for-ownership of every destination line.
 inline void stream_store(float* dst, const float* src, int64_t n) {
     int64_t i = 0;
-#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
-#if defined(__AVX512F__)
+#if defined(SEQLOSS_USE_AVX512F) || defined(SEQLOSS_USE_AVX) || defined(SEQLOSS_USE_SSE2)
+#if defined(SEQLOSS_USE_AVX512F)
     constexpr int V = 16;
-#elif defined(__AVX__)
+#elif defined(SEQLOSS_USE_AVX)
     constexpr int V = 8;
 #else
     constexpr int V = 4;
@@ -338,9 +338,9 @@ inline void stream_store(float* dst, const float* src, int64_t n) {
         ++i;
     }
     for (; i + V <= n; i += V) {
-#if defined(__AVX512F__)
+#if defined(SEQLOSS_USE_AVX512F)
         _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-#elif defined(__AVX__)
+#elif defined(SEQLOSS_USE_AVX)
         _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
 #else
         _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
@@ -351,10 +351,10 @@ inline void stream_store(float* dst, const float* src, int64_t n) {
 }
 inline void stream_store(double* dst, const double* src, int64_t n) {
     int64_t i = 0;
-#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
-#if defined(__AVX512F__)
+#if defined(SEQLOSS_USE_AVX512F) || defined(SEQLOSS_USE_AVX) || defined(SEQLOSS_USE_SSE2)
+#if defined(SEQLOSS_USE_AVX512F)
     constexpr int V = 8;
-#elif defined(__AVX__)
+#elif defined(SEQLOSS_USE_AVX)
     constexpr int V = 4;
 #else
     constexpr int V = 2;
@@ -364,9 +364,9 @@ inline void stream_store(double* dst, const double* src, int64_t n) {
         ++i;
     }
     for (; i + V <= n; i += V) {
-#if defined(__AVX512F__)
+#if defined(SEQLOSS_USE_AVX512F)
         _mm512_stream_pd(dst + i, _mm512_loadu_pd(src + i));
-#elif defined(__AVX__)
+#elif defined(SEQLOSS_USE_AVX)
         _mm256_stream_pd(dst + i, _mm256_loadu_pd(src + i));
 #else
         _mm_stream_pd(dst + i, _mm_loadu_pd(src + i));
@@ -377,7 +377,7 @@ inline void stream_store(double* dst, const double* src, int64_t n) {
 }
 
 inline void stream_fence() {
-#if defined(__SSE2__)
+#if defined(SEQLOSS_USE_SSE2)
     _mm_sfence();
 #endif
 }
@@ -553,37 +553,6 @@ void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_
     }
 }
 
-// Split [0, n) into static contiguous blocks, one per thread (deterministic:
-// each row's result does not depend on the split).  No exception leaves the
-// parallel region: the first one (e.g. bad_alloc of a thread's scratch) is
-// kept and rethrown after it.
-template <typename F>
-void parallel_rows(int64_t n, int nt, F&& f) {
-#if SEQLOSS_HAVE_OPENMP
-    if (nt > 1 && n > 1) {
-        const int64_t nth = std::min<int64_t>(nt, n);
-        std::exception_ptr error;
-#pragma omp parallel num_threads(static_cast<int>(nth))
-        {
-            const int64_t t = omp_get_thread_num();
-            const int64_t T_ = omp_get_num_threads();
-            const int64_t n0 = n * t / T_;
-            const int64_t n1 = n * (t + 1) / T_;
-            try {
-                f(n0, n1);
-            } catch (...) {
-#pragma omp critical(seqloss_softmax_error)
-                if (!error) error = std::current_exception();
-            }
-        }
-        if (error) std::rethrow_exception(error);
-        return;
-    }
-#endif
-    (void)nt;
-    f(0, n);
-}
-
 template <typename T>
 void ce_rows_t(const CeArgs<T>& in, const detail::CeCoef& k, double* contrib,
                bool force_ieee) {
@@ -603,8 +572,10 @@ void ce_rows_t(const CeArgs<T>& in, const detail::CeCoef& k, double* contrib,
         a.weight = wpad.data();
     }
     auto run = [&](auto fn) {
-        parallel_rows(a.n_rows, a.n_threads,
-                      [&](int64_t n0, int64_t n1) { fn(a, k, contrib, force_ieee, n0, n1); });
+        // rows in static blocks, one per thread: a row's result does not
+        // depend on the split
+        parallel_for(a.n_rows, a.n_threads, Schedule::blocks(),
+                     [&](int64_t n0, int64_t n1) { fn(a, k, contrib, force_ieee, n0, n1); });
     };
     if (kq) {
         if (kw) run(ce_rows_impl<T, true, true, true>);
@@ -630,10 +601,10 @@ void ce_rows(const CeArgs<double>& a, const detail::CeCoef& k, double* contrib,
     ce_rows_t<double>(a, k, contrib, force_ieee);
 }
 void softmax_rows(const float* x, float* y, int64_t n, int64_t c, bool log, int nt) {
-    parallel_rows(n, nt, [&](int64_t n0, int64_t n1) { softmax_rows_impl<float>(x, y, c, log, n0, n1); });
+    parallel_for(n, nt, Schedule::blocks(), [&](int64_t n0, int64_t n1) { softmax_rows_impl<float>(x, y, c, log, n0, n1); });
 }
 void softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, int nt) {
-    parallel_rows(n, nt, [&](int64_t n0, int64_t n1) { softmax_rows_impl<double>(x, y, c, log, n0, n1); });
+    parallel_for(n, nt, Schedule::blocks(), [&](int64_t n0, int64_t n1) { softmax_rows_impl<double>(x, y, c, log, n0, n1); });
 }
 
 SEQLOSS_ISA_END
