@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "core/fastmath.hpp"
-#include "core/simd.hpp"
+#include "core/simd_math.hpp"
 
 // Forces inlining where the compiler's heuristics would not (the row
 // recursions, inlined into the loop that runs alpha and beta together so

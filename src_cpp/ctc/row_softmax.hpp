@@ -6,7 +6,7 @@
 // that produce the same softmax value (row_lse2_store, row_lse2_store2,
 // softmax_row; copy_row_scaled and stream_row_scaled) use the same
 // operations in the same order, so they give the same bits.  Streamed rows
-// go out with non-temporal stores (core/simd.hpp, stream_copy).
+// go out with non-temporal stores (core/simd.hpp, stream_map).
 #pragma once
 
 #include <algorithm>
@@ -202,15 +202,7 @@ struct RowSoftmax : Common<T> {
     }
 
     // dst[0, C) = src[0, C) with non-temporal stores where dst is aligned.
-    static void stream_row(T* dst, const T* src, int64_t C) {
-        int64_t c = 0;
-        while (c < C && (reinterpret_cast<std::uintptr_t>(dst + c) % sizeof(Vec)) != 0) {
-            dst[c] = src[c];
-            ++c;
-        }
-        for (; c + kLanes <= C; c += kLanes) Ops::stream(dst + c, Ops::load(src + c));
-        for (; c < C; ++c) dst[c] = src[c];
-    }
+    static void stream_row(T* dst, const T* src, int64_t C) { simd::stream_copy(dst, src, C); }
 
     // dst[0, C) = src[0, C) * scale (normal stores)
     static void copy_row_scaled(T* dst, const T* src, int64_t C, T scale) {
@@ -222,15 +214,8 @@ struct RowSoftmax : Common<T> {
     // dst[0, C) = src[0, C) * scale, streamed like stream_row (the product
     // rounds the same in a lane as in a scalar: same bits as copy_row_scaled).
     static void stream_row_scaled(T* dst, const T* src, int64_t C, T scale) {
-        int64_t c = 0;
-        while (c < C && (reinterpret_cast<std::uintptr_t>(dst + c) % sizeof(Vec)) != 0) {
-            dst[c] = src[c] * scale;
-            ++c;
-        }
-        for (; c + kLanes <= C; c += kLanes) Ops::stream(dst + c, Ops::load(src + c) * scale);
-        for (; c < C; ++c) dst[c] = src[c] * scale;
+        simd::stream_map(dst, src, C, [scale](auto v) { return v * scale; });
     }
-
 };
 
 }  // namespace ctc

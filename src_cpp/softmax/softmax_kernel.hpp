@@ -28,14 +28,11 @@
 #include <cmath>
 #include <cstdint>
 
-#include "core/isa.hpp"  // SEQLOSS_USE_<ISA>
-#if defined(SEQLOSS_USE_SSE2) || defined(SEQLOSS_USE_AVX)
-#include <immintrin.h>
-#endif
 
 #include "core/fastmath.hpp"
 #include "core/memory.hpp"
 #include "core/parallel.hpp"
+#include "core/simd.hpp"
 #include "softmax/softmax.hpp"
 
 // `#pragma omp simd` (with reduction clauses) only when compiling with
@@ -63,32 +60,9 @@ struct K {
     static constexpr int64_t kChunk = 4096 / static_cast<int64_t>(sizeof(T));  // 4 KB: stays in L1
     static constexpr T kLog2e = T(fm::kLog2e);
 
-    // 2^x for x <= 0 (the argument is always x - max here): x is clamped
-    // at the smallest normal exponent, so the result is never a denormal and
-    // never exactly 0 (2^-126 ~ 1e-38 for float, 2^-1022 for double, far
-    // below anything that changes a sum of at least 1 or a gradient entry).
-    // Same polynomials as fm::Math, minus the selects those need for
-    // arbitrary x.
-    static inline T exp2_neg(T x) {
-        T xc = x < M::kMinExp ? M::kMinExp : x;
-        const T magic = sizeof(T) == 4 ? T(12582912.0f) : T(6755399441055744.0);
-        T t = xc + magic;
-        T nn = t - magic;
-        T f = xc - nn;  // [-0.5, 0.5]
-        Int ni = fm::bit_cast<Int>(t) - fm::bit_cast<Int>(magic);
-        T p;
-        if (sizeof(T) == 4) {
-            p = T(1.535336188319500e-4);
-            p = p * f + T(1.339887440266574e-3);
-            p = p * f + T(9.618437357674640e-3);
-            p = p * f + T(5.550332471162809e-2);
-            p = p * f + T(2.402264791363012e-1);
-            p = p * f + T(6.931472028550421e-1);
-            p = p * f + T(1.0);
-            return fm::bit_cast<T>(fm::bit_cast<Int>(p) + (ni << 23));
-        }
-        return M::exp2(xc);
-    }
+    // 2^x for x <= 0 (the argument is always x - max here), never a
+    // denormal and never exactly 0: fm::Math<T>::exp2_nonpos.
+    static inline T exp2_neg(T x) { return M::exp2_nonpos(x); }
 };
 
 // Row statistics from pass 1.
@@ -321,67 +295,15 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
 }
 
 // Copy n elements to dst with non-temporal (streaming) stores where dst is
-// vector aligned: the gradient of a large call is not read again soon, and
-// streaming skips the read-for-ownership of every destination line.
-inline void stream_store(float* dst, const float* src, int64_t n) {
-    int64_t i = 0;
-#if defined(SEQLOSS_USE_AVX512F) || defined(SEQLOSS_USE_AVX) || defined(SEQLOSS_USE_SSE2)
-#if defined(SEQLOSS_USE_AVX512F)
-    constexpr int V = 16;
-#elif defined(SEQLOSS_USE_AVX)
-    constexpr int V = 8;
-#else
-    constexpr int V = 4;
-#endif
-    while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & (V * 4 - 1))) {
-        dst[i] = src[i];
-        ++i;
-    }
-    for (; i + V <= n; i += V) {
-#if defined(SEQLOSS_USE_AVX512F)
-        _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-#elif defined(SEQLOSS_USE_AVX)
-        _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
-#else
-        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
-#endif
-    }
-#endif
-    for (; i < n; ++i) dst[i] = src[i];
-}
-inline void stream_store(double* dst, const double* src, int64_t n) {
-    int64_t i = 0;
-#if defined(SEQLOSS_USE_AVX512F) || defined(SEQLOSS_USE_AVX) || defined(SEQLOSS_USE_SSE2)
-#if defined(SEQLOSS_USE_AVX512F)
-    constexpr int V = 8;
-#elif defined(SEQLOSS_USE_AVX)
-    constexpr int V = 4;
-#else
-    constexpr int V = 2;
-#endif
-    while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & (V * 8 - 1))) {
-        dst[i] = src[i];
-        ++i;
-    }
-    for (; i + V <= n; i += V) {
-#if defined(SEQLOSS_USE_AVX512F)
-        _mm512_stream_pd(dst + i, _mm512_loadu_pd(src + i));
-#elif defined(SEQLOSS_USE_AVX)
-        _mm256_stream_pd(dst + i, _mm256_loadu_pd(src + i));
-#else
-        _mm_stream_pd(dst + i, _mm_loadu_pd(src + i));
-#endif
-    }
-#endif
-    for (; i < n; ++i) dst[i] = src[i];
+// vector aligned (core/simd.hpp): the gradient of a large call is not read
+// again soon, and streaming skips the read-for-ownership of every
+// destination line.
+template <typename T>
+inline void stream_store(T* dst, const T* src, int64_t n) {
+    simd::stream_copy(dst, src, n);
 }
 
-inline void stream_fence() {
-#if defined(SEQLOSS_USE_SSE2)
-    _mm_sfence();
-#endif
-}
-
+inline void stream_fence() { simd::stream_fence(); }
 
 // Pass 2 on n elements: out[c] = e[c] * A - w[c] * (q[c] * Bq + B) (terms
 // absent per the flags: kB = smoothing constant, kQ = prob targets).  out
