@@ -48,6 +48,15 @@
 #endif
 #endif
 
+// Forces inlining where the compiler's heuristics would not (e.g. the CTC
+// row recursions, inlined into the loop that runs alpha and beta together
+// so that the two dependency chains interleave).
+#if defined(__GNUC__) || defined(__clang__)
+#define SEQLOSS_INLINE inline __attribute__((always_inline))
+#else
+#define SEQLOSS_INLINE inline
+#endif
+
 // Open / close the namespace of the level this translation unit targets.
 #define SEQLOSS_ISA_BEGIN \
     namespace seqloss {   \

@@ -14,17 +14,6 @@
 #include "core/fastmath.hpp"
 #include "core/simd_math.hpp"
 
-// Forces inlining where the compiler's heuristics would not (the row
-// recursions, inlined into the loop that runs alpha and beta together so
-// that the two dependency chains interleave).
-#ifndef SEQLOSS_INLINE
-#if defined(__GNUC__) || defined(__clang__)
-#define SEQLOSS_INLINE inline __attribute__((always_inline))
-#else
-#define SEQLOSS_INLINE inline
-#endif
-#endif
-
 SEQLOSS_ISA_BEGIN
 namespace ctc {
 
