@@ -161,8 +161,8 @@ template <typename T>
 inline int64_t common_prefix(const T* a, const T* b, int64_t len) {
     int64_t i = 0;
 #if defined(SEQLOSS_USE_AVX512BW)
-    constexpr int64_t L = 64 / sizeof(T);
-    for (; i + L <= len; i += L) {
+    constexpr int64_t kPerReg = 64 / sizeof(T);
+    for (; i + kPerReg <= len; i += kPerReg) {
         const uint64_t ne = ne_lanes(a + i, b + i, ~UINT64_C(0));
         if (ne) return i + __builtin_ctzll(ne);
     }
@@ -173,8 +173,8 @@ inline int64_t common_prefix(const T* a, const T* b, int64_t len) {
     return len;
 #else
 #if defined(SEQLOSS_USE_AVX2)
-    constexpr int64_t L = 32 / sizeof(T);
-    for (; i + L <= len; i += L) {
+    constexpr int64_t kPerReg = 32 / sizeof(T);
+    for (; i + kPerReg <= len; i += kPerReg) {
         const uint32_t ne = ne_bytes(a + i, b + i);
         if (ne) return i + __builtin_ctz(ne) / (int)sizeof(T);
     }
@@ -189,10 +189,10 @@ template <typename T>
 inline int64_t common_suffix(const T* a_end, const T* b_end, int64_t len) {
     int64_t i = 0;
 #if defined(SEQLOSS_USE_AVX512BW)
-    constexpr int64_t L = 64 / sizeof(T);
-    for (; i + L <= len; i += L) {
-        const uint64_t ne = ne_lanes(a_end - i - L, b_end - i - L, ~UINT64_C(0));
-        if (ne) return i + (L - 1) - (63 - __builtin_clzll(ne));
+    constexpr int64_t kPerReg = 64 / sizeof(T);
+    for (; i + kPerReg <= len; i += kPerReg) {
+        const uint64_t ne = ne_lanes(a_end - i - kPerReg, b_end - i - kPerReg, ~UINT64_C(0));
+        if (ne) return i + (kPerReg - 1) - (63 - __builtin_clzll(ne));
     }
     if (i < len) {
         const int64_t r = len - i;
@@ -202,10 +202,10 @@ inline int64_t common_suffix(const T* a_end, const T* b_end, int64_t len) {
     return len;
 #else
 #if defined(SEQLOSS_USE_AVX2)
-    constexpr int64_t L = 32 / sizeof(T);
-    for (; i + L <= len; i += L) {
-        const uint32_t ne = ne_bytes(a_end - i - L, b_end - i - L);
-        if (ne) return i + (L - 1) - (31 - __builtin_clz(ne)) / (int)sizeof(T);
+    constexpr int64_t kPerReg = 32 / sizeof(T);
+    for (; i + kPerReg <= len; i += kPerReg) {
+        const uint32_t ne = ne_bytes(a_end - i - kPerReg, b_end - i - kPerReg);
+        if (ne) return i + (kPerReg - 1) - (31 - __builtin_clz(ne)) / (int)sizeof(T);
     }
 #endif
     while (i < len && a_end[-1 - i] == b_end[-1 - i]) ++i;

@@ -248,21 +248,21 @@ inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int
 // beats narrowing, which costs a fixed setup per pair.
 template <int C, typename T>
 inline void short_masks_wide(const T* p, int64_t m, const T* t, int64_t n, uint64_t* eq) {
-    constexpr int L = 64 / (int)sizeof(T);
+    constexpr int kPerReg = 64 / (int)sizeof(T);
     __m512i P[C];
     for (int c = 0; c < C; ++c) {
-        if constexpr (sizeof(T) == 8) P[c] = _mm512_maskz_loadu_epi64((__mmask8)low_bits(m - L * c), p + L * c);
-        else P[c] = _mm512_maskz_loadu_epi32((__mmask16)low_bits(m - L * c), p + L * c);
+        if constexpr (sizeof(T) == 8) P[c] = _mm512_maskz_loadu_epi64((__mmask8)low_bits(m - kPerReg * c), p + kPerReg * c);
+        else P[c] = _mm512_maskz_loadu_epi32((__mmask16)low_bits(m - kPerReg * c), p + kPerReg * c);
     }
 #pragma GCC unroll 4
     for (int64_t j = 0; j < n; ++j) {
         uint64_t e = 0;
         if constexpr (sizeof(T) == 8) {
             const __m512i v = _mm512_set1_epi64((long long)t[j]);
-            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi64_mask(P[c], v) << (L * c);
+            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi64_mask(P[c], v) << (kPerReg * c);
         } else {
             const __m512i v = _mm512_set1_epi32((int)t[j]);
-            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi32_mask(P[c], v) << (L * c);
+            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi32_mask(P[c], v) << (kPerReg * c);
         }
         eq[j * kLanes] = e;
     }
@@ -337,29 +337,29 @@ inline void min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
 // (AVX-512: up to the group's longest text nmax; TWO: the group's longest
 // pattern has more than 32 tokens).
 template <bool TWO, typename T>
-inline void short_masks(const Lane<T>& L, int64_t mmax, int64_t nmax, uint64_t* eq, Scratch& s) {
+inline void short_masks(const Lane<T>& lane, int64_t mmax, int64_t nmax, uint64_t* eq, Scratch& s) {
 #if defined(SEQLOSS_USE_AVX512BW)
     uint32_t* tb = s.lock_tb.data();
     if constexpr (sizeof(T) == 1) {
         (void)mmax;
-        return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, 0, 0xFF, eq, tb);
+        return short_masks_narrow<1, false>(lane.p, lane.m, lane.t, lane.n, nmax, 0, 0xFF, eq, tb);
     } else if constexpr (sizeof(T) == 2) {
         (void)mmax;
-        return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, 0, 0xFFFF, eq, tb);
+        return short_masks_narrow<2, TWO>(lane.p, lane.m, lane.t, lane.n, nmax, 0, 0xFFFF, eq, tb);
     } else {
         // a short group: plain compares (sizes of the whole group, so the
         // choice is the same lane after lane)
-        if (mmax <= 64 / (int64_t)sizeof(T)) return short_masks_wide<1>(L.p, L.m, L.t, L.n, eq);
-        if (sizeof(T) == 8 && mmax <= 16) return short_masks_wide<2>(L.p, L.m, L.t, L.n, eq);
+        if (mmax <= 64 / (int64_t)sizeof(T)) return short_masks_wide<1>(lane.p, lane.m, lane.t, lane.n, eq);
+        if (sizeof(T) == 8 && mmax <= 16) return short_masks_wide<2>(lane.p, lane.m, lane.t, lane.n, eq);
         // values in [0, 0xFFFE] (dense ids): no need for the minimum
-        const int w = small_values_width(L.p, L.m, mmax);
-        if (w == 1) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, 0, 0xFE, eq, tb);
-        if (w == 2) return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, 0, 0xFFFE, eq, tb);
+        const int w = small_values_width(lane.p, lane.m, mmax);
+        if (w == 1) return short_masks_narrow<1, false>(lane.p, lane.m, lane.t, lane.n, nmax, 0, 0xFE, eq, tb);
+        if (w == 2) return short_masks_narrow<2, TWO>(lane.p, lane.m, lane.t, lane.n, nmax, 0, 0xFFFE, eq, tb);
         int64_t lo, hi;
-        min_max(L.p, L.m, lo, hi);
+        min_max(lane.p, lane.m, lo, hi);
         const uint64_t range = (uint64_t)hi - (uint64_t)lo;
-        if (range < 0xFF) return short_masks_narrow<1, false>(L.p, L.m, L.t, L.n, nmax, lo, range, eq, tb);
-        if (range < 0xFFFF) return short_masks_narrow<2, TWO>(L.p, L.m, L.t, L.n, nmax, lo, range, eq, tb);
+        if (range < 0xFF) return short_masks_narrow<1, false>(lane.p, lane.m, lane.t, lane.n, nmax, lo, range, eq, tb);
+        if (range < 0xFFFF) return short_masks_narrow<2, TWO>(lane.p, lane.m, lane.t, lane.n, nmax, lo, range, eq, tb);
     }
 #else
     (void)mmax;
@@ -368,8 +368,8 @@ inline void short_masks(const Lane<T>& L, int64_t mmax, int64_t nmax, uint64_t* 
     // wide values (or AVX2): compares in the token type against the pattern
     // copied into an aligned buffer
     ShortPattern<T> P(s.short_pattern);
-    P.load(L.p, (int)L.m);
-    for (int64_t j = 0; j < L.n; ++j) eq[j * kLanes] = P.match(L.t[j]);
+    P.load(lane.p, (int)lane.m);
+    for (int64_t j = 0; j < lane.n; ++j) eq[j * kLanes] = P.match(lane.t[j]);
 }
 
 #if defined(SEQLOSS_USE_AVX512BW)
@@ -378,18 +378,18 @@ inline void short_masks(const Lane<T>& L, int64_t mmax, int64_t nmax, uint64_t* 
 // clamped text never equals); window mask of step j = compare of t[j] with
 // slots j + k + 1 .. j + k + 64.
 template <int UB, typename T>
-inline void band_masks_narrow(const Lane<T>& L, int64_t lo, uint64_t range, uint64_t* eq,
+inline void band_masks_narrow(const Lane<T>& lane, int64_t lo, uint64_t range, uint64_t* eq,
                               uint8_t* pb, uint32_t* tb) {
     constexpr int64_t k = kSmallBand;
     const __m512i pad = UB == 1 ? _mm512_set1_epi8((char)0xFE) : _mm512_set1_epi16((short)0xFFFE);
     _mm512_store_si512(pb, pad);
     if constexpr (UB == 2) _mm512_store_si512(pb + 64, pad);
-    narrow_store<UB>(L.p, L.m, lo, pb + 64 * UB);
+    narrow_store<UB>(lane.p, lane.m, lo, pb + 64 * UB);
     // slots 64 + m .. 64 + m + 2k + 63 can be read
-    for (int64_t o = 0; o < (2 * k + 64) * UB; o += 64) _mm512_storeu_si512(pb + (64 + L.m) * UB + o, pad);
-    narrow_text<UB>(L.t, L.n, L.n, lo, range, tb);
+    for (int64_t o = 0; o < (2 * k + 64) * UB; o += 64) _mm512_storeu_si512(pb + (64 + lane.m) * UB + o, pad);
+    narrow_text<UB>(lane.t, lane.n, lane.n, lo, range, tb);
     const uint8_t* w = pb + (k + 1) * UB;
-    for (int64_t j = 0; j < L.n; ++j, w += UB) {
+    for (int64_t j = 0; j < lane.n; ++j, w += UB) {
         const __m512i v = _mm512_set1_epi32((int)tb[j]);
         uint64_t e;
         if constexpr (UB == 1) {
@@ -405,16 +405,16 @@ inline void band_masks_narrow(const Lane<T>& L, int64_t lo, uint64_t range, uint
 // Phase 1 of a band lane; false when the pattern's values span too wide a
 // range for 16-bit lanes (the caller then computes the pair by itself).
 template <typename T>
-inline bool band_masks(const Lane<T>& L, uint64_t* eq, Scratch& s) {
+inline bool band_masks(const Lane<T>& lane, uint64_t* eq, Scratch& s) {
     int64_t lo, hi;
-    min_max(L.p, L.m, lo, hi);
+    min_max(lane.p, lane.m, lo, hi);
     const uint64_t range = (uint64_t)hi - (uint64_t)lo;
     if (range < 0xFE) {
-        band_masks_narrow<1>(L, lo, range, eq, s.band_pattern, s.lock_tb.data());
+        band_masks_narrow<1>(lane, lo, range, eq, s.band_pattern, s.lock_tb.data());
         return true;
     }
     if (range < 0xFFFE) {
-        band_masks_narrow<2>(L, lo, range, eq, s.band_pattern, s.lock_tb.data());
+        band_masks_narrow<2>(lane, lo, range, eq, s.band_pattern, s.lock_tb.data());
         return true;
     }
     return false;
@@ -435,22 +435,22 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
         }
     }
     for (int l = 0; l < nl; ++l) {
-        const Lane<T>& L = lanes[l];
+        const Lane<T>& lane = lanes[l];
         if constexpr (BAND) {
 #if defined(SEQLOSS_USE_AVX512BW)
-            if (!band_masks(L, eq + l, s)) {
-                out[L.idx] = stripped_distance(L.p, L.m, L.t, L.n, s);
+            if (!band_masks(lane, eq + l, s)) {
+                out[lane.idx] = stripped_distance(lane.p, lane.m, lane.t, lane.n, s);
                 continue;
             }
 #endif
         } else {
             // loop bounds of the whole group: the same trip counts lane after
             // lane (lanes come sorted by text length)
-            if (mmax > 32) short_masks<true>(L, mmax, nmax, eq + l, s);
-            else short_masks<false>(L, mmax, nmax, eq + l, s);
+            if (mmax > 32) short_masks<true>(lane, mmax, nmax, eq + l, s);
+            else short_masks<false>(lane, mmax, nmax, eq + l, s);
         }
-        nv[l] = L.n;
-        nmax = std::max(nmax, L.n);
+        nv[l] = lane.n;
+        nmax = std::max(nmax, lane.n);
     }
     alignas(64) uint64_t vp[kLanes], vn[kLanes];
     alignas(64) int64_t cnt[kLanes];
@@ -527,18 +527,18 @@ inline void lock_group(const Lane<T>* lanes, int nl, int64_t* out, Scratch& s) {
     }
 #endif
     for (int l = 0; l < nl; ++l) {
-        const Lane<T>& L = lanes[l];
+        const Lane<T>& lane = lanes[l];
         if (nv[l] == 0) continue;  // computed in phase 1
         if constexpr (BAND) {
             // rows m + 1 .. n + k of the last window: bits 63 - (n + k - m) .. 62
             constexpr int64_t k = kSmallBand;
-            const uint64_t rows = low_bits(63) & ~low_bits(63 - (L.n + k - L.m));
-            const int64_t d = k + L.n - cnt[l] - (int64_t)__builtin_popcountll(vp[l] & rows) +
+            const uint64_t rows = low_bits(63) & ~low_bits(63 - (lane.n + k - lane.m));
+            const int64_t d = k + lane.n - cnt[l] - (int64_t)__builtin_popcountll(vp[l] & rows) +
                               (int64_t)__builtin_popcountll(vn[l] & rows);
-            out[L.idx] = d <= k ? d : stripped_distance(L.p, L.m, L.t, L.n, s, false);
+            out[lane.idx] = d <= k ? d : stripped_distance(lane.p, lane.m, lane.t, lane.n, s, false);
         } else {
-            const uint64_t mm = low_bits(L.m);
-            out[L.idx] = L.n + (int64_t)__builtin_popcountll(vp[l] & mm) -
+            const uint64_t mm = low_bits(lane.m);
+            out[lane.idx] = lane.n + (int64_t)__builtin_popcountll(vp[l] & mm) -
                          (int64_t)__builtin_popcountll(vn[l] & mm);
         }
     }
