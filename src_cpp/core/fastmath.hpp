@@ -32,6 +32,83 @@ inline To bit_cast(From v) {
 constexpr double kLog2e = 1.4426950408889634074;  // log2(e)
 constexpr double kLn2 = 0.6931471805599453094;     // ln(2)
 
+// The exp2 polynomial, written once for scalars and vectors: V is T or a
+// vector of T (GNU vector or simd::Pack; only products and sums with T
+// constants), so fm::Math<T>::exp2 here and simd::Block<T>::exp2
+// (core/simd_math.hpp) evaluate the same polynomial.
+template <typename T>
+struct Exp2Poly;
+
+template <>
+struct Exp2Poly<float> {
+    // Cephes exp2f minimax polynomial on [-0.5, 0.5]: 2^f ~ sum_k c_k f^k.
+    static constexpr float c1 = 6.931472028550421e-1f, c2 = 2.402264791363012e-1f,
+                           c3 = 5.550332471162809e-2f, c4 = 9.618437357674640e-3f,
+                           c5 = 1.339887440266574e-3f, c6 = 1.535336188319500e-4f;
+    // Horner's scheme (the scalar loops the auto-vectoriser takes).
+    template <typename V>
+    static inline V horner(V f) {
+        V p = f * c6 + c5;
+        p = p * f + c4;
+        p = p * f + c3;
+        p = p * f + c2;
+        p = p * f + c1;
+        return p * f + 1.0f;
+    }
+    // Estrin's scheme: a shorter dependency chain than Horner's (the CTC
+    // recursions are latency-bound for short label sequences); rounds
+    // differently, so each caller keeps the scheme it has always used.
+    template <typename V>
+    static inline V estrin(V f) {
+        const V f2 = f * f;
+        const V p01 = f * c1 + 1.0f;
+        const V p23 = f * c3 + c2;
+        const V p45 = f * c5 + c4;
+        const V p456 = f2 * c6 + p45;
+        return (p23 + f2 * p456) * f2 + p01;
+    }
+};
+
+template <>
+struct Exp2Poly<double> {
+    // Taylor series of 2^f = e^(f ln2), degree 13 (rel. error < 2e-17 on
+    // [-0.5, 0.5]), Horner's scheme.
+    template <typename V>
+    static inline V horner(V f) {
+        const V a = f * 0.6931471805599453094;  // ln 2
+        V p = a * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
+        p = p * a + 1.0 / 39916800.0;
+        p = p * a + 1.0 / 3628800.0;
+        p = p * a + 1.0 / 362880.0;
+        p = p * a + 1.0 / 40320.0;
+        p = p * a + 1.0 / 5040.0;
+        p = p * a + 1.0 / 720.0;
+        p = p * a + 1.0 / 120.0;
+        p = p * a + 1.0 / 24.0;
+        p = p * a + 1.0 / 6.0;
+        p = p * a + 0.5;
+        p = p * a + 1.0;
+        return p * a + 1.0;
+    }
+};
+
+// The series of the double log2 (atanh form): sum_k z2^k / (2k + 1), k <= 11,
+// Horner's scheme; V as for Exp2Poly.
+template <typename V>
+inline V log2_series(V z2) {
+    V p = z2 * (1.0 / 23.0) + 1.0 / 21.0;
+    p = p * z2 + 1.0 / 19.0;
+    p = p * z2 + 1.0 / 17.0;
+    p = p * z2 + 1.0 / 15.0;
+    p = p * z2 + 1.0 / 13.0;
+    p = p * z2 + 1.0 / 11.0;
+    p = p * z2 + 1.0 / 9.0;
+    p = p * z2 + 1.0 / 7.0;
+    p = p * z2 + 1.0 / 5.0;
+    p = p * z2 + 1.0 / 3.0;
+    return p * z2 + 1.0;
+}
+
 template <typename T>
 struct Math;
 
@@ -52,16 +129,22 @@ struct Math<float> {
         float n = t - magic;
         float f = xc - n;  // [-0.5, 0.5]
         Int ni = bit_cast<Int>(t) - bit_cast<Int>(magic);
-        // Cephes exp2f minimax polynomial on [-0.5, 0.5]
-        float p = 1.535336188319500e-4f;
-        p = p * f + 1.339887440266574e-3f;
-        p = p * f + 9.618437357674640e-3f;
-        p = p * f + 5.550332471162809e-2f;
-        p = p * f + 2.402264791363012e-1f;
-        p = p * f + 6.931472028550421e-1f;
-        p = p * f + 1.0f;
+        const float p = Exp2Poly<float>::horner(f);
         float r = bit_cast<float>(bit_cast<Int>(p) + (ni << 23));
         return x < kMinExp ? 0.0f : r;
+    }
+
+    // 2^x for x <= 0: x is clamped at the smallest normal exponent, so the
+    // result is never a denormal and never exactly 0 (2^-126 ~ 1e-38, far
+    // below anything that changes a sum of at least 1).  exp2 minus the
+    // selects it needs for arbitrary x.
+    static inline float exp2_nonpos(float x) {
+        const float xc = x < kMinExp ? kMinExp : x;
+        const float magic = 12582912.0f;
+        const float t = xc + magic;
+        const float f = xc - (t - magic);  // [-0.5, 0.5]
+        const Int ni = bit_cast<Int>(t) - bit_cast<Int>(magic);
+        return bit_cast<float>(bit_cast<Int>(Exp2Poly<float>::horner(f)) + (ni << 23));
     }
 
     // log2(y) for finite y > 0 (normal numbers).  Division-free (Cephes logf
@@ -105,25 +188,13 @@ struct Math<double> {
         double n = t - magic;
         double f = xc - n;  // [-0.5, 0.5]
         Int ni = bit_cast<Int>(t) - bit_cast<Int>(magic);
-        // Taylor series of 2^f = e^(f ln2), degree 13 (rel. error < 2e-17 on [-0.5, 0.5])
-        const double a = f * kLn2;
-        double p = 1.0 / 6227020800.0;
-        p = p * a + 1.0 / 479001600.0;
-        p = p * a + 1.0 / 39916800.0;
-        p = p * a + 1.0 / 3628800.0;
-        p = p * a + 1.0 / 362880.0;
-        p = p * a + 1.0 / 40320.0;
-        p = p * a + 1.0 / 5040.0;
-        p = p * a + 1.0 / 720.0;
-        p = p * a + 1.0 / 120.0;
-        p = p * a + 1.0 / 24.0;
-        p = p * a + 1.0 / 6.0;
-        p = p * a + 0.5;
-        p = p * a + 1.0;
-        p = p * a + 1.0;
+        const double p = Exp2Poly<double>::horner(f);
         double r = bit_cast<double>(bit_cast<Int>(p) + (ni << 52));
         return x < kMinExp ? 0.0 : r;
     }
+
+    // 2^x for x <= 0, never a denormal (see Math<float>::exp2_nonpos).
+    static inline double exp2_nonpos(double x) { return exp2(x < kMinExp ? kMinExp : x); }
 
     static inline double log2(double y) {
         Int bits = bit_cast<Int>(y);
@@ -134,18 +205,7 @@ struct Math<double> {
         double ef = static_cast<double>(e) + (big ? 1.0 : 0.0);
         double z = (m - 1.0) / (m + 1.0);
         double z2 = z * z;
-        double p = 1.0 / 23.0;
-        p = p * z2 + 1.0 / 21.0;
-        p = p * z2 + 1.0 / 19.0;
-        p = p * z2 + 1.0 / 17.0;
-        p = p * z2 + 1.0 / 15.0;
-        p = p * z2 + 1.0 / 13.0;
-        p = p * z2 + 1.0 / 11.0;
-        p = p * z2 + 1.0 / 9.0;
-        p = p * z2 + 1.0 / 7.0;
-        p = p * z2 + 1.0 / 5.0;
-        p = p * z2 + 1.0 / 3.0;
-        p = p * z2 + 1.0;
+        const double p = log2_series(z2);
         return ef + z * p * (2.0 * kLog2e);
     }
 };

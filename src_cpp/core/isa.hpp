@@ -24,6 +24,39 @@
 #define SEQLOSS_ISA_NAME "base"
 #endif
 
+// Intrinsic code paths.  Kernels test these, never the compiler's __AVX2__ &
+// co: SEQLOSS_GENERIC_SIMD=1 (setup.py passes it when the environment
+// variable SEQLOSS_GENERIC_SIMD=1) leaves them all undefined, so every kernel
+// is built from portable C++ only (core/simd.hpp's array fallback, the scalar
+// branches of the edit-distance and softmax kernels), as on a compiler
+// without GNU vector extensions; the level namespace above is unchanged.
+#if !(defined(SEQLOSS_GENERIC_SIMD) && SEQLOSS_GENERIC_SIMD)
+#if defined(__SSE2__)
+#define SEQLOSS_USE_SSE2 1
+#endif
+#if defined(__AVX__)
+#define SEQLOSS_USE_AVX 1
+#endif
+#if defined(__AVX2__)
+#define SEQLOSS_USE_AVX2 1
+#endif
+#if defined(__AVX512F__)
+#define SEQLOSS_USE_AVX512F 1
+#endif
+#if defined(__AVX512BW__)
+#define SEQLOSS_USE_AVX512BW 1
+#endif
+#endif
+
+// Forces inlining where the compiler's heuristics would not (e.g. the CTC
+// row recursions, inlined into the loop that runs alpha and beta together
+// so that the two dependency chains interleave).
+#if defined(__GNUC__) || defined(__clang__)
+#define SEQLOSS_INLINE inline __attribute__((always_inline))
+#else
+#define SEQLOSS_INLINE inline
+#endif
+
 // Open / close the namespace of the level this translation unit targets.
 #define SEQLOSS_ISA_BEGIN \
     namespace seqloss {   \

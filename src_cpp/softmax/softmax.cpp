@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/dispatch.hpp"
-#include "core/threads.hpp"
+#include "core/parallel.hpp"
 
 namespace seqloss {
 namespace {
@@ -197,20 +197,7 @@ double nll_loss(const CeArgs<T>& in) {
             if (g) g[y] = static_cast<T>(a.grad_scale * (-wy * c1));
         }
     };
-#if SEQLOSS_HAVE_OPENMP
-    if (nt > 1 && N > 1) {
-#pragma omp parallel num_threads(nt)
-        {
-            const int64_t t = omp_get_thread_num(), tt = omp_get_num_threads();
-            rows(N * t / tt, N * (t + 1) / tt);
-        }
-    } else {
-        rows(0, N);
-    }
-#else
-    (void)nt;
-    rows(0, N);
-#endif
+    parallel_for(N, nt, Schedule::blocks(), rows);
     return finish(a, contrib, mean && d1 == 0.0);
 }
 

@@ -11,7 +11,7 @@
 // exp2((x - m) log2 e) are summed lane-wise while the chunk is still in L1.
 // When a gradient is wanted these exponentials are also stored in a per-thread
 // row buffer, so pass 2 does no exp at all: it writes
-// e * A_k - w * B (A_k rescales chunk k to the final max), with the target
+// e * A_k - w * Bs (A_k rescales chunk k to the final max), with the target
 // entry computed in double, optionally through streaming stores, while
 // prefetching the next row (the read stream keeps going during the write).
 // Lane arrays of a fixed width (16 float / 8 double, the same for every ISA,
@@ -27,15 +27,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <exception>
 
-#if defined(__SSE2__) || defined(__AVX__)
-#include <immintrin.h>
-#endif
 
 #include "core/fastmath.hpp"
 #include "core/memory.hpp"
-#include "core/threads.hpp"
+#include "core/parallel.hpp"
+#include "core/simd.hpp"
 #include "softmax/softmax.hpp"
 
 // `#pragma omp simd` (with reduction clauses) only when compiling with
@@ -58,37 +55,14 @@ struct K {
     using Int = typename M::Int;
     // Lanes: 16 float / 8 double (one AVX-512 vector, two AVX2 vectors); the
     // same for every ISA variant, so they all sum in the same order.
-    static constexpr int L = 64 / static_cast<int>(sizeof(T));
+    static constexpr int kLanes = 64 / static_cast<int>(sizeof(T));
     static constexpr int64_t kSmallC = 128;  // rows up to this many classes: row_stats_small
     static constexpr int64_t kChunk = 4096 / static_cast<int64_t>(sizeof(T));  // 4 KB: stays in L1
     static constexpr T kLog2e = T(fm::kLog2e);
 
-    // 2^x for x <= 0 (the argument is always x - max here): x is clamped
-    // at the smallest normal exponent, so the result is never a denormal and
-    // never exactly 0 (2^-126 ~ 1e-38 for float, 2^-1022 for double, far
-    // below anything that changes a sum of at least 1 or a gradient entry).
-    // Same polynomials as fm::Math, minus the selects those need for
-    // arbitrary x.
-    static inline T exp2_neg(T x) {
-        T xc = x < M::kMinExp ? M::kMinExp : x;
-        const T magic = sizeof(T) == 4 ? T(12582912.0f) : T(6755399441055744.0);
-        T t = xc + magic;
-        T nn = t - magic;
-        T f = xc - nn;  // [-0.5, 0.5]
-        Int ni = fm::bit_cast<Int>(t) - fm::bit_cast<Int>(magic);
-        T p;
-        if (sizeof(T) == 4) {
-            p = T(1.535336188319500e-4);
-            p = p * f + T(1.339887440266574e-3);
-            p = p * f + T(9.618437357674640e-3);
-            p = p * f + T(5.550332471162809e-2);
-            p = p * f + T(2.402264791363012e-1);
-            p = p * f + T(6.931472028550421e-1);
-            p = p * f + T(1.0);
-            return fm::bit_cast<T>(fm::bit_cast<Int>(p) + (ni << 23));
-        }
-        return M::exp2(xc);
-    }
+    // 2^x for x <= 0 (the argument is always x - max here), never a
+    // denormal and never exactly 0: fm::Math<T>::exp2_nonpos.
+    static inline T exp2_neg(T x) { return M::exp2_nonpos(x); }
 };
 
 // Row statistics from pass 1.
@@ -102,27 +76,27 @@ struct RowStats {
     bool nonfinite;  // the row holds +-inf or NaN
 };
 
-// Lane-wise pass over n elements (n a multiple of L) of one chunk.
-template <typename T, bool kW, bool kQ, bool kDot, bool kStore>
+// Lane-wise pass over n elements (n a multiple of kLanes) of one chunk.
+template <typename T, bool kWeighted, bool kQ, bool kDot, bool kStore>
 struct ChunkAcc {
     using KT = K<T>;
     using Int = typename KT::Int;
-    static constexpr int L = KT::L;
-    T mx[L];
-    Int ab[L];
-    T sm[L];
-    T wx[kDot ? L : 1], wq[kQ ? L : 1], wqx[kQ ? L : 1];
+    static constexpr int kLanes = KT::kLanes;
+    T mx[kLanes];
+    Int ab[kLanes];
+    T sm[kLanes];
+    T wx[kDot ? kLanes : 1], wq[kQ ? kLanes : 1], wqx[kQ ? kLanes : 1];
 
     inline void reset_max(T init) {
-        for (int j = 0; j < L; ++j) {
+        for (int j = 0; j < kLanes; ++j) {
             mx[j] = init;
             ab[j] = 0;
         }
     }
     inline void max_pass(const T* x, int64_t n) {
-        for (int64_t i = 0; i < n; i += L) {
+        for (int64_t i = 0; i < n; i += kLanes) {
 SEQLOSS_OMP_SIMD()
-            for (int j = 0; j < L; ++j) {
+            for (int j = 0; j < kLanes; ++j) {
                 T v = x[i + j];
                 mx[j] = v > mx[j] ? v : mx[j];
                 Int b = fm::bit_cast<Int>(v) & static_cast<Int>(KT::M::kAbsMask);
@@ -131,20 +105,20 @@ SEQLOSS_OMP_SIMD()
         }
     }
     inline void reset_sum() {
-        for (int j = 0; j < L; ++j) sm[j] = T(0);
+        for (int j = 0; j < kLanes; ++j) sm[j] = T(0);
         if (kDot)
-            for (int j = 0; j < L; ++j) wx[j] = T(0);
+            for (int j = 0; j < kLanes; ++j) wx[j] = T(0);
         if (kQ)
-            for (int j = 0; j < L; ++j) wq[j] = wqx[j] = T(0);
+            for (int j = 0; j < kLanes; ++j) wq[j] = wqx[j] = T(0);
     }
     // e[i] = exp2((x[i] - m) log2e) is also stored when kStore.  kMask: only
     // the first `valid` lanes count (the padded tail group).
     template <bool kMask>
     inline void sum_pass(const T* x, const T* w, const T* q, T* e, int64_t n, T m, T r,
-                         int valid = L) {
-        for (int64_t i = 0; i < n; i += L) {
+                         int valid = kLanes) {
+        for (int64_t i = 0; i < n; i += kLanes) {
 SEQLOSS_OMP_SIMD()
-            for (int j = 0; j < L; ++j) {
+            for (int j = 0; j < kLanes; ++j) {
                 T v = x[i + j];
                 T ev = KT::exp2_neg((v - m) * KT::kLog2e);
                 if (kMask) ev = j < valid ? ev : T(0);
@@ -152,7 +126,7 @@ SEQLOSS_OMP_SIMD()
                 if (kStore) e[i + j] = ev;
                 if (kDot) {
                     T d = v - r;
-                    T wj = kW ? w[i + j] : T(1);
+                    T wj = kWeighted ? w[i + j] : T(1);
                     wx[j] += wj * d;
                     if (kQ) {
                         T wqj = wj * q[i + j];
@@ -165,24 +139,24 @@ SEQLOSS_OMP_SIMD()
     }
 };
 
-// Horizontal reductions: fold the L lanes onto 8 with an element-wise loop
+// Horizontal reductions: fold the kLanes lanes onto 8 with an element-wise loop
 // (one or two vector operations), then finish the 8 in scalar code.
-template <typename T, int L>
+template <typename T, int kLanes>
 inline double hsum(const T* v) {
-    static_assert(L % 8 == 0, "lane count must be a multiple of 8");
+    static_assert(kLanes % 8 == 0, "lane count must be a multiple of 8");
     alignas(64) T t[8];
     for (int j = 0; j < 8; ++j) t[j] = v[j];
-    for (int i = 8; i < L; i += 8)
+    for (int i = 8; i < kLanes; i += 8)
         for (int j = 0; j < 8; ++j) t[j] += v[i + j];
     return static_cast<double>(((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7])));
 }
 
-template <typename T, int L>
+template <typename T, int kLanes>
 inline T hmax(const T* v) {
-    static_assert(L % 8 == 0, "lane count must be a multiple of 8");
+    static_assert(kLanes % 8 == 0, "lane count must be a multiple of 8");
     alignas(64) T t[8];
     for (int j = 0; j < 8; ++j) t[j] = v[j];
-    for (int i = 8; i < L; i += 8)
+    for (int i = 8; i < kLanes; i += 8)
         for (int j = 0; j < 8; ++j) t[j] = v[i + j] > t[j] ? v[i + j] : t[j];
     T m = t[0];
     for (int j = 1; j < 8; ++j) m = t[j] > m ? t[j] : m;
@@ -192,7 +166,7 @@ inline T hmax(const T* v) {
 // Pass 1 for short rows (C <= kSmallC): plain OpenMP-SIMD reductions over
 // exactly C elements, without the chunk and lane-array bookkeeping that
 // dominates for a few dozen classes.  Same outputs as row_stats (one chunk).
-template <typename T, bool kW, bool kQ, bool kDot, bool kStore>
+template <typename T, bool kWeighted, bool kQ, bool kDot, bool kStore>
 RowStats row_stats_small(const T* x, const T* w, const T* q, int64_t C, T* e, T* chunk_m) {
     using KT = K<T>;
     using Int = typename KT::Int;
@@ -215,7 +189,7 @@ SEQLOSS_OMP_SIMD(reduction(+ : s, wx, wq, wqx))
         if (kStore) e[c] = ev;
         if (kDot) {
             const T d = v - r;
-            const T wc = kW ? w[c] : T(1);
+            const T wc = kWeighted ? w[c] : T(1);
             wx += wc * d;
             if (kQ) {
                 const T wqc = wc * q[c];
@@ -237,17 +211,17 @@ SEQLOSS_OMP_SIMD(reduction(+ : s, wx, wq, wqx))
 }
 
 // Pass 1 over one row x[0..C) (w, q rows or nullptr as the flags say).  w
-// must be readable (zero) up to C rounded up to L; x and q may be read past
-// C up to the next multiple of L when overread is true (values there are
+// must be readable (zero) up to C rounded up to kLanes; x and q may be read past
+// C up to the next multiple of kLanes when overread is true (values there are
 // masked out), otherwise the tail is copied.  With kStore, e[0..C) receives
 // exp2((x - m_k) log2e) where m_k = chunk_m[k] is the running max used for
-// chunk k (e must hold C rounded up to L elements).
-template <typename T, bool kW, bool kQ, bool kDot, bool kStore>
+// chunk k (e must hold C rounded up to kLanes elements).
+template <typename T, bool kWeighted, bool kQ, bool kDot, bool kStore>
 RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread, T* e,
                    T* chunk_m) {
     using KT = K<T>;
-    constexpr int L = KT::L;
-    ChunkAcc<T, kW, kQ, kDot, kStore> acc;
+    constexpr int kLanes = KT::kLanes;
+    ChunkAcc<T, kWeighted, kQ, kDot, kStore> acc;
     RowStats st;
     st.m = 0.0;
     st.s = 0.0;
@@ -256,41 +230,41 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
     st.nonfinite = false;
     const T r = C > 0 ? x[0] : T(0);
     typename KT::Int abmax = 0;
-    const int64_t full = (C / L) * L;
+    const int64_t full = (C / kLanes) * kLanes;
     // The tail group is padded with r = x[0]: it cannot change the max, and
     // x - r = 0 there, so the dot products get nothing from the padding; the
     // sum of exponentials masks it out.
-    alignas(64) T xt[L] = {}, qt[kQ ? L : 1] = {};  // (init: silences -Wmaybe-uninitialized)
-    const T* wt = kW ? w + full : nullptr;
+    alignas(64) T xt[kLanes] = {}, qt[kQ ? kLanes : 1] = {};  // (init: silences -Wmaybe-uninitialized)
+    const T* wt = kWeighted ? w + full : nullptr;
     const int64_t tail = C - full;
     if (tail) {
         if (overread) {
-            for (int j = 0; j < L; ++j) {
+            for (int j = 0; j < kLanes; ++j) {
                 T v = x[full + j];
                 xt[j] = j < tail ? v : r;
             }
             if (kQ)
-                for (int j = 0; j < L; ++j) {
+                for (int j = 0; j < kLanes; ++j) {
                     T v = q[full + j];
                     qt[j] = j < tail ? v : T(0);
                 }
         } else {
-            for (int j = 0; j < L; ++j) xt[j] = j < tail ? x[full + j] : r;
+            for (int j = 0; j < kLanes; ++j) xt[j] = j < tail ? x[full + j] : r;
             if (kQ)
-                for (int j = 0; j < L; ++j) qt[j] = j < tail ? q[full + j] : T(0);
+                for (int j = 0; j < kLanes; ++j) qt[j] = j < tail ? q[full + j] : T(0);
         }
     }
     int64_t k = 0;
     for (int64_t c0 = 0; c0 < C; c0 += KT::kChunk, ++k) {
         const int64_t c1 = std::min<int64_t>(C, c0 + KT::kChunk);
-        const int64_t nfull = std::min<int64_t>(c1, full) - c0;  // multiple of L (or <= 0)
+        const int64_t nfull = std::min<int64_t>(c1, full) - c0;  // multiple of kLanes (or <= 0)
         const bool with_tail = c1 == C && tail;
         acc.reset_max(r);
         if (nfull > 0) acc.max_pass(x + c0, nfull);
-        if (with_tail) acc.max_pass(xt, L);
-        const T cm = hmax<T, L>(acc.mx);
+        if (with_tail) acc.max_pass(xt, kLanes);
+        const T cm = hmax<T, kLanes>(acc.mx);
         {
-            const typename KT::Int ab = hmax<typename KT::Int, L>(acc.ab);
+            const typename KT::Int ab = hmax<typename KT::Int, kLanes>(acc.ab);
             abmax = ab > abmax ? ab : abmax;
         }
         if (c0 == 0) {
@@ -303,17 +277,17 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
         if (kStore) chunk_m[k] = mT;
         acc.reset_sum();
         if (nfull > 0)
-            acc.template sum_pass<false>(x + c0, kW ? w + c0 : nullptr,
+            acc.template sum_pass<false>(x + c0, kWeighted ? w + c0 : nullptr,
                                          kQ ? q + c0 : nullptr, kStore ? e + c0 : nullptr,
                                          nfull, mT, r);
         if (with_tail)
-            acc.template sum_pass<true>(xt, wt, qt, kStore ? e + full : nullptr, L, mT, r,
+            acc.template sum_pass<true>(xt, wt, qt, kStore ? e + full : nullptr, kLanes, mT, r,
                                         static_cast<int>(tail));
-        st.s += hsum<T, L>(acc.sm);
-        if (kDot) st.dot_wx += hsum<T, L>(acc.wx);
+        st.s += hsum<T, kLanes>(acc.sm);
+        if (kDot) st.dot_wx += hsum<T, kLanes>(acc.wx);
         if (kQ) {
-            st.dot_wq += hsum<T, L>(acc.wq);
-            st.dot_wqx += hsum<T, L>(acc.wqx);
+            st.dot_wq += hsum<T, kLanes>(acc.wq);
+            st.dot_wqx += hsum<T, kLanes>(acc.wqx);
         }
     }
     st.nonfinite = abmax >= static_cast<typename KT::Int>(KT::M::kInfBits);
@@ -321,79 +295,27 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
 }
 
 // Copy n elements to dst with non-temporal (streaming) stores where dst is
-// vector aligned: the gradient of a large call is not read again soon, and
-// streaming skips the read-for-ownership of every destination line.
-inline void stream_store(float* dst, const float* src, int64_t n) {
-    int64_t i = 0;
-#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
-#if defined(__AVX512F__)
-    constexpr int V = 16;
-#elif defined(__AVX__)
-    constexpr int V = 8;
-#else
-    constexpr int V = 4;
-#endif
-    while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & (V * 4 - 1))) {
-        dst[i] = src[i];
-        ++i;
-    }
-    for (; i + V <= n; i += V) {
-#if defined(__AVX512F__)
-        _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-#elif defined(__AVX__)
-        _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
-#else
-        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
-#endif
-    }
-#endif
-    for (; i < n; ++i) dst[i] = src[i];
-}
-inline void stream_store(double* dst, const double* src, int64_t n) {
-    int64_t i = 0;
-#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
-#if defined(__AVX512F__)
-    constexpr int V = 8;
-#elif defined(__AVX__)
-    constexpr int V = 4;
-#else
-    constexpr int V = 2;
-#endif
-    while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & (V * 8 - 1))) {
-        dst[i] = src[i];
-        ++i;
-    }
-    for (; i + V <= n; i += V) {
-#if defined(__AVX512F__)
-        _mm512_stream_pd(dst + i, _mm512_loadu_pd(src + i));
-#elif defined(__AVX__)
-        _mm256_stream_pd(dst + i, _mm256_loadu_pd(src + i));
-#else
-        _mm_stream_pd(dst + i, _mm_loadu_pd(src + i));
-#endif
-    }
-#endif
-    for (; i < n; ++i) dst[i] = src[i];
+// vector aligned (core/simd.hpp): the gradient of a large call is not read
+// again soon, and streaming skips the read-for-ownership of every
+// destination line.
+template <typename T>
+inline void stream_store(T* dst, const T* src, int64_t n) {
+    simd::stream_copy(dst, src, n);
 }
 
-inline void stream_fence() {
-#if defined(__SSE2__)
-    _mm_sfence();
-#endif
-}
+inline void stream_fence() { simd::stream_fence(); }
 
-
-// Pass 2 on n elements: out[c] = e[c] * A - w[c] * (q[c] * Bq + B) (terms
-// absent per the flags: kB = smoothing constant, kQ = prob targets).  out
+// Pass 2 on n elements: out[c] = e[c] * A - w[c] * (q[c] * Bq + Bs) (terms
+// absent per the flags: kB = smoothing constant Bs, kQ = prob targets).  out
 // may be e itself.
-template <typename T, bool kW, bool kQ, bool kB>
+template <typename T, bool kWeighted, bool kQ, bool kB>
 inline void grad_block(const T* e, const T* w, const T* q, T* out, int64_t n, T A, T Bq,
-                       T B) {
+                       T Bs) {
     for (int64_t c = 0; c < n; ++c) {
         T v = e[c] * A;
         if (kQ || kB) {
-            T wc = kW ? w[c] : T(1);
-            T t = kQ ? q[c] * Bq + B : B;
+            T wc = kWeighted ? w[c] : T(1);
+            T t = kQ ? q[c] * Bq + Bs : Bs;
             v -= wc * t;
         }
         out[c] = v;
@@ -403,9 +325,9 @@ inline void grad_block(const T* e, const T* w, const T* q, T* out, int64_t n, T 
 // Gradient row g[0..C) from the stored exponentials e (pass 1): per chunk k,
 // A_k = A * exp(m_k - m) rescales to the final max; then g[y] = gy when
 // y >= 0.  With stream, each chunk is finished in e (L1) and streamed out.
-template <typename T, bool kW, bool kQ, bool kB>
+template <typename T, bool kWeighted, bool kQ, bool kB>
 void write_grad(T* e, const T* chunk_m, const T* w, const T* q, T* g, int64_t C, T m,
-                double A, T Bq, T B, int64_t y, T gy, bool stream, const T* next) {
+                double A, T Bq, T Bs, int64_t y, T gy, bool stream, const T* next) {
     using KT = K<T>;
     int64_t k = 0;
     for (int64_t c0 = 0; c0 < C; c0 += KT::kChunk, ++k) {
@@ -419,15 +341,15 @@ void write_grad(T* e, const T* chunk_m, const T* w, const T* q, T* g, int64_t C,
         }
         const T Ak = static_cast<T>(
             chunk_m[k] == m ? A : A * std::exp(static_cast<double>(chunk_m[k]) - m));
-        const T* wk = kW ? w + c0 : nullptr;
+        const T* wk = kWeighted ? w + c0 : nullptr;
         const T* qk = kQ ? q + c0 : nullptr;
         if (stream) {
             T* ek = e + c0;
-            grad_block<T, kW, kQ, kB>(ek, wk, qk, ek, n, Ak, Bq, B);
+            grad_block<T, kWeighted, kQ, kB>(ek, wk, qk, ek, n, Ak, Bq, Bs);
             if (y >= c0 && y < c0 + n) ek[y - c0] = gy;
             stream_store(g + c0, ek, n);
         } else {
-            grad_block<T, kW, kQ, kB>(e + c0, wk, qk, g + c0, n, Ak, Bq, B);
+            grad_block<T, kWeighted, kQ, kB>(e + c0, wk, qk, g + c0, n, Ak, Bq, Bs);
         }
     }
     if (!stream && y >= 0) g[y] = gy;
@@ -439,13 +361,13 @@ struct Scratch {
     AlignedBuffer<T> e;
     AlignedBuffer<T> chunk_m;
     explicit Scratch(int64_t C) {
-        const int64_t cp = (C + K<T>::L - 1) / K<T>::L * K<T>::L;
+        const int64_t cp = (C + K<T>::kLanes - 1) / K<T>::kLanes * K<T>::kLanes;
         e.resize(static_cast<size_t>(cp));
         chunk_m.resize(static_cast<size_t>((C + K<T>::kChunk - 1) / K<T>::kChunk + 1));
     }
 };
 
-template <typename T, bool kW, bool kQ, bool kDot>
+template <typename T, bool kWeighted, bool kQ, bool kDot>
 void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
                   bool force_ieee, int64_t n0, int64_t n1) {
     using KT = K<T>;
@@ -469,14 +391,14 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             }
         }
         const T* q = kQ ? a.probs + n * C : nullptr;
-        const bool overread = (n + 1) * C + KT::L <= a.n_rows * C;
+        const bool overread = (n + 1) * C + KT::kLanes <= a.n_rows * C;
         RowStats st;
         if (C <= KT::kSmallC)
-            st = g ? row_stats_small<T, kW, kQ, kDot, true>(x, w, q, C, e, cmax)
-                   : row_stats_small<T, kW, kQ, kDot, false>(x, w, q, C, nullptr, nullptr);
+            st = g ? row_stats_small<T, kWeighted, kQ, kDot, true>(x, w, q, C, e, cmax)
+                   : row_stats_small<T, kWeighted, kQ, kDot, false>(x, w, q, C, nullptr, nullptr);
         else
-            st = g ? row_stats<T, kW, kQ, kDot, true>(x, w, q, C, overread, e, cmax)
-                   : row_stats<T, kW, kQ, kDot, false>(x, w, q, C, overread, nullptr, nullptr);
+            st = g ? row_stats<T, kWeighted, kQ, kDot, true>(x, w, q, C, overread, e, cmax)
+                   : row_stats<T, kWeighted, kQ, kDot, false>(x, w, q, C, overread, nullptr, nullptr);
         if (st.nonfinite || force_ieee) {
             contrib[n] = ce_row_ieee<T>(a, k, n, g);
             continue;
@@ -491,7 +413,7 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             contrib[n] = k.c1 * (swq * ((st.m - st.ref) + lse_m) - swqx);
             if (g) {
                 const double f = k.gscale * k.c1;
-                write_grad<T, kW, true, true>(e, cmax, w, q, g, C, mT, f * swq / st.s,
+                write_grad<T, kWeighted, true, true>(e, cmax, w, q, g, C, mT, f * swq / st.s,
                                               static_cast<T>(f * (1.0 - eps)),
                                               static_cast<T>(f * eps / C), -1, T(0),
                                               k.stream, next);
@@ -511,11 +433,11 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             const double py = std::exp((xy - st.m) - lse_m);  // x_y - m is exact
             const T gy = static_cast<T>(k.gscale * (py * amul - k.c2 * wy - k.c1 * wy));
             if (kDot)
-                write_grad<T, kW, false, true>(e, cmax, w, nullptr, g, C, mT, A, T(0),
+                write_grad<T, kWeighted, false, true>(e, cmax, w, nullptr, g, C, mT, A, T(0),
                                                static_cast<T>(k.gscale * k.c2), y, gy,
                                                k.stream, next);
             else
-                write_grad<T, kW, false, false>(e, cmax, w, nullptr, g, C, mT, A, T(0), T(0),
+                write_grad<T, kWeighted, false, false>(e, cmax, w, nullptr, g, C, mT, A, T(0), T(0),
                                                 y, gy, k.stream, next);
         }
     }
@@ -531,7 +453,7 @@ void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_
     for (int64_t n = n0; n < n1; ++n) {
         const T* xr = x + n * C;
         T* yr = y + n * C;
-        const bool overread = (n + 1) * C + KT::L <= n1 * C;
+        const bool overread = (n + 1) * C + KT::kLanes <= n1 * C;
         RowStats st = log ? row_stats<T, false, false, false, false>(xr, nullptr, nullptr, C,
                                                                     overread, nullptr, nullptr)
                           : row_stats<T, false, false, false, true>(xr, nullptr, nullptr, C,
@@ -553,37 +475,6 @@ void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_
     }
 }
 
-// Split [0, n) into static contiguous blocks, one per thread (deterministic:
-// each row's result does not depend on the split).  No exception leaves the
-// parallel region: the first one (e.g. bad_alloc of a thread's scratch) is
-// kept and rethrown after it.
-template <typename F>
-void parallel_rows(int64_t n, int nt, F&& f) {
-#if SEQLOSS_HAVE_OPENMP
-    if (nt > 1 && n > 1) {
-        const int64_t nth = std::min<int64_t>(nt, n);
-        std::exception_ptr error;
-#pragma omp parallel num_threads(static_cast<int>(nth))
-        {
-            const int64_t t = omp_get_thread_num();
-            const int64_t T_ = omp_get_num_threads();
-            const int64_t n0 = n * t / T_;
-            const int64_t n1 = n * (t + 1) / T_;
-            try {
-                f(n0, n1);
-            } catch (...) {
-#pragma omp critical(seqloss_softmax_error)
-                if (!error) error = std::current_exception();
-            }
-        }
-        if (error) std::rethrow_exception(error);
-        return;
-    }
-#endif
-    (void)nt;
-    f(0, n);
-}
-
 template <typename T>
 void ce_rows_t(const CeArgs<T>& in, const detail::CeCoef& k, double* contrib,
                bool force_ieee) {
@@ -596,15 +487,17 @@ void ce_rows_t(const CeArgs<T>& in, const detail::CeCoef& k, double* contrib,
     AlignedBuffer<T> wpad;
     if (kw) {
         const int64_t C = a.n_classes;
-        const int64_t cp = (C + K<T>::L - 1) / K<T>::L * K<T>::L;
+        const int64_t cp = (C + K<T>::kLanes - 1) / K<T>::kLanes * K<T>::kLanes;
         wpad.resize(static_cast<size_t>(cp));
         std::copy(in.weight, in.weight + C, wpad.data());
         std::fill(wpad.data() + C, wpad.data() + cp, T(0));
         a.weight = wpad.data();
     }
     auto run = [&](auto fn) {
-        parallel_rows(a.n_rows, a.n_threads,
-                      [&](int64_t n0, int64_t n1) { fn(a, k, contrib, force_ieee, n0, n1); });
+        // rows in static blocks, one per thread: a row's result does not
+        // depend on the split
+        parallel_for(a.n_rows, a.n_threads, Schedule::blocks(),
+                     [&](int64_t n0, int64_t n1) { fn(a, k, contrib, force_ieee, n0, n1); });
     };
     if (kq) {
         if (kw) run(ce_rows_impl<T, true, true, true>);
@@ -630,10 +523,10 @@ void ce_rows(const CeArgs<double>& a, const detail::CeCoef& k, double* contrib,
     ce_rows_t<double>(a, k, contrib, force_ieee);
 }
 void softmax_rows(const float* x, float* y, int64_t n, int64_t c, bool log, int nt) {
-    parallel_rows(n, nt, [&](int64_t n0, int64_t n1) { softmax_rows_impl<float>(x, y, c, log, n0, n1); });
+    parallel_for(n, nt, Schedule::blocks(), [&](int64_t n0, int64_t n1) { softmax_rows_impl<float>(x, y, c, log, n0, n1); });
 }
 void softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, int nt) {
-    parallel_rows(n, nt, [&](int64_t n0, int64_t n1) { softmax_rows_impl<double>(x, y, c, log, n0, n1); });
+    parallel_for(n, nt, Schedule::blocks(), [&](int64_t n0, int64_t n1) { softmax_rows_impl<double>(x, y, c, log, n0, n1); });
 }
 
 SEQLOSS_ISA_END

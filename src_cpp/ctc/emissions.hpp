@@ -1,0 +1,75 @@
+// CTC part: the extended states of an item and the gather of their
+// emissions (pass 1 of ctc_kernel.hpp, after the row normaliser).
+//
+// For L labels lab[0, L) the S = 2 L + 1 extended states are blank, lab[0],
+// blank, ..., lab[L-1], blank: cls[s] is the class of state s (padded with
+// the blank to Sp = round_up(S, kLanes)), skip[kLanes + s] is 0 where the
+// transition s - 2 -> s is allowed (a label differing from the previous one)
+// and kSent elsewhere, lim[s] is max() on real states and kSent on padding.
+// A frame's emission row is e[s] = log2 y_t(cls[s]) = x[cls[s]] log2 e - sub
+// (sub: the row's log2 normaliser, 0 for log-probabilities), clamped to
+// [kSent, lim[s]], written as whole vectors of e[0, Sp) plus kLanes sentinel
+// elements after them.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "core/fastmath.hpp"
+#include "ctc/ctc_common.hpp"
+
+SEQLOSS_ISA_BEGIN
+namespace ctc {
+
+template <typename T>
+struct Emissions : Common<T> {
+    SEQLOSS_CTC_COMMON_NAMES;
+
+    // cls[0, Sp), skip[-kLanes, Sp + kLanes) (skip points at index kLanes of
+    // its buffer), lim[0, Sp) of an item with labels lab[0, L).
+    static void states(const int64_t* lab, int64_t L, int64_t blank, int64_t Sp, int32_t* cls,
+                       T* skip, T* lim) {
+        const int64_t S = 2 * L + 1;
+        for (int64_t s = -kLanes; s < Sp + kLanes; ++s) skip[s] = kSent;
+        for (int64_t s = 0; s < Sp; ++s) {
+            cls[s] = static_cast<int32_t>(blank);
+            lim[s] = s < S ? std::numeric_limits<T>::max() : kSent;
+        }
+        for (int64_t s = 0; s < S; ++s) {
+            cls[s] = static_cast<int32_t>((s & 1) ? lab[(s - 1) / 2] : blank);
+            if ((s & 1) && s >= 3 && lab[(s - 1) / 2] != lab[(s - 3) / 2]) skip[s] = 0;
+        }
+    }
+
+    // The emission row e[0, Sp + kLanes) of the frame x (see above).  Whole
+    // blocks: cls is padded with the blank, and lim turns the padding states
+    // into the sentinel.  Each block is gathered into a register (no
+    // scalar-store/vector-load stall).  Returns whether a gathered value may
+    // be an inf or NaN (bit patterns; see used_is_bad).
+    static SEQLOSS_INLINE bool gather(const T* x, const int32_t* cls, const T* lim, int64_t Sp,
+                                      T sub, T* e) {
+        IVec seen = Ops::isplat(0);
+        for (int64_t s = 0; s < Sp; s += kLanes) {
+            const Vec v = Ops::gather(x, cls + s);
+            const IVec b = simd::bits<IVec>(v) & static_cast<Int>(M::kAbsMask);
+            seen = simd::select<IVec>(b > seen, b, seen);
+            Ops::store(e + s, Ops::min(Ops::max(v * kLog2e - sub, Ops::splat(kSent)), Ops::load(lim + s)));
+        }
+        for (int64_t j = 0; j < kLanes; ++j) e[Sp + j] = kSent;
+        return Ops::any_ge(seen, static_cast<Int>(M::kInfBits));
+    }
+
+    // NaN or +inf in a used log-probability makes the loss NaN (-inf is a
+    // valid zero probability).  Rare path, scalar.
+    static bool used_is_bad(const T* x, const int32_t* cls, int64_t S) {
+        bool bad = false;
+        for (int64_t s = 0; s < S; ++s) {
+            const T v = x[cls[s]];
+            if (fm::is_nan_bits(v) || fm::is_posinf_bits(v)) bad = true;
+        }
+        return bad;
+    }
+};
+
+}  // namespace ctc
+SEQLOSS_ISA_END

@@ -1,0 +1,222 @@
+// CTC part: the row normalisers of logits (pass 1 of ctc_kernel.hpp) and the
+// row writers of the gradient's softmax term.
+//
+// A row is x[0, C), C >= kLanes (shorter rows are padded with short_row),
+// read through overlapping last vectors instead of scalar tails.  All paths
+// that produce the same softmax value (row_lse2_store, row_lse2_store2,
+// softmax_row; copy_row_scaled and stream_row_scaled) use the same
+// operations in the same order, so they give the same bits.  Streamed rows
+// go out with non-temporal stores (core/simd.hpp, stream_map).
+#pragma once
+
+#include <algorithm>
+#include <limits>
+
+#include "core/fastmath.hpp"
+#include "ctc/ctc_common.hpp"
+
+SEQLOSS_ISA_BEGIN
+namespace ctc {
+
+template <typename T>
+struct RowSoftmax : Common<T> {
+    SEQLOSS_CTC_COMMON_NAMES;
+
+    // Row tails.  A row with C >= kLanes ends with the overlapping vector
+    // x[C - kLanes, C); `fresh` marks its lanes not covered by whole blocks.
+    // (Building a vector from scalar stores would stall on store forwarding.)
+    // Rows shorter than one vector are copied into a padded buffer first.
+    static IVec fresh_lanes(int64_t rem) {
+        return Ops::iota() >= Ops::isplat(static_cast<typename Ops::Int>(kLanes - rem));
+    }
+
+    // x padded to one vector with `fill` (only for C < kLanes).
+    static const T* short_row(const T* x, int64_t C, T fill, T* buf) {
+        for (int64_t j = 0; j < kLanes; ++j) buf[j] = j < C ? x[j] : fill;
+        return buf;
+    }
+
+    // Max of a row, and whether it holds an inf or NaN (bit patterns), in
+    // one pass with two accumulators each (the first touch of the row is
+    // memory-bound: independent chains keep loads in flight); prefetches the
+    // next row to be read.
+    static T row_max(const T* x, int64_t C, const T* next, bool& nonfinite) {
+        using Int = typename Ops::Int;
+        const Int abs_mask = static_cast<Int>(M::kAbsMask);
+        Vec mx0 = Ops::splat(std::numeric_limits<T>::lowest()), mx1 = mx0;
+        IVec b0 = Ops::isplat(0), b1 = b0;
+        int64_t c = 0;
+        for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
+            if (next) {
+                prefetch(next + c);
+                if (2 * kLanes * sizeof(T) > 64) prefetch(next + c + kLanes);
+            }
+            const Vec v0 = Ops::load(x + c), v1 = Ops::load(x + c + kLanes);
+            mx0 = Ops::max(mx0, v0);
+            mx1 = Ops::max(mx1, v1);
+            const IVec i0 = simd::bits<IVec>(v0) & abs_mask, i1 = simd::bits<IVec>(v1) & abs_mask;
+            b0 = simd::select<IVec>(i0 > b0, i0, b0);
+            b1 = simd::select<IVec>(i1 > b1, i1, b1);
+        }
+        for (; c < C; c += kLanes) {
+            // max and the bit scan are idempotent: an overlapping last vector is fine
+            const Vec v = C >= kLanes ? Ops::load(x + std::min(c, C - kLanes)) : Ops::load(x);
+            mx0 = Ops::max(mx0, v);
+            const IVec i0 = simd::bits<IVec>(v) & abs_mask;
+            b0 = simd::select<IVec>(i0 > b0, i0, b0);
+        }
+        b0 = simd::select<IVec>(b1 > b0, b1, b0);
+        nonfinite = Ops::any_ge(b0, static_cast<Int>(M::kInfBits));
+        return Ops::hmax(Ops::max(mx0, mx1));
+    }
+
+
+    // A row with an inf or NaN: true when the softmax is undefined (a NaN, a
+    // +inf, or every entry -inf), as in torch.  Rare path, scalar.
+    static bool row_is_bad(const T* x, int64_t C) {
+        bool all_neg_inf = true;
+        for (int64_t c = 0; c < C; ++c) {
+            if (fm::is_nan_bits(x[c]) || fm::is_posinf_bits(x[c])) return true;
+            if (!fm::is_nonfinite_bits(x[c])) all_neg_inf = false;
+        }
+        return all_neg_inf;
+    }
+
+    // log2 of a sum of exponentials (in double), + mm.
+    static double finish_lse2(Vec acc, T mm) {
+        const T s = Ops::hsum(acc);
+        if (sizeof(T) == 4)  // the result is used in float: a float log2 is enough
+            return static_cast<double>(mm) + fm::Math<float>::log2(static_cast<float>(s));
+        return static_cast<double>(mm) + fm::Math<double>::log2(static_cast<double>(s));
+    }
+
+    // log2 sum_c 2^((x_c - m) log2 e) + m log2 e; also stores the
+    // unnormalised exponentials out[c] = 2^((x_c - m) log2 e) (the row
+    // buffer, which pass 1 writes out scaled) and returns their sum in `sum`.
+    // One code path for the loss with and without gradient, so both give the
+    // same bits.  Needs C >= kLanes (callers pad shorter rows with lowest()).
+    static double row_lse2_store(const T* x, int64_t C, T m, T* out, double& sum) {
+        const T mm = m * kLog2e;
+        Vec acc0 = Ops::splat(0), acc1 = acc0;
+        int64_t c = 0;
+        for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
+            const Vec p0 = Ops::exp2(Ops::load(x + c) * kLog2e - mm, kRowCut);
+            const Vec p1 = Ops::exp2(Ops::load(x + c + kLanes) * kLog2e - mm, kRowCut);
+            Ops::store(out + c, p0);
+            Ops::store(out + c + kLanes, p1);
+            acc0 += p0;
+            acc1 += p1;
+        }
+        for (; c + kLanes <= C; c += kLanes) {
+            const Vec p = Ops::exp2(Ops::load(x + c) * kLog2e - mm, kRowCut);
+            Ops::store(out + c, p);
+            acc0 += p;
+        }
+        if (c < C) {  // the overlapping last vector: same values rewritten
+            const Vec p = Ops::exp2(Ops::load(x + C - kLanes) * kLog2e - mm, kRowCut);
+            Ops::store(out + C - kLanes, p);
+            acc1 += simd::select<Vec>(fresh_lanes(C - c), p, Ops::splat(0));
+        }
+        const Vec acc = acc0 + acc1;
+        sum = static_cast<double>(Ops::hsum(acc));
+        return finish_lse2(acc, mm);
+    }
+
+    // row_max for two rows of C >= kLanes elements at once (two independent
+    // dependency chains: short rows are latency-bound); no prefetch.
+    static void row_max2(const T* x0, const T* x1, int64_t C, T& m0, T& m1, bool& nf0,
+                         bool& nf1) {
+        using Int = typename Ops::Int;
+        const Int abs_mask = static_cast<Int>(M::kAbsMask);
+        Vec mx0 = Ops::splat(std::numeric_limits<T>::lowest()), mx1 = mx0;
+        IVec b0 = Ops::isplat(0), b1 = b0;
+        for (int64_t c = 0; c < C; c += kLanes) {
+            const int64_t o = std::min(c, C - kLanes);  // overlapping last vector
+            const Vec v0 = Ops::load(x0 + o), v1 = Ops::load(x1 + o);
+            mx0 = Ops::max(mx0, v0);
+            mx1 = Ops::max(mx1, v1);
+            const IVec i0 = simd::bits<IVec>(v0) & abs_mask, i1 = simd::bits<IVec>(v1) & abs_mask;
+            b0 = simd::select<IVec>(i0 > b0, i0, b0);
+            b1 = simd::select<IVec>(i1 > b1, i1, b1);
+        }
+        nf0 = Ops::any_ge(b0, static_cast<Int>(M::kInfBits));
+        nf1 = Ops::any_ge(b1, static_cast<Int>(M::kInfBits));
+        m0 = Ops::hmax(mx0);
+        m1 = Ops::hmax(mx1);
+    }
+
+    // row_lse2_store for two rows at once, each with exactly the operations
+    // (and so the bits) of row_lse2_store.
+    static void row_lse2_store2(const T* x0, const T* x1, int64_t C, T m0, T m1, T* out0,
+                                T* out1, double& sum0, double& sum1, double& l0, double& l1) {
+        const T mm0 = m0 * kLog2e, mm1 = m1 * kLog2e;
+        Vec a00 = Ops::splat(0), a01 = a00, a10 = a00, a11 = a00;
+        int64_t c = 0;
+        for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
+            const Vec p00 = Ops::exp2(Ops::load(x0 + c) * kLog2e - mm0, kRowCut);
+            const Vec p10 = Ops::exp2(Ops::load(x1 + c) * kLog2e - mm1, kRowCut);
+            const Vec p01 = Ops::exp2(Ops::load(x0 + c + kLanes) * kLog2e - mm0, kRowCut);
+            const Vec p11 = Ops::exp2(Ops::load(x1 + c + kLanes) * kLog2e - mm1, kRowCut);
+            Ops::store(out0 + c, p00);
+            Ops::store(out1 + c, p10);
+            Ops::store(out0 + c + kLanes, p01);
+            Ops::store(out1 + c + kLanes, p11);
+            a00 += p00;
+            a10 += p10;
+            a01 += p01;
+            a11 += p11;
+        }
+        for (; c + kLanes <= C; c += kLanes) {
+            const Vec p0 = Ops::exp2(Ops::load(x0 + c) * kLog2e - mm0, kRowCut);
+            const Vec p1 = Ops::exp2(Ops::load(x1 + c) * kLog2e - mm1, kRowCut);
+            Ops::store(out0 + c, p0);
+            Ops::store(out1 + c, p1);
+            a00 += p0;
+            a10 += p1;
+        }
+        if (c < C) {
+            const Vec p0 = Ops::exp2(Ops::load(x0 + C - kLanes) * kLog2e - mm0, kRowCut);
+            const Vec p1 = Ops::exp2(Ops::load(x1 + C - kLanes) * kLog2e - mm1, kRowCut);
+            Ops::store(out0 + C - kLanes, p0);
+            Ops::store(out1 + C - kLanes, p1);
+            const IVec fresh = fresh_lanes(C - c);
+            a01 += simd::select<Vec>(fresh, p0, Ops::splat(0));
+            a11 += simd::select<Vec>(fresh, p1, Ops::splat(0));
+        }
+        const Vec acc0 = a00 + a01, acc1 = a10 + a11;
+        sum0 = static_cast<double>(Ops::hsum(acc0));
+        sum1 = static_cast<double>(Ops::hsum(acc1));
+        l0 = finish_lse2(acc0, mm0);
+        l1 = finish_lse2(acc1, mm1);
+    }
+
+
+    // out[c] = 2^(x_c log2 e - mm) * scale, C >= kLanes: the same operations as
+    // row_lse2_store + copy_row_scaled, so all paths give the same bits.
+    static void softmax_row(const T* x, int64_t C, T mm, T scale, T* out) {
+        int64_t c = 0;
+        for (; c + kLanes <= C; c += kLanes)
+            Ops::store(out + c, Ops::exp2(Ops::load(x + c) * kLog2e - mm, kRowCut) * scale);
+        if (c < C)  // overlapping last vector: same values rewritten
+            Ops::store(out + C - kLanes, Ops::exp2(Ops::load(x + C - kLanes) * kLog2e - mm, kRowCut) * scale);
+    }
+
+    // dst[0, C) = src[0, C) with non-temporal stores where dst is aligned.
+    static void stream_row(T* dst, const T* src, int64_t C) { simd::stream_copy(dst, src, C); }
+
+    // dst[0, C) = src[0, C) * scale (normal stores)
+    static void copy_row_scaled(T* dst, const T* src, int64_t C, T scale) {
+        int64_t c = 0;
+        for (; c + kLanes <= C; c += kLanes) Ops::store(dst + c, Ops::load(src + c) * scale);
+        for (; c < C; ++c) dst[c] = src[c] * scale;
+    }
+
+    // dst[0, C) = src[0, C) * scale, streamed like stream_row (the product
+    // rounds the same in a lane as in a scalar: same bits as copy_row_scaled).
+    static void stream_row_scaled(T* dst, const T* src, int64_t C, T scale) {
+        simd::stream_map(dst, src, C, [scale](auto v) { return v * scale; });
+    }
+};
+
+}  // namespace ctc
+SEQLOSS_ISA_END

@@ -1,0 +1,126 @@
+// Edit-distance part: jiwer's default word transform fused with word
+// hashing (split_words), and reference words -> dense ids (WordIds) for the
+// error counts.  Text is a fixed-width code-point buffer t[0, L) (1, 2 or 4
+// bytes per code point, see edit_distance.hpp).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/isa.hpp"
+#include "edit/scratch.hpp"
+
+SEQLOSS_ISA_BEGIN
+namespace {
+
+// Word tokenizer (jiwer's default word transform) fused with word hashing:
+// appends (start, length, hash) of each word of t[0, L), positions relative to t.
+constexpr uint64_t kHashSeed = UINT64_C(0xcbf29ce484222325);
+constexpr uint64_t kHashMul = UINT64_C(0x100000001b3);
+
+inline uint64_t hash_finish(uint64_t h, int64_t n) {
+    h ^= (uint64_t)n * UINT64_C(0x9E3779B97F4A7C15);
+    return h ^ (h >> 29);
+}
+
+template <typename U>
+inline bool space_at(const U* t, int64_t i) {
+    if constexpr (sizeof(U) == 1)
+        return kSpaceTable.t[t[i]] != 0;
+    else
+        return is_space_cp((uint32_t)t[i]);
+}
+
+template <typename U>
+void split_words(const U* t, int64_t L, std::vector<Word>& words) {
+    words.clear();
+    int64_t i = 0;
+    while (i < L && space_at(t, i)) ++i;  // strip
+    int64_t end = L;
+    while (end > i && space_at(t, end - 1)) --end;
+    int64_t ws = i;
+    uint64_t h = kHashSeed;
+    while (i < end) {
+        // the run of non-space characters
+        while (i < end && !space_at(t, i)) {
+            h = (h ^ (uint64_t)t[i]) * kHashMul;
+            ++i;
+        }
+        if (i >= end) break;
+        const uint32_t c = (uint32_t)t[i];
+        int64_t j = i + 1;
+        while (j < end && space_at(t, j)) ++j;
+        if (j - i >= 2 || c == (uint32_t)' ') {  // a separator
+            words.push_back(Word{(int32_t)ws, (int32_t)(i - ws), hash_finish(h, i - ws)});
+            ws = j;
+            h = kHashSeed;
+        } else {  // a lone non-space whitespace character stays in the word
+            h = (h ^ c) * kHashMul;
+        }
+        i = j;
+    }
+    if (end > ws) words.push_back(Word{(int32_t)ws, (int32_t)(end - ws), hash_finish(h, end - ws)});
+}
+
+template <typename A, typename B>
+inline bool same_code_points(const A* a, const B* b, int32_t n) {
+    for (int32_t i = 0; i < n; ++i)
+        if ((uint32_t)a[i] != (uint32_t)b[i]) return false;
+    return true;
+}
+
+// Reference word -> dense id, keyed by hash, equality checked on the code
+// points (equal hashes alone never merge two words).
+template <typename UR>
+struct WordIds {
+    struct Slot {
+        uint64_t hash;
+        const UR* ptr;
+        int32_t len;
+        int32_t id;
+        uint32_t stamp;
+    };
+    std::vector<Slot> slots;
+    uint32_t stamp = 0;
+    uint64_t mask = 0;
+    int32_t size = 0;
+    void reset(int64_t n_keys) {
+        uint64_t cap = 16;
+        while (cap < (uint64_t)(2 * n_keys)) cap <<= 1;
+        if (cap > slots.size()) {
+            slots.assign(cap, Slot{0, nullptr, 0, 0, 0});
+            stamp = 0;
+        }
+        if (++stamp == 0) {
+            for (auto& sl : slots) sl.stamp = 0;
+            stamp = 1;
+        }
+        mask = cap - 1;
+        size = 0;
+    }
+    template <typename UQ>
+    inline int32_t lookup(const UQ* w, int32_t n, uint64_t h, bool insert, int32_t absent) {
+        uint64_t i = ((h * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & mask;
+        for (;;) {
+            Slot& sl = slots[i];
+            if (sl.stamp != stamp) {
+                if (!insert) return absent;
+                if constexpr (std::is_same<UQ, UR>::value) {
+                    sl.hash = h;
+                    sl.ptr = w;
+                    sl.len = n;
+                    sl.stamp = stamp;
+                    sl.id = size++;
+                    return sl.id;
+                } else {
+                    return absent;  // only reference words are inserted
+                }
+            }
+            if (sl.hash == h && sl.len == n && same_code_points(sl.ptr, w, n)) return sl.id;
+            i = (i + 1) & mask;
+        }
+    }
+};
+
+}  // namespace
+SEQLOSS_ISA_END
