@@ -109,104 +109,103 @@ inline V log2_series(V z2) {
     return p * z2 + 1.0;
 }
 
+// IEEE layout facts of float / double.
 template <typename T>
-struct Math;
+struct FloatBits;
 
 template <>
-struct Math<float> {
+struct FloatBits<float> {
     using Int = int32_t;
     using UInt = uint32_t;
-    static constexpr float kMinExp = -126.0f;
+    static constexpr int kMantissaBits = 23;
+    static constexpr Int kExpMask = 0xff, kExpBias = 127;
+    static constexpr float kMinExp = -126.0f, kMaxExp = 126.0f;
+    static constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: x + kRound rounds x
+    static constexpr float kSqrt2 = 1.41421356f;
     static constexpr UInt kAbsMask = 0x7fffffffu;
     static constexpr UInt kInfBits = 0x7f800000u;
-
-    // 2^x; exactly 0 for x < -126 (no denormals), saturates at 2^126.
-    static inline float exp2(float x) {
-        float xc = x < kMinExp ? kMinExp : x;
-        xc = xc > 126.0f ? 126.0f : xc;
-        const float magic = 12582912.0f;  // 1.5 * 2^23: rounds to nearest integer
-        float t = xc + magic;
-        float n = t - magic;
-        float f = xc - n;  // [-0.5, 0.5]
-        Int ni = bit_cast<Int>(t) - bit_cast<Int>(magic);
-        const float p = Exp2Poly<float>::horner(f);
-        float r = bit_cast<float>(bit_cast<Int>(p) + (ni << 23));
-        return x < kMinExp ? 0.0f : r;
-    }
-
-    // 2^x for x <= 0: x is clamped at the smallest normal exponent, so the
-    // result is never a denormal and never exactly 0 (2^-126 ~ 1e-38, far
-    // below anything that changes a sum of at least 1).  exp2 minus the
-    // selects it needs for arbitrary x.
-    static inline float exp2_nonpos(float x) {
-        const float xc = x < kMinExp ? kMinExp : x;
-        const float magic = 12582912.0f;
-        const float t = xc + magic;
-        const float f = xc - (t - magic);  // [-0.5, 0.5]
-        const Int ni = bit_cast<Int>(t) - bit_cast<Int>(magic);
-        return bit_cast<float>(bit_cast<Int>(Exp2Poly<float>::horner(f)) + (ni << 23));
-    }
-
-    // log2(y) for finite y > 0 (normal numbers).  Division-free (Cephes logf
-    // polynomial), since vector division is slow on most x86 cores.
-    static inline float log2(float y) {
-        Int bits = bit_cast<Int>(y);
-        Int e = ((bits >> 23) & 0xff) - 127;
-        float m = bit_cast<float>((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
-        bool big = m > 1.41421356f;
-        m = big ? m * 0.5f : m;
-        float ef = static_cast<float>(e) + (big ? 1.0f : 0.0f);
-        float x = m - 1.0f;  // [-0.293, 0.414]
-        float z = x * x;
-        float p = 7.0376836292e-2f;
-        p = p * x - 1.1514610310e-1f;
-        p = p * x + 1.1676998740e-1f;
-        p = p * x - 1.2420140846e-1f;
-        p = p * x + 1.4249322787e-1f;
-        p = p * x - 1.6668057665e-1f;
-        p = p * x + 2.0000714765e-1f;
-        p = p * x - 2.4999993993e-1f;
-        p = p * x + 3.3333331174e-1f;
-        float ln = x + (x * z * p - 0.5f * z);  // ln(m)
-        return ef + ln * static_cast<float>(kLog2e);
-    }
+    static constexpr UInt kMantissaMask = 0x007fffffu, kOneBits = 0x3f800000u;
 };
 
 template <>
-struct Math<double> {
+struct FloatBits<double> {
     using Int = int64_t;
     using UInt = uint64_t;
-    static constexpr double kMinExp = -1022.0;
+    static constexpr int kMantissaBits = 52;
+    static constexpr Int kExpMask = 0x7ff, kExpBias = 1023;
+    static constexpr double kMinExp = -1022.0, kMaxExp = 1022.0;
+    static constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52
+    static constexpr double kSqrt2 = 1.4142135623730951;
     static constexpr UInt kAbsMask = 0x7fffffffffffffffull;
     static constexpr UInt kInfBits = 0x7ff0000000000000ull;
+    static constexpr UInt kMantissaMask = 0x000fffffffffffffull, kOneBits = 0x3ff0000000000000ull;
+};
 
-    static inline double exp2(double x) {
-        double xc = x < kMinExp ? kMinExp : x;
-        xc = xc > 1022.0 ? 1022.0 : xc;
-        const double magic = 6755399441055744.0;  // 1.5 * 2^52
-        double t = xc + magic;
-        double n = t - magic;
-        double f = xc - n;  // [-0.5, 0.5]
-        Int ni = bit_cast<Int>(t) - bit_cast<Int>(magic);
-        const double p = Exp2Poly<double>::horner(f);
-        double r = bit_cast<double>(bit_cast<Int>(p) + (ni << 52));
-        return x < kMinExp ? 0.0 : r;
+// ln(m) for m in [sqrt(1/2), sqrt(2)): float by the Cephes logf polynomial
+// (division-free, since vector division is slow on most x86 cores), double by
+// the atanh series.
+inline float ln_reduced(float m) {
+    const float x = m - 1.0f;  // [-0.293, 0.414]
+    const float z = x * x;
+    float p = 7.0376836292e-2f;
+    p = p * x - 1.1514610310e-1f;
+    p = p * x + 1.1676998740e-1f;
+    p = p * x - 1.2420140846e-1f;
+    p = p * x + 1.4249322787e-1f;
+    p = p * x - 1.6668057665e-1f;
+    p = p * x + 2.0000714765e-1f;
+    p = p * x - 2.4999993993e-1f;
+    p = p * x + 3.3333331174e-1f;
+    return x + (x * z * p - 0.5f * z);
+}
+inline double ln_reduced(double m) {
+    const double z = (m - 1.0) / (m + 1.0);
+    return z * log2_series(z * z) * 2.0;
+}
+
+// exp2 / log2 of one float or double (the loops that call them vectorise).
+template <typename T>
+struct Math : FloatBits<T> {
+    using Bits = FloatBits<T>;
+    using typename Bits::Int;
+    using typename Bits::UInt;
+    using Bits::kMinExp;
+
+    // 2^x; exactly 0 for x < kMinExp (no denormals), saturates at 2^kMaxExp.
+    static inline T exp2(T x) {
+        T xc = x < kMinExp ? kMinExp : x;
+        xc = xc > Bits::kMaxExp ? Bits::kMaxExp : xc;
+        const T t = xc + Bits::kRound;
+        const T f = xc - (t - Bits::kRound);  // [-0.5, 0.5]
+        const Int ni = bit_cast<Int>(t) - bit_cast<Int>(Bits::kRound);
+        const T p = Exp2Poly<T>::horner(f);
+        const T r = bit_cast<T>(bit_cast<Int>(p) + (ni << Bits::kMantissaBits));
+        return x < kMinExp ? T(0) : r;
     }
 
-    // 2^x for x <= 0, never a denormal (see Math<float>::exp2_nonpos).
-    static inline double exp2_nonpos(double x) { return exp2(x < kMinExp ? kMinExp : x); }
+    // 2^x for x <= 0: x is clamped at the smallest normal exponent, so the
+    // result is never a denormal and never exactly 0 (2^-126 ~ 1e-38 in
+    // float, far below anything that changes a sum of at least 1).  exp2
+    // minus the selects it needs for arbitrary x.
+    static inline T exp2_nonpos(T x) {
+        const T xc = x < kMinExp ? kMinExp : x;
+        const T t = xc + Bits::kRound;
+        const T f = xc - (t - Bits::kRound);  // [-0.5, 0.5]
+        const Int ni = bit_cast<Int>(t) - bit_cast<Int>(Bits::kRound);
+        return bit_cast<T>(bit_cast<Int>(Exp2Poly<T>::horner(f)) + (ni << Bits::kMantissaBits));
+    }
 
-    static inline double log2(double y) {
-        Int bits = bit_cast<Int>(y);
-        Int e = ((bits >> 52) & 0x7ff) - 1023;
-        double m = bit_cast<double>((bits & 0x000fffffffffffffll) | 0x3ff0000000000000ll);
-        bool big = m > 1.4142135623730951;
-        m = big ? m * 0.5 : m;
-        double ef = static_cast<double>(e) + (big ? 1.0 : 0.0);
-        double z = (m - 1.0) / (m + 1.0);
-        double z2 = z * z;
-        const double p = log2_series(z2);
-        return ef + z * p * (2.0 * kLog2e);
+    // log2(y) for finite y > 0 (normal numbers): y = 2^e * m with m in
+    // [sqrt(1/2), sqrt(2)), then e + ln(m) log2(e).
+    static inline T log2(T y) {
+        const Int bits = bit_cast<Int>(y);
+        const Int e = ((bits >> Bits::kMantissaBits) & Bits::kExpMask) - Bits::kExpBias;
+        T m = bit_cast<T>(static_cast<Int>((static_cast<UInt>(bits) & Bits::kMantissaMask) |
+                                           Bits::kOneBits));  // [1, 2)
+        const bool big = m > Bits::kSqrt2;
+        m = big ? m * T(0.5) : m;
+        const T ef = static_cast<T>(e) + (big ? T(1) : T(0));
+        return ef + ln_reduced(m) * static_cast<T>(kLog2e);
     }
 };
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "core/isa.hpp"  // SEQLOSS_USE_<ISA>
 #if defined(SEQLOSS_USE_SSE2) || defined(SEQLOSS_USE_AVX2) || defined(SEQLOSS_USE_AVX512F)
@@ -264,86 +265,33 @@ struct Lanes {
     // Lane shifts across two consecutive vectors, built in registers: the
     // recursions use them instead of unaligned loads of the row just
     // stored, which would defeat store-to-load forwarding.
+    // window<K>(a, b) = lanes K .. K+N-1 of the concatenation [a, b].
+    template <int K>
+    static inline V window(V a, V b) {
+#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
+        return window_lanes<K>(a, b, std::make_integer_sequence<int, N>{});
+#else
+        T buf[2 * N];
+        store(buf, a);
+        store(buf + N, b);
+        return load(buf + K);
+#endif
+    }
     // [a[N-1], b[0], ..., b[N-2]]: b shifted up one lane, a's last lane in front
-    static inline V shift_in1(V a, V b) {
-#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
-        if constexpr (N == 16)
-            return __builtin_shufflevector(a, b, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30);
-        else if constexpr (N == 8)
-            return __builtin_shufflevector(a, b, 7, 8, 9, 10, 11, 12, 13, 14);
-        else if constexpr (N == 4)
-            return __builtin_shufflevector(a, b, 3, 4, 5, 6);
-        else if constexpr (N == 2)
-            return __builtin_shufflevector(a, b, 1, 2);
-        else
-            return a;  // unreachable
-#else
-        T buf[2 * N];
-        store(buf, a);
-        store(buf + N, b);
-        return load(buf + N - 1);
-#endif
-    }
+    static inline V shift_in1(V a, V b) { return window<N - 1>(a, b); }
     // [a[N-2], a[N-1], b[0], ..., b[N-3]]
-    static inline V shift_in2(V a, V b) {
-#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
-        if constexpr (N == 16)
-            return __builtin_shufflevector(a, b, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29);
-        else if constexpr (N == 8)
-            return __builtin_shufflevector(a, b, 6, 7, 8, 9, 10, 11, 12, 13);
-        else if constexpr (N == 4)
-            return __builtin_shufflevector(a, b, 2, 3, 4, 5);
-        else if constexpr (N == 2)
-            return __builtin_shufflevector(a, b, 0, 1);
-        else
-            return a;  // unreachable
-#else
-        T buf[2 * N];
-        store(buf, a);
-        store(buf + N, b);
-        return load(buf + N - 2);
-#endif
-    }
+    static inline V shift_in2(V a, V b) { return window<N - 2>(a, b); }
     // [a[1], ..., a[N-1], b[0]]: a shifted down one lane, b's first lane at the end
-    static inline V shift_out1(V a, V b) {
-#if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
-        if constexpr (N == 16)
-            return __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
-        else if constexpr (N == 8)
-            return __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8);
-        else if constexpr (N == 4)
-            return __builtin_shufflevector(a, b, 1, 2, 3, 4);
-        else if constexpr (N == 2)
-            return __builtin_shufflevector(a, b, 1, 2);
-        else
-            return a;  // unreachable
-#else
-        T buf[2 * N];
-        store(buf, a);
-        store(buf + N, b);
-        return load(buf + 1);
-#endif
-    }
+    static inline V shift_out1(V a, V b) { return window<1>(a, b); }
     // [a[2], ..., a[N-1], b[0], b[1]]
-    static inline V shift_out2(V a, V b) {
+    static inline V shift_out2(V a, V b) { return window<2>(a, b); }
+
 #if defined(SEQLOSS_GNU_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
-        if constexpr (N == 16)
-            return __builtin_shufflevector(a, b, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17);
-        else if constexpr (N == 8)
-            return __builtin_shufflevector(a, b, 2, 3, 4, 5, 6, 7, 8, 9);
-        else if constexpr (N == 4)
-            return __builtin_shufflevector(a, b, 2, 3, 4, 5);
-        else if constexpr (N == 2)
-            return __builtin_shufflevector(a, b, 2, 3);
-        else
-            return a;  // unreachable
-#else
-        T buf[2 * N];
-        store(buf, a);
-        store(buf + N, b);
-        return load(buf + 2);
-#endif
+    template <int K, int... J>
+    static inline V window_lanes(V a, V b, std::integer_sequence<int, J...>) {
+        return __builtin_shufflevector(a, b, (K + J)...);
     }
+#endif
 
     // Lane indices 0, 1, ..., N-1.
     static inline I iota() {
