@@ -31,6 +31,34 @@ namespace {
 //       distances as their max.
 // The top call has max = max(m, n).
 
+// Walk back from (n, m) over the recorded rows (W words each: bit c of row r
+// is rec[r * W + c / 64] >> (c % 64)), preferring a deletion, then an
+// insertion, then the diagonal (rapidfuzz's tie rule), and count them.
+inline void walk_back(const uint64_t* rec_vp, const uint64_t* rec_vn, int64_t W,
+                      const int32_t* rid, int64_t m, const int32_t* hid, int64_t n,
+                      int64_t& subs, int64_t& dels, int64_t& ins) {
+    auto bit = [W](const uint64_t* rec, int64_t row, int64_t col) {
+        return (rec[(size_t)row * W + (col >> 6)] >> (col & 63)) & 1;
+    };
+    int64_t row = n, col = m;
+    while (row && col) {
+        if (bit(rec_vp, row - 1, col - 1)) {  // deletion
+            ++dels;
+            --col;
+        } else {
+            --row;
+            if (row && bit(rec_vn, row - 1, col - 1)) {  // insertion
+                ++ins;
+            } else {  // hit or substitution
+                --col;
+                subs += rid[col] != hid[row];
+            }
+        }
+    }
+    dels += col;
+    ins += row;
+}
+
 // Direct backtrace over the recorded matrix (no affix stripping here).
 inline void direct_counts(const int32_t* rid, int64_t m, const int32_t* hid, int64_t n,
                           int32_t k, Scratch& s, int64_t& subs, int64_t& dels, int64_t& ins) {
@@ -51,23 +79,7 @@ inline void direct_counts(const int32_t* rid, int64_t m, const int32_t* hid, int
             RVP[j] = VP;
             RVN[j] = VN;
         }
-        int64_t row = n, col = m;
-        while (row && col) {
-            if ((RVP[row - 1] >> (col - 1)) & 1) {  // deletion
-                ++dels;
-                --col;
-            } else {
-                --row;
-                if (row && ((RVN[row - 1] >> (col - 1)) & 1)) {  // insertion
-                    ++ins;
-                } else {  // hit or substitution
-                    --col;
-                    subs += rid[col] != hid[row];
-                }
-            }
-        }
-        dels += col;
-        ins += row;
+        walk_back(RVP, RVN, 1, rid, m, hid, n, subs, dels, ins);
     } else {
         const int64_t W = (m + 63) >> 6;
         if ((double)n * (double)W * 16.0 > (double)(INT64_C(1) << 30))
@@ -89,26 +101,7 @@ inline void direct_counts(const int32_t* rid, int64_t m, const int32_t* hid, int
             std::memcpy(&s.rec_vp[(size_t)j * W], VP, sizeof(uint64_t) * W);
             std::memcpy(&s.rec_vn[(size_t)j * W], VN, sizeof(uint64_t) * W);
         }
-        auto bit = [W](const std::vector<uint64_t>& rec, int64_t row, int64_t col) {
-            return (rec[(size_t)row * W + (col >> 6)] >> (col & 63)) & 1;
-        };
-        int64_t row = n, col = m;
-        while (row && col) {
-            if (bit(s.rec_vp, row - 1, col - 1)) {  // deletion
-                ++dels;
-                --col;
-            } else {
-                --row;
-                if (row && bit(s.rec_vn, row - 1, col - 1)) {  // insertion
-                    ++ins;
-                } else {  // hit or substitution
-                    --col;
-                    subs += rid[col] != hid[row];
-                }
-            }
-        }
-        dels += col;
-        ins += row;
+        walk_back(s.rec_vp.data(), s.rec_vn.data(), W, rid, m, hid, n, subs, dels, ins);
     }
 }
 

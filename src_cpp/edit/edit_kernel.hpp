@@ -75,6 +75,30 @@ inline int64_t chunk_for(int64_t N, int n_threads) {
     return std::max<int64_t>(1, std::min<int64_t>(c, 256));
 }
 
+// Prefetch the used part (at most 2 KB per side) of pair `ahead`, if it
+// exists.  A macro, not a function: GCC deletes a call to a function whose
+// only effect is __builtin_prefetch (it counts as const).  Expects hd, rd,
+// hyp, ref, N and T in scope.
+#if defined(__GNUC__) || defined(__clang__)
+#define SEQLOSS_PREFETCH_PAIR(AHEAD)                                                        \
+    do {                                                                                   \
+        const int64_t ahead_ = (AHEAD);                                                    \
+        if (ahead_ < N) {                                                                  \
+            const char* hn_ = (const char*)(hd + seq_start(hyp, ahead_));                  \
+            const char* rn_ = (const char*)(rd + seq_start(ref, ahead_));                  \
+            const int64_t hb_ = std::min<int64_t>(hyp.lengths[ahead_] * (int64_t)sizeof(T), 2048); \
+            const int64_t rb_ = std::min<int64_t>(ref.lengths[ahead_] * (int64_t)sizeof(T), 2048); \
+            for (int64_t o_ = 0; o_ < hb_; o_ += 64) __builtin_prefetch(hn_ + o_);        \
+            for (int64_t o_ = 0; o_ < rb_; o_ += 64) __builtin_prefetch(rn_ + o_);        \
+        }                                                                                  \
+    } while (0)
+#else
+#define SEQLOSS_PREFETCH_PAIR(AHEAD) ((void)0)
+#endif
+
+// Offset of sequence i of one side (see SeqBatch).
+inline int64_t seq_start(const SeqBatch& b, int64_t i) { return b.offsets ? b.offsets[i] : i * b.stride; }
+
 template <typename T>
 void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, int64_t* out,
                          int n_threads) {
@@ -118,23 +142,11 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
 #endif
         const int64_t end = std::min(N, (b + 1) * block);
         for (int64_t i = b * block; i < end; ++i) {
-#if defined(__GNUC__) || defined(__clang__)
-            // written out here: GCC deletes a call to a function whose only
-            // effect is __builtin_prefetch (it counts as const)
-            const int64_t ahead = i + prefetch_ahead;
-            if (ahead < N) {
-                const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
-                const char* rn = (const char*)(rd + (ref.offsets ? ref.offsets[ahead] : ahead * ref.stride));
-                const int64_t hb = std::min<int64_t>(hyp.lengths[ahead] * (int64_t)sizeof(T), 2048);
-                const int64_t rb = std::min<int64_t>(ref.lengths[ahead] * (int64_t)sizeof(T), 2048);
-                for (int64_t o = 0; o < hb; o += 64) __builtin_prefetch(hn + o);
-                for (int64_t o = 0; o < rb; o += 64) __builtin_prefetch(rn + o);
-            }
-#endif
+            SEQLOSS_PREFETCH_PAIR(i + prefetch_ahead);
             const T *p, *t;
             int64_t pm, tn;
-            strip_pair(hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride), hyp.lengths[i],
-                       rd + (ref.offsets ? ref.offsets[i] : i * ref.stride), ref.lengths[i], p, pm,
+            strip_pair(hd + seq_start(hyp, i), hyp.lengths[i],
+                       rd + seq_start(ref, i), ref.lengths[i], p, pm,
                        t, tn);
             if (pm == 0) {
                 out[i] = tn;
@@ -162,23 +174,11 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
 #else
     const int64_t chunk = long_pairs ? 1 : chunk_for(N, n_threads);
     parallel_pairs(N, n_threads, chunk, [&](int64_t i, Scratch& s) {
-#if defined(__GNUC__) || defined(__clang__)
         // pairs are memory-latency bound (the suffix check touches the rows'
-        // ends first): fetch the used part of a pair a few places ahead.
-        // Written out here: GCC deletes a call to a function whose only
-        // effect is __builtin_prefetch (it counts as const).
-        const int64_t ahead = i + 6;
-        if (ahead < N) {
-            const char* hn = (const char*)(hd + (hyp.offsets ? hyp.offsets[ahead] : ahead * hyp.stride));
-            const char* rn = (const char*)(rd + (ref.offsets ? ref.offsets[ahead] : ahead * ref.stride));
-            const int64_t hb = std::min<int64_t>(hyp.lengths[ahead] * (int64_t)sizeof(T), 2048);
-            const int64_t rb = std::min<int64_t>(ref.lengths[ahead] * (int64_t)sizeof(T), 2048);
-            for (int64_t o = 0; o < hb; o += 64) __builtin_prefetch(hn + o);
-            for (int64_t o = 0; o < rb; o += 64) __builtin_prefetch(rn + o);
-        }
-#endif
-        const T* h = hd + (hyp.offsets ? hyp.offsets[i] : i * hyp.stride);
-        const T* r = rd + (ref.offsets ? ref.offsets[i] : i * ref.stride);
+        // ends first): fetch the used part of a pair a few places ahead
+        SEQLOSS_PREFETCH_PAIR(i + 6);
+        const T* h = hd + seq_start(hyp, i);
+        const T* r = rd + seq_start(ref, i);
         out[i] = pair_distance(h, hyp.lengths[i], r, ref.lengths[i], s);
     });
 #endif
