@@ -9,6 +9,7 @@
 // Accuracy: exp2 ~1.5 ulp, log2 ~2 ulp (float); ~2 ulp (double).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -32,6 +33,16 @@ inline To bit_cast(From v) {
 constexpr double kLog2e = 1.4426950408889634074;  // log2(e)
 constexpr double kLn2 = 0.6931471805599453094;     // ln(2)
 
+// Horner's scheme for sum_k c[K-1-k] x^k (c from the highest power down), for
+// scalars and vectors alike (V: T or a vector of T).
+template <typename V, typename T, std::size_t K>
+SEQLOSS_INLINE V horner_poly(V x, const T (&c)[K]) {
+    static_assert(K >= 2, "a polynomial of degree >= 1");
+    V p = x * c[0] + c[1];
+    for (std::size_t k = 2; k < K; ++k) p = p * x + c[k];
+    return p;
+}
+
 // The exp2 polynomial, written once for scalars and vectors: V is T or a
 // vector of T (GNU vector or simd::Pack; only products and sums with T
 // constants), so fm::Math<T>::exp2 here and simd::Block<T>::exp2
@@ -48,12 +59,8 @@ struct Exp2Poly<float> {
     // Horner's scheme (the scalar loops the auto-vectoriser takes).
     template <typename V>
     static inline V horner(V f) {
-        V p = f * c6 + c5;
-        p = p * f + c4;
-        p = p * f + c3;
-        p = p * f + c2;
-        p = p * f + c1;
-        return p * f + 1.0f;
+        static constexpr float kHigh[] = {c6, c5, c4, c3, c2, c1, 1.0f};
+        return horner_poly(f, kHigh);
     }
     // Estrin's scheme: a shorter dependency chain than Horner's (the CTC
     // recursions are latency-bound for short label sequences); rounds
@@ -75,20 +82,11 @@ struct Exp2Poly<double> {
     // [-0.5, 0.5]), Horner's scheme.
     template <typename V>
     static inline V horner(V f) {
-        const V a = f * 0.6931471805599453094;  // ln 2
-        V p = a * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
-        p = p * a + 1.0 / 39916800.0;
-        p = p * a + 1.0 / 3628800.0;
-        p = p * a + 1.0 / 362880.0;
-        p = p * a + 1.0 / 40320.0;
-        p = p * a + 1.0 / 5040.0;
-        p = p * a + 1.0 / 720.0;
-        p = p * a + 1.0 / 120.0;
-        p = p * a + 1.0 / 24.0;
-        p = p * a + 1.0 / 6.0;
-        p = p * a + 0.5;
-        p = p * a + 1.0;
-        return p * a + 1.0;
+        static constexpr double kHigh[] = {
+            1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+            1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+            1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};  // 1 / k!, k = 13 .. 0
+        return horner_poly(f * 0.6931471805599453094, kHigh);  // e^(f ln 2)
     }
 };
 
@@ -96,17 +94,10 @@ struct Exp2Poly<double> {
 // Horner's scheme; V as for Exp2Poly.
 template <typename V>
 inline V log2_series(V z2) {
-    V p = z2 * (1.0 / 23.0) + 1.0 / 21.0;
-    p = p * z2 + 1.0 / 19.0;
-    p = p * z2 + 1.0 / 17.0;
-    p = p * z2 + 1.0 / 15.0;
-    p = p * z2 + 1.0 / 13.0;
-    p = p * z2 + 1.0 / 11.0;
-    p = p * z2 + 1.0 / 9.0;
-    p = p * z2 + 1.0 / 7.0;
-    p = p * z2 + 1.0 / 5.0;
-    p = p * z2 + 1.0 / 3.0;
-    return p * z2 + 1.0;
+    static constexpr double kHigh[] = {1.0 / 23.0, 1.0 / 21.0, 1.0 / 19.0, 1.0 / 17.0,
+                                       1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0,
+                                       1.0 / 7.0,  1.0 / 5.0,  1.0 / 3.0,  1.0};
+    return horner_poly(z2, kHigh);
 }
 
 // IEEE layout facts of float / double.

@@ -73,29 +73,33 @@ inline To bits(From v) {
 
 #else  // portable fallback: element-wise operators on an array
 
+// Element-wise binary operators of an array-backed pack (Pack, IPack):
+// pack op pack, pack op scalar, and (with BOTH) scalar op pack.
+#define SEQLOSS_ELEMENTWISE_OP(P, op)                                 \
+    friend P operator op(P a, P b) {                                  \
+        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b.v[i];        \
+        return a;                                                     \
+    }                                                                 \
+    friend P operator op(P a, E b) {                                  \
+        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b;             \
+        return a;                                                     \
+    }
+#define SEQLOSS_ELEMENTWISE_OP_BOTH(P, op)                            \
+    SEQLOSS_ELEMENTWISE_OP(P, op)                                     \
+    friend P operator op(E a, P b) {                                  \
+        for (int i = 0; i < N; ++i) b.v[i] = a op b.v[i];             \
+        return b;                                                     \
+    }
+
 template <typename E, int N>
 struct Pack {
     E v[N];
     E& operator[](int i) { return v[i]; }
     E operator[](int i) const { return v[i]; }
-#define SEQLOSS_PACK_OP(op)                                                       \
-    friend Pack operator op(Pack a, Pack b) {                                     \
-        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b.v[i];                    \
-        return a;                                                                 \
-    }                                                                             \
-    friend Pack operator op(Pack a, E b) {                                        \
-        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b;                         \
-        return a;                                                                 \
-    }                                                                             \
-    friend Pack operator op(E a, Pack b) {                                        \
-        for (int i = 0; i < N; ++i) b.v[i] = a op b.v[i];                         \
-        return b;                                                                 \
-    }
-    SEQLOSS_PACK_OP(+)
-    SEQLOSS_PACK_OP(-)
-    SEQLOSS_PACK_OP(*)
-    SEQLOSS_PACK_OP(/)
-#undef SEQLOSS_PACK_OP
+    SEQLOSS_ELEMENTWISE_OP_BOTH(Pack, +)
+    SEQLOSS_ELEMENTWISE_OP_BOTH(Pack, -)
+    SEQLOSS_ELEMENTWISE_OP_BOTH(Pack, *)
+    SEQLOSS_ELEMENTWISE_OP_BOTH(Pack, /)
     Pack& operator+=(Pack b) { return *this = *this + b; }
 };
 
@@ -104,21 +108,11 @@ struct IPack {
     E v[N];
     E& operator[](int i) { return v[i]; }
     E operator[](int i) const { return v[i]; }
-#define SEQLOSS_IPACK_OP(op)                                \
-    friend IPack operator op(IPack a, IPack b) {            \
-        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b.v[i]; \
-        return a;                                           \
-    }                                                       \
-    friend IPack operator op(IPack a, E b) {                \
-        for (int i = 0; i < N; ++i) a.v[i] = a.v[i] op b;   \
-        return a;                                           \
-    }
-    SEQLOSS_IPACK_OP(&)
-    SEQLOSS_IPACK_OP(|)
-    SEQLOSS_IPACK_OP(^)
-    SEQLOSS_IPACK_OP(+)
-    SEQLOSS_IPACK_OP(-)
-#undef SEQLOSS_IPACK_OP
+    SEQLOSS_ELEMENTWISE_OP(IPack, &)
+    SEQLOSS_ELEMENTWISE_OP(IPack, |)
+    SEQLOSS_ELEMENTWISE_OP(IPack, ^)
+    SEQLOSS_ELEMENTWISE_OP(IPack, +)
+    SEQLOSS_ELEMENTWISE_OP(IPack, -)
     friend IPack operator<<(IPack a, int s) {
         for (int i = 0; i < N; ++i)
             a.v[i] = static_cast<E>(static_cast<std::make_unsigned_t<E>>(a.v[i]) << s);
@@ -142,6 +136,8 @@ struct IPack {
     SEQLOSS_IPACK_CMP(!=)
 #undef SEQLOSS_IPACK_CMP
 };
+#undef SEQLOSS_ELEMENTWISE_OP_BOTH
+#undef SEQLOSS_ELEMENTWISE_OP
 
 template <typename T>
 struct Types;

@@ -196,6 +196,26 @@ constexpr int64_t short_simd_max_tokens() {
 // row(j) points at the padded mask row of text token j: word w + 1 holds the
 // match bits of pattern rows 64 w .. 64 w + 63, words 0 and W + 1 are zero,
 // so the window at padded bit position pos is two loads and a funnel shift.
+// One step of the banded recurrence: the window of the match row r at padded
+// bit position pos, then the horizontal deltas HP / HN (before the window
+// moves) and the new VP / VN.
+struct BandStep {
+    uint64_t HP, HN, D0;
+};
+SEQLOSS_INLINE BandStep band_step(const uint64_t* r, int64_t pos, uint64_t& VP, uint64_t& VN) {
+    const int64_t w = pos >> 6;
+    const int sh = (int)(pos & 63);
+    const uint64_t X = (r[w] >> sh) | ((r[w + 1] << 1) << (63 - sh));
+    BandStep st;
+    st.D0 = (((X & VP) + VP) ^ VP) | X | VN;
+    st.HP = VN | ~(st.D0 | VP);
+    st.HN = st.D0 & VP;
+    const uint64_t D1 = st.D0 >> 1;
+    VP = st.HN | ~(D1 | st.HP);
+    VN = D1 & st.HP;
+    return st;
+}
+
 template <typename RowFn>
 inline int64_t lev_small_band(int64_t m, int64_t n, int64_t k, RowFn row) {
     uint64_t VP = ~UINT64_C(0) << (63 - k), VN = 0;
@@ -204,33 +224,15 @@ inline int64_t lev_small_band(int64_t m, int64_t n, int64_t k, RowFn row) {
     int64_t pos = k + 1;  // padded bit position of window bit 0 at this step
     int64_t j = 0;
     for (; j < m - k; ++j, ++pos) {
-        const uint64_t* r = row(j);
-        const int64_t w = pos >> 6;
-        const int sh = (int)(pos & 63);
-        const uint64_t X = (r[w] >> sh) | ((r[w + 1] << 1) << (63 - sh));
-        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X | VN;
-        const uint64_t HP = VN | ~(D0 | VP);
-        const uint64_t HN = D0 & VP;
-        dist += (int64_t)((~D0) >> 63);
+        const BandStep st = band_step(row(j), pos, VP, VN);
+        dist += (int64_t)((~st.D0) >> 63);
         if (dist > brk) return k + 1;
-        const uint64_t D1 = D0 >> 1;
-        VP = HN | ~(D1 | HP);
-        VN = D1 & HP;
     }
     int sh_row = 62;  // window bit of DP row m
     for (; j < n; ++j, ++pos, --sh_row) {
-        const uint64_t* r = row(j);
-        const int64_t w = pos >> 6;
-        const int sh = (int)(pos & 63);
-        const uint64_t X = (r[w] >> sh) | ((r[w + 1] << 1) << (63 - sh));
-        const uint64_t D0 = (((X & VP) + VP) ^ VP) | X | VN;
-        const uint64_t HP = VN | ~(D0 | VP);
-        const uint64_t HN = D0 & VP;
-        dist += (int64_t)((HP >> sh_row) & 1) - (int64_t)((HN >> sh_row) & 1);
+        const BandStep st = band_step(row(j), pos, VP, VN);
+        dist += (int64_t)((st.HP >> sh_row) & 1) - (int64_t)((st.HN >> sh_row) & 1);
         if (dist > brk) return k + 1;
-        const uint64_t D1 = D0 >> 1;
-        VP = HN | ~(D1 | HP);
-        VN = D1 & HP;
     }
     return dist <= k ? dist : k + 1;
 }

@@ -141,23 +141,25 @@ SEQLOSS_OMP_SIMD()
 
 // Horizontal reductions: fold the kLanes lanes onto 8 with an element-wise loop
 // (one or two vector operations), then finish the 8 in scalar code.
-template <typename T, int kLanes>
-inline double hsum(const T* v) {
+template <int kLanes, typename T, typename Op>
+SEQLOSS_INLINE void fold_to_8(const T* v, T* t, Op op) {
     static_assert(kLanes % 8 == 0, "lane count must be a multiple of 8");
-    alignas(64) T t[8];
     for (int j = 0; j < 8; ++j) t[j] = v[j];
     for (int i = 8; i < kLanes; i += 8)
-        for (int j = 0; j < 8; ++j) t[j] += v[i + j];
+        for (int j = 0; j < 8; ++j) t[j] = op(t[j], v[i + j]);
+}
+
+template <typename T, int kLanes>
+inline double hsum(const T* v) {
+    alignas(64) T t[8];
+    fold_to_8<kLanes>(v, t, [](T a, T b) { return a + b; });
     return static_cast<double>(((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7])));
 }
 
 template <typename T, int kLanes>
 inline T hmax(const T* v) {
-    static_assert(kLanes % 8 == 0, "lane count must be a multiple of 8");
     alignas(64) T t[8];
-    for (int j = 0; j < 8; ++j) t[j] = v[j];
-    for (int i = 8; i < kLanes; i += 8)
-        for (int j = 0; j < 8; ++j) t[j] = v[i + j] > t[j] ? v[i + j] : t[j];
+    fold_to_8<kLanes>(v, t, [](T a, T b) { return b > a ? b : a; });
     T m = t[0];
     for (int j = 1; j < 8; ++j) m = t[j] > m ? t[j] : m;
     return m;
