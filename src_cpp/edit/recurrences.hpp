@@ -262,6 +262,17 @@ inline int64_t lev_block_fixed_rows(int64_t m, int64_t n, RowFn row) {
 // the row the score follows).
 constexpr int64_t kSmallBand = 31;
 
+// Smallest and largest value of p[0, m), m >= 1, as int64.
+template <typename T>
+inline void value_range(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
+    lo = hi = (int64_t)p[0];
+    for (int64_t i = 1; i < m; ++i) {
+        const int64_t v = (int64_t)p[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+}
+
 // 65..256 pattern tokens: one padded mask table (value-indexed when the
 // pattern's values span a small range, else on dense ids), the single-word
 // band when the lengths allow a distance <= kSmallBand, else (or when the
@@ -269,12 +280,8 @@ constexpr int64_t kSmallBand = 31;
 template <int W, typename T>
 int64_t lev_medium(const T* p, int64_t m, const T* t, int64_t n, Scratch& s, bool try_band) {
     constexpr int64_t stride = W + 2;
-    int64_t lo = (int64_t)p[0], hi = lo;
-    for (int64_t i = 1; i < m; ++i) {
-        const int64_t v = (int64_t)p[i];
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
+    int64_t lo, hi;
+    value_range(p, m, lo, hi);
     const uint64_t range = (uint64_t)hi - (uint64_t)lo;
     const bool band = try_band && n - m <= kSmallBand;
     if (range < 256 && (range + 2) * (uint64_t)stride <= 512) {
@@ -350,12 +357,8 @@ int64_t stripped_distance(const T* p, int64_t pm, const T* t, int64_t tn, Scratc
         if (pm > 16) {
             // many SIMD compares per token: a value-indexed table is cheaper
             // when the pattern's values span a tiny range (characters)
-            int64_t lo = (int64_t)p[0], hi = lo;
-            for (int64_t i = 1; i < pm; ++i) {
-                const int64_t v = (int64_t)p[i];
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-            }
+            int64_t lo, hi;
+            value_range(p, pm, lo, hi);
             const uint64_t range = (uint64_t)hi - (uint64_t)lo;
             if (range < 128) return lev_short_direct(p, pm, t, tn, lo, range);
         }
