@@ -11,7 +11,6 @@ else goes through the general Python path (seqloss/ctc.py).
 """
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release,
                              PyObject_GetBuffer)
-from libc.math cimport NAN
 from libc.stdint cimport int64_t
 from libcpp cimport bool as cbool
 from libcpp.vector cimport vector
@@ -46,6 +45,10 @@ cdef extern from "ctc/ctc.hpp" namespace "seqloss":
     void ctc_loss_f32(const CtcArgs&) except + nogil
     void ctc_loss_f64(const CtcArgs&) except + nogil
     void install_ctc_kernels(int level, const void* table) except +
+
+cdef extern from "core/reduce.hpp" namespace "seqloss":
+    double reduce_losses "seqloss::reduce_items"(const double* v, const int64_t* lengths,
+                                                   int64_t n, int reduction) nogil
 
 cdef extern from "core/threads.hpp" namespace "seqloss":
     int max_threads() nogil
@@ -125,22 +128,6 @@ cdef int check_items(int64_t T, int64_t N, int64_t C, const int64_t* targets,
                 where[2] = v
                 return E_LABEL_RANGE if v != blank else E_LABEL_BLANK
     return 0
-
-
-cdef double reduce_losses(const double* losses, const int64_t* tl, int64_t N,
-                          int reduction) noexcept nogil:
-    """Mean or sum of the per-item losses, in float64 and a fixed order."""
-    cdef double total = 0.0
-    cdef int64_t n
-    if reduction == R_SUM:
-        for n in range(N):
-            total += losses[n]
-        return total
-    if N == 0:
-        return NAN
-    for n in range(N):
-        total += losses[n] / (tl[n] if tl[n] > 0 else 1)
-    return total / N
 
 
 cdef void fill_args(CtcArgs& args, int64_t T, int64_t N, int64_t C, int64_t stride_t,

@@ -27,13 +27,11 @@ and ``REDUCTIONS`` from here, so the limits have one source; when a fast path
 finds an invalid length or label it raises through ``ctc_item_error`` here.
 
 Reductions: the table (``REDUCTIONS``, codes shared with ``Reduction`` in
-src_cpp/softmax.hpp) and its check live here.  The arithmetic stays next to
-the kernels that need it: CTC's mean/sum of per-item losses is a fixed-order
-float64 loop in ``_ctc.pyx`` (one place, used by its fast and general paths);
-cross-entropy's weighted mean is fused into the C++ kernel (it needs the
-per-row weights the kernel already reads); WER/CER are corpus ratios of
-summed counts (``edit_distance.error_rates``), not a mean of per-item values.
-Moving either into Python would cost a pass over the data and change bits.
+src_cpp/core/reduce.hpp) and its check live here; the arithmetic is
+src_cpp/core/reduce.hpp (fixed-order float64 sums: CTC's per-item mean/sum,
+cross-entropy's sum of row contributions, whose weighted-mean normaliser the
+C++ kernel folds into each row).  WER/CER are corpus ratios of summed counts
+(``edit_distance.error_rates``), not a mean of per-item values.
 """
 from __future__ import annotations
 
@@ -55,7 +53,7 @@ __all__ = [
 MAX_THREADS = 1024          # n_threads limit (or OpenMP's maximum, if larger)
 MAX_CLASSES = 2**31 - 1     # classes per row the kernels index with int32
 INT64_MAX = 2**63 - 1
-REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}  # = seqloss::Reduction in softmax.hpp
+REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}  # = seqloss::Reduction in src_cpp/core/reduce.hpp
 
 _ndarray = np.ndarray
 _INT64 = np.dtype(np.int64)

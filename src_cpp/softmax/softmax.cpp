@@ -108,10 +108,8 @@ double finish(const CeArgs<T>& a, const std::vector<double>& contrib, bool nan_m
         for (int64_t n = 0; n < a.n_rows; ++n) a.loss_rows[n] = static_cast<T>(contrib[n]);
         return 0.0;
     }
-    double total = 0.0;
-    for (int64_t n = 0; n < a.n_rows; ++n) total += contrib[n];  // fixed order
-    if (nan_mean) total = std::numeric_limits<double>::quiet_NaN();
-    return total;
+    if (nan_mean) return std::numeric_limits<double>::quiet_NaN();
+    return sum_in_order(contrib.data(), a.n_rows);
 }
 
 }  // namespace

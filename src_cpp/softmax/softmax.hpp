@@ -31,10 +31,9 @@
 #include <cstdint>
 
 #include "core/isa.hpp"
+#include "core/reduce.hpp"
 
 namespace seqloss {
-
-enum class Reduction : int { None = 0, Mean = 1, Sum = 2 };
 
 template <typename T>
 struct CeArgs {
