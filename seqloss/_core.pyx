@@ -128,5 +128,8 @@ def pool_stats():
 
 
 def release_memory():
-    """Free the cached output blocks (gradients returned earlier and since dropped)."""
+    """Free the memory seqloss keeps for reuse: the pooled output blocks (gradients
+    returned earlier and since dropped) and the kernels' cached large scratch blocks."""
     pool_release()
+    from . import _isa
+    _isa.release_scratch()

@@ -55,6 +55,12 @@ def simd_level():
     return _LEVEL
 
 
+def release_scratch():
+    """Free the cached large scratch blocks of every loaded kernel module."""
+    for _, module in _MODULES:
+        module.release_scratch()
+
+
 def tables(family):
     """``[(level, capsule), ...]`` of one kernel family, for every loaded level."""
     return [(level, getattr(module, family)) for level, module in _MODULES]

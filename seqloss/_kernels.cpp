@@ -14,14 +14,27 @@
 #define SEQLOSS_CAT2(a, b) a##b
 #define SEQLOSS_CAT(a, b) SEQLOSS_CAT2(a, b)
 
+#include "core/memory.hpp"
+
 namespace {
+
+PyObject* release_scratch(PyObject*, PyObject*) {
+    seqloss::scratch_cache().clear();
+    Py_RETURN_NONE;
+}
+
+PyMethodDef methods[] = {
+    {"release_scratch", release_scratch, METH_NOARGS,
+     "Free the cached large scratch blocks of this module's kernels."},
+    {nullptr, nullptr, 0, nullptr},
+};
 
 PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     "seqloss._kernels_" SEQLOSS_ISA_NAME,
     "seqloss kernels compiled for the '" SEQLOSS_ISA_NAME "' instruction-set level.",
     -1,
-    nullptr,
+    methods,
 };
 
 int add_table(PyObject* m, const char* attr, const char* capsule_name, const void* table) {
