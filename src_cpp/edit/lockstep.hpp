@@ -294,42 +294,60 @@ inline int small_values_width(const T* p, int64_t m, int64_t mmax) {
     return over1 == 0 ? 1 : over2 == 0 ? 2 : 0;
 }
 
+// The 512-bit lane operations min_max needs, per token type: 8 signed 64-bit
+// lanes, 16 signed 32-bit lanes, or unsigned 1/2/4-byte tokens widened to 16
+// unsigned 32-bit lanes.
+template <typename T, typename = void>
+struct MinMaxLanes {  // unsigned tokens of 1, 2 or 4 bytes
+    static constexpr int kN = 16;
+    static __m512i splat(T v) { return _mm512_set1_epi32((int)(uint32_t)v); }
+    static __m512i load(__m512i fill, uint64_t k, const T* p) {
+        return _mm512_mask_mov_epi32(fill, (__mmask16)k, load16_as32(p, (__mmask16)k));
+    }
+    static __m512i min(__m512i a, __m512i b) { return _mm512_min_epu32(a, b); }
+    static __m512i max(__m512i a, __m512i b) { return _mm512_max_epu32(a, b); }
+    static int64_t reduce_min(__m512i v) { return (int64_t)(uint32_t)_mm512_reduce_min_epu32(v); }
+    static int64_t reduce_max(__m512i v) { return (int64_t)(uint32_t)_mm512_reduce_max_epu32(v); }
+};
+template <typename T>
+struct MinMaxLanes<T, std::enable_if_t<sizeof(T) == 8>> {
+    static constexpr int kN = 8;
+    static __m512i splat(T v) { return _mm512_set1_epi64((long long)v); }
+    static __m512i load(__m512i fill, uint64_t k, const T* p) {
+        return _mm512_mask_loadu_epi64(fill, (__mmask8)k, p);
+    }
+    static __m512i min(__m512i a, __m512i b) { return _mm512_min_epi64(a, b); }
+    static __m512i max(__m512i a, __m512i b) { return _mm512_max_epi64(a, b); }
+    static int64_t reduce_min(__m512i v) { return _mm512_reduce_min_epi64(v); }
+    static int64_t reduce_max(__m512i v) { return _mm512_reduce_max_epi64(v); }
+};
+template <typename T>
+struct MinMaxLanes<T, std::enable_if_t<sizeof(T) == 4 && std::is_signed<T>::value>> {
+    static constexpr int kN = 16;
+    static __m512i splat(T v) { return _mm512_set1_epi32((int)v); }
+    static __m512i load(__m512i fill, uint64_t k, const T* p) {
+        return _mm512_mask_loadu_epi32(fill, (__mmask16)k, p);
+    }
+    static __m512i min(__m512i a, __m512i b) { return _mm512_min_epi32(a, b); }
+    static __m512i max(__m512i a, __m512i b) { return _mm512_max_epi32(a, b); }
+    static int64_t reduce_min(__m512i v) { return _mm512_reduce_min_epi32(v); }
+    static int64_t reduce_max(__m512i v) { return _mm512_reduce_max_epi32(v); }
+};
+
 // smallest and largest value of p[0, m)
 template <typename T>
 inline void min_max(const T* p, int64_t m, int64_t& lo, int64_t& hi) {
-    if constexpr (sizeof(T) == 8) {
-        const __m512i first = _mm512_set1_epi64((long long)p[0]);
-        __m512i vmin = first, vmax = first;
-        for (int64_t c = 0; c < m; c += 8) {
-            const __m512i v = _mm512_mask_loadu_epi64(first, (__mmask8)(low_bits(m - c) & 0xFF), p + c);
-            vmin = _mm512_min_epi64(vmin, v);
-            vmax = _mm512_max_epi64(vmax, v);
-        }
-        lo = _mm512_reduce_min_epi64(vmin);
-        hi = _mm512_reduce_max_epi64(vmax);
-    } else if constexpr (sizeof(T) == 4 && std::is_signed<T>::value) {
-        const __m512i first = _mm512_set1_epi32((int)p[0]);
-        __m512i vmin = first, vmax = first;
-        for (int64_t c = 0; c < m; c += 16) {
-            const __m512i v = _mm512_mask_loadu_epi32(first, (__mmask16)(low_bits(m - c) & 0xFFFF), p + c);
-            vmin = _mm512_min_epi32(vmin, v);
-            vmax = _mm512_max_epi32(vmax, v);
-        }
-        lo = _mm512_reduce_min_epi32(vmin);
-        hi = _mm512_reduce_max_epi32(vmax);
-    } else {
-        // unsigned tokens of 1, 2 or 4 bytes, as 32-bit lanes
-        const __m512i first = _mm512_set1_epi32((int)(uint32_t)p[0]);
-        __m512i vmin = first, vmax = first;
-        for (int64_t c = 0; c < m; c += 16) {
-            const __mmask16 k = (__mmask16)(low_bits(m - c) & 0xFFFF);
-            const __m512i v = _mm512_mask_mov_epi32(first, k, load16_as32(p + c, k));
-            vmin = _mm512_min_epu32(vmin, v);
-            vmax = _mm512_max_epu32(vmax, v);
-        }
-        lo = (int64_t)(uint32_t)_mm512_reduce_min_epu32(vmin);
-        hi = (int64_t)(uint32_t)_mm512_reduce_max_epu32(vmax);
+    using Lanes = MinMaxLanes<T>;
+    constexpr uint64_t kAll = (uint64_t(1) << Lanes::kN) - 1;
+    const __m512i first = Lanes::splat(p[0]);
+    __m512i vmin = first, vmax = first;
+    for (int64_t c = 0; c < m; c += Lanes::kN) {
+        const __m512i v = Lanes::load(first, low_bits(m - c) & kAll, p + c);
+        vmin = Lanes::min(vmin, v);
+        vmax = Lanes::max(vmax, v);
     }
+    lo = Lanes::reduce_min(vmin);
+    hi = Lanes::reduce_max(vmax);
 }
 #endif
 
