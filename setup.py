@@ -185,7 +185,7 @@ class BuildExt(build_ext):
                 jobs.append((ext, src, obj, base + omp + isa + extra, out_dir))
                 objects.append(obj)
             ext.seqloss_objects = objects
-            ext.seqloss_macros = macros
+
         def needs_compile(job):
             recorded = _depfile_deps(job[2])
             return self.force or _stale(job[2], [job[1]] + (headers if recorded is None
@@ -193,7 +193,11 @@ class BuildExt(build_ext):
 
         stale = [j for j in jobs if needs_compile(j)]
         total = len(stale)
-        n_jobs = int(os.environ.get("SEQLOSS_JOBS", "0") or 0) or (os.cpu_count() or 1)
+        jobs_env = os.environ.get("SEQLOSS_JOBS", "").strip()
+        if jobs_env and not jobs_env.isdigit():
+            raise SystemExit("seqloss: SEQLOSS_JOBS must be a whole number of jobs, but got %r"
+                             % jobs_env)
+        n_jobs = int(jobs_env or 0) or (os.cpu_count() or 1)
         print("seqloss: compiling %d of %d sources with %d jobs" % (total, len(jobs), n_jobs),
               flush=True)
         done = [0]
