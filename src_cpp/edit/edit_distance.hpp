@@ -82,6 +82,27 @@ void error_counts_batch(const TextRef* hyps /* (N,) */, const TextRef* refs /* (
                         int64_t n_pairs, int word_unit, int64_t* counts /* (N, 6) */,
                         int n_threads);
 
+// One sentence pair as token ids, for the error-count kernel: reference
+// tokens ref_ids[0, n_ref) and hypothesis tokens hyp_ids[0, n_hyp), equal ids
+// iff equal tokens; reference ids are < n_ids, a hypothesis token absent from
+// the reference gets n_ids.  Produced by the Tokenizer (edit_distance.cpp,
+// compiled once, into seqloss._edit) in the scratch `state` of the calling
+// thread: valid until that state's next use.
+struct PairTokens {
+    const int32_t* ref_ids;
+    int64_t n_ref;
+    const int32_t* hyp_ids;
+    int64_t n_hyp;
+    int32_t n_ids;
+};
+// tokenize: word_unit != 0: jiwer's default word transform (see above); 0:
+// strip, then every code point.  thread_state: the calling thread's scratch
+// for it (fetched once per thread and call, not per pair).
+struct Tokenizer {
+    void* (*thread_state)();
+    PairTokens (*tokenize)(void* state, const TextRef& hyp, const TextRef& ref, int word_unit);
+};
+
 // The kernel table of one instruction-set level (see core/dispatch.hpp).
 struct EditKernels {
     void (*levenshtein_batch)(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
@@ -89,7 +110,7 @@ struct EditKernels {
     int64_t (*levenshtein_pair)(int token_type, const void* hyp, int64_t hyp_len,
                                 const void* ref, int64_t ref_len);
     void (*error_counts)(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
-                         int word_unit, int64_t* counts, int n_threads);
+                         int word_unit, int64_t* counts, int n_threads, const Tokenizer& tokenizer);
 };
 
 // Installs the table of `level` (0 base, 1 avx2, 2 avx512); called at import.

@@ -6,7 +6,8 @@
 // edit/scratch.hpp (per-thread memory), edit/compare.hpp (compares, affix
 // stripping, dense ids), edit/recurrences.hpp (single-pair recurrences),
 // edit/lockstep.hpp (lockstep groups), edit/counts.hpp (error counts,
-// backtrace, Hirschberg) and edit/tokenize.hpp (jiwer's word tokenizer).
+// backtrace, Hirschberg).  The tokenizer (edit/tokenize.hpp) is compiled
+// once, into seqloss._edit, and reaches error_counts_impl as a pointer.
 //
 // Algorithms (see edit_distance.hpp for layouts and the alignment tie rule).
 // Every pair first drops its common prefix and suffix (a SIMD register of
@@ -53,7 +54,6 @@
 #include "edit/lockstep.hpp"
 #include "edit/recurrences.hpp"
 #include "edit/scratch.hpp"
-#include "edit/tokenize.hpp"
 
 SEQLOSS_ISA_BEGIN
 namespace {
@@ -184,59 +184,6 @@ void levenshtein_batch_t(const SeqBatch& hyp, const SeqBatch& ref, int64_t N, in
 #endif
 }
 
-// Counts of one sentence pair (hypothesis h[0, hn), reference r[0, rn) in
-// code points) into c[0..5].
-template <typename UH, typename UR>
-void pair_counts(const UH* h, int64_t hn, const UR* r, int64_t rn, int word_unit, Scratch& s,
-                 int64_t* c) {
-    if (word_unit) {
-        static thread_local WordIds<UR> ids;
-        split_words(r, rn, s.rwords);
-        split_words(h, hn, s.hwords);
-        const int64_t m = (int64_t)s.rwords.size(), n = (int64_t)s.hwords.size();
-        ids.reset(m);
-        s.pid.resize(m);
-        s.tid.resize(n);
-        for (int64_t a = 0; a < m; ++a) {
-            const Word& w = s.rwords[a];
-            s.pid[a] = ids.lookup(r + w.start, w.len, w.hash, true, 0);
-        }
-        const int32_t k = ids.size;
-        for (int64_t b = 0; b < n; ++b) {
-            const Word& w = s.hwords[b];
-            s.tid[b] = ids.lookup(h + w.start, w.len, w.hash, false, k);
-        }
-        sdi_counts(s.pid.data(), m, s.tid.data(), n, k, s, c);
-        c[4] = n;
-        c[5] = m;
-    } else {
-        // strip, then every code point is a token
-        while (hn > 0 && space_at(h, 0)) ++h, --hn;
-        while (hn > 0 && space_at(h, hn - 1)) --hn;
-        while (rn > 0 && space_at(r, 0)) ++r, --rn;
-        while (rn > 0 && space_at(r, rn - 1)) --rn;
-        int32_t k = 0;
-        if (rn > 0) {
-            k = densify(r, rn, h, hn, s);  // pid: reference ids, tid: hypothesis ids
-        } else {
-            s.tid.assign(hn, 0);
-        }
-        sdi_counts(s.pid.data(), rn, s.tid.data(), hn, k, s, c);
-        c[4] = hn;
-        c[5] = rn;
-    }
-}
-
-template <typename UH>
-inline void pair_counts_r(const UH* h, int64_t hn, const TextRef& r, int word_unit, Scratch& s,
-                          int64_t* c) {
-    switch (r.kind) {
-        case 1: return pair_counts(h, hn, static_cast<const uint8_t*>(r.data), r.length, word_unit, s, c);
-        case 2: return pair_counts(h, hn, static_cast<const uint16_t*>(r.data), r.length, word_unit, s, c);
-        default: return pair_counts(h, hn, static_cast<const uint32_t*>(r.data), r.length, word_unit, s, c);
-    }
-}
-
 }  // namespace
 
 void levenshtein_batch_impl(int token_type, const SeqBatch& hyp, const SeqBatch& ref, int64_t N,
@@ -269,19 +216,26 @@ int64_t levenshtein_pair_impl(int token_type, const void* h, int64_t n, const vo
 }
 
 void error_counts_impl(const TextRef* hyps, const TextRef* refs, int64_t N, int word_unit,
-                       int64_t* counts, int n_threads) {
+                       int64_t* counts, int n_threads, const Tokenizer& tokenizer) {
     int64_t work = 0;
     for (int64_t i = 0; i < N && work < 50000; ++i) work += hyps[i].length + refs[i].length + 8;
     if (work < 50000) n_threads = 1;
-    parallel_pairs(N, n_threads, chunk_for(N, n_threads), [&](int64_t i, Scratch& s) {
-        const TextRef& h = hyps[i];
-        int64_t* c = counts + 6 * i;
-        switch (h.kind) {
-            case 1: return pair_counts_r(static_cast<const uint8_t*>(h.data), h.length, refs[i], word_unit, s, c);
-            case 2: return pair_counts_r(static_cast<const uint16_t*>(h.data), h.length, refs[i], word_unit, s, c);
-            default: return pair_counts_r(static_cast<const uint32_t*>(h.data), h.length, refs[i], word_unit, s, c);
-        }
-    });
+    struct ThreadState {
+        std::unique_ptr<Scratch> scratch;
+        void* tokens;
+    };
+    parallel_for(
+        N, n_threads, Schedule::dynamic(chunk_for(N, n_threads)),
+        [&] { return ThreadState{std::make_unique<Scratch>(), tokenizer.thread_state()}; },
+        [&](int64_t begin, int64_t end, ThreadState& st) {
+            for (int64_t i = begin; i < end; ++i) {
+                int64_t* c = counts + 6 * i;
+                const PairTokens p = tokenizer.tokenize(st.tokens, hyps[i], refs[i], word_unit);
+                sdi_counts(p.ref_ids, p.n_ref, p.hyp_ids, p.n_hyp, p.n_ids, *st.scratch, c);
+                c[4] = p.n_hyp;
+                c[5] = p.n_ref;
+            }
+        });
 }
 
 SEQLOSS_ISA_END
