@@ -49,9 +49,8 @@ FAMILIES = {
              [("src_cpp/ctc/ctc_kernels.cpp", ["fastmath"])]),
     "_edit": (["src_cpp/edit/edit_distance.cpp"],
               [("src_cpp/edit/edit_kernels.cpp", [])]),
-    "_softmax": (["src_cpp/softmax/softmax.cpp"],
-                 [("src_cpp/softmax/softmax_kernels.cpp", ["fastmath"]),
-                  ("src_cpp/softmax/softmax_ieee.cpp", [])]),
+    "_softmax": (["src_cpp/softmax/softmax.cpp", "src_cpp/softmax/softmax_ieee.cpp"],
+                 [("src_cpp/softmax/softmax_kernels.cpp", ["fastmath"])]),
 }
 CORE_SOURCES = ["src_cpp/core/pool.cpp"]  # seqloss._core
 KERNEL_MODULE_GLUE = "seqloss/_kernels.cpp"  # PyInit of seqloss._kernels_<level>

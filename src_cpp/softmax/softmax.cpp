@@ -96,10 +96,10 @@ void dispatch_ce_rows(const CeArgs<double>& a, const detail::CeCoef& k, double* 
     kernels_for(a.n_classes).ce_rows_f64(a, k, contrib, force_ieee);
 }
 void dispatch_softmax_rows(const float* x, float* y, int64_t n, int64_t c, bool log, int nt) {
-    kernels_for(c).softmax_rows_f32(x, y, n, c, log, nt);
+    kernels_for(c).softmax_rows_f32(x, y, n, c, log, nt, &softmax_row_ieee<float>);
 }
 void dispatch_softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, int nt) {
-    kernels_for(c).softmax_rows_f64(x, y, n, c, log, nt);
+    kernels_for(c).softmax_rows_f64(x, y, n, c, log, nt, &softmax_row_ieee<double>);
 }
 
 template <typename T>
@@ -130,6 +130,7 @@ template <typename T>
 double cross_entropy(const CeArgs<T>& in) {
     check_args(in, false);
     CeArgs<T> a = in;
+    a.ieee_row = &ce_row_ieee<T>;
     a.n_threads = effective_threads(in.n_threads, in.n_rows, in.n_classes);
     const int64_t N = a.n_rows, C = a.n_classes;
     const double eps = a.label_smoothing;

@@ -35,6 +35,10 @@
 
 namespace seqloss {
 
+namespace detail {
+struct CeCoef;
+}
+
 template <typename T>
 struct CeArgs {
     const T* logits = nullptr;        // (N, C)
@@ -52,6 +56,8 @@ struct CeArgs {
     double grad_scale = 1.0;          // multiplies the gradient
     T* loss_rows = nullptr;           // (N,) output, required for Reduction::None
     int n_threads = 1;
+    // IEEE path of one row (set by cross_entropy() to ce_row_ieee<T>)
+    double (*ieee_row)(const CeArgs& a, const detail::CeCoef& k, int64_t row, T* g) = nullptr;
 };
 
 // Cross-entropy of logits (log_softmax fused).  Returns the reduced loss
@@ -102,6 +108,19 @@ struct CeCoef {
 
 }  // namespace detail
 
+// The IEEE scalar path for one row (softmax_ieee.cpp: compiled once, into
+// seqloss._softmax, without fast-math), which the per-level row kernels are
+// handed as pointers: rows holding +-inf or NaN, and non-finite
+// coefficients.  ce_row_ieee returns the row's contribution to the reduced
+// loss and writes the gradient row when g != nullptr.
+template <typename T>
+double ce_row_ieee(const CeArgs<T>& a, const detail::CeCoef& k, int64_t row, T* g);
+// IEEE softmax / log-softmax of one row.
+template <typename T>
+void softmax_row_ieee(const T* x, T* y, int64_t n_classes, bool log);
+template <typename T>
+using SoftmaxRowIeee = void (*)(const T* x, T* y, int64_t n_classes, bool log);
+
 // The kernel table of one instruction-set level (see core/dispatch.hpp).
 // ce_rows_* write the gradient rows (if a.grad) and contrib[n] = row n's
 // contribution to the reduced loss (c1/c2 already applied); ignored rows get
@@ -112,13 +131,15 @@ struct SoftmaxKernels {
                         bool force_ieee);
     void (*ce_rows_f64)(const CeArgs<double>& a, const detail::CeCoef& k, double* contrib,
                         bool force_ieee);
-    void (*softmax_rows_f32)(const float* x, float* y, int64_t n, int64_t c, bool log, int nt);
+    void (*softmax_rows_f32)(const float* x, float* y, int64_t n, int64_t c, bool log, int nt,
+                             SoftmaxRowIeee<float> ieee_row);
     void (*softmax_rows_f64)(const double* x, double* y, int64_t n, int64_t c, bool log,
-                             int nt);
+                             int nt, SoftmaxRowIeee<double> ieee_row);
 };
 
 // Installs the table of `level` (0 base, 1 avx2, 2 avx512); called at import.
 void install_softmax_kernels(int level, const void* table);
+
 
 }  // namespace seqloss
 
@@ -126,17 +147,6 @@ SEQLOSS_ISA_BEGIN
 
 // This level's table (softmax_kernels.cpp, compiled into seqloss._kernels_<level>).
 const SoftmaxKernels* softmax_kernels();
-
-// IEEE scalar path for one row (softmax_ieee.cpp, compiled per level without
-// fast-math): used for rows holding +-inf or NaN, and for non-finite
-// coefficients.  Returns the row's
-// contribution to the reduced loss; writes the gradient row when g != nullptr.
-template <typename T>
-double ce_row_ieee(const CeArgs<T>& a, const detail::CeCoef& k, int64_t row, T* g);
-
-// IEEE softmax / log-softmax of one row.
-template <typename T>
-void softmax_row_ieee(const T* x, T* y, int64_t n_classes, bool log);
 
 SEQLOSS_ISA_END
 

@@ -1,15 +1,15 @@
 // IEEE slow path of the softmax / cross-entropy row kernels: rows holding
 // +-inf or NaN, and non-finite coefficients, computed as torch computes them.
-// Compiled once per instruction-set level into seqloss._kernels_<level>, like
-// the row kernels that call it, but WITHOUT the fast-math group (setup.py):
-// this file relies on IEEE inf/NaN semantics.
+// Compiled once, into seqloss._softmax, WITHOUT the fast-math group (this
+// file relies on IEEE inf/NaN semantics); the per-level row kernels get these
+// functions as pointers (CeArgs::ieee_row, softmax_rows' ieee_row).
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
 #include "softmax/softmax.hpp"
 
-SEQLOSS_ISA_BEGIN
+namespace seqloss {
 
 namespace {
 // Row max and log-sum-exp as torch computes them: NaN if the row holds a NaN
@@ -93,4 +93,4 @@ template void softmax_row_ieee<float>(const float*, float*, int64_t, bool);
 template void softmax_row_ieee<double>(const double*, double*, int64_t, bool);
 
 
-SEQLOSS_ISA_END
+}  // namespace seqloss

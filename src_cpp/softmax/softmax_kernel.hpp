@@ -20,7 +20,8 @@
 // kSmallC classes use OpenMP-SIMD reductions instead (no chunk bookkeeping).
 // Dot products needed by label smoothing and probability targets are taken
 // relative to the row's first element r, so huge common offsets do not
-// cancel.  Rows holding +-inf or NaN go to the IEEE path in softmax_ieee.cpp.
+// cancel.  Rows holding +-inf or NaN go to the IEEE path of softmax_ieee.cpp (compiled
+// once, handed over as a pointer).
 // Vectorisation checked with -fopt-info-vec (all row loops: "loop vectorized
 // using 64 byte vectors" in the AVX-512 variant, 32 in AVX2).
 
@@ -402,7 +403,7 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
             st = g ? row_stats<T, kWeighted, kQ, kDot, true>(x, w, q, C, overread, e, cmax)
                    : row_stats<T, kWeighted, kQ, kDot, false>(x, w, q, C, overread, nullptr, nullptr);
         if (st.nonfinite || force_ieee) {
-            contrib[n] = ce_row_ieee<T>(a, k, n, g);
+            contrib[n] = a.ieee_row(a, k, n, g);
             continue;
         }
         const double lse_m = std::log(st.s);  // lse - m
@@ -447,7 +448,8 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
 }
 
 template <typename T>
-void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_t n1) {
+void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, SoftmaxRowIeee<T> ieee_row,
+                       int64_t n0, int64_t n1) {
     using KT = K<T>;
     Scratch<T> scratch(log ? 1 : C);
     T* e = scratch.e.data();
@@ -461,7 +463,7 @@ void softmax_rows_impl(const T* x, T* y, int64_t C, bool log, int64_t n0, int64_
                           : row_stats<T, false, false, false, true>(xr, nullptr, nullptr, C,
                                                                    overread, e, cmax);
         if (st.nonfinite) {
-            softmax_row_ieee<T>(xr, yr, C, log);
+            ieee_row(xr, yr, C, log);
             continue;
         }
         const T m = static_cast<T>(st.m);
@@ -524,11 +526,17 @@ void ce_rows(const CeArgs<double>& a, const detail::CeCoef& k, double* contrib,
              bool force_ieee) {
     ce_rows_t<double>(a, k, contrib, force_ieee);
 }
-void softmax_rows(const float* x, float* y, int64_t n, int64_t c, bool log, int nt) {
-    parallel_for(n, nt, Schedule::blocks(), [&](int64_t n0, int64_t n1) { softmax_rows_impl<float>(x, y, c, log, n0, n1); });
+void softmax_rows(const float* x, float* y, int64_t n, int64_t c, bool log, int nt,
+                  SoftmaxRowIeee<float> ieee_row) {
+    parallel_for(n, nt, Schedule::blocks(), [&](int64_t n0, int64_t n1) {
+        softmax_rows_impl<float>(x, y, c, log, ieee_row, n0, n1);
+    });
 }
-void softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, int nt) {
-    parallel_for(n, nt, Schedule::blocks(), [&](int64_t n0, int64_t n1) { softmax_rows_impl<double>(x, y, c, log, n0, n1); });
+void softmax_rows(const double* x, double* y, int64_t n, int64_t c, bool log, int nt,
+                  SoftmaxRowIeee<double> ieee_row) {
+    parallel_for(n, nt, Schedule::blocks(), [&](int64_t n0, int64_t n1) {
+        softmax_rows_impl<double>(x, y, c, log, ieee_row, n0, n1);
+    });
 }
 
 SEQLOSS_ISA_END
