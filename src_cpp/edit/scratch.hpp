@@ -12,19 +12,16 @@
 SEQLOSS_ISA_BEGIN
 namespace {
 
-// Stamped open-addressing map: key -> dense id in order of first insertion.
-// Reused across pairs without clearing (a slot is live iff its stamp is the
-// current one).
-struct DenseMap {
-    struct Slot {
-        uint64_t key;
-        int32_t id;
-        uint32_t stamp;
-    };
+// The slots of a stamped open-addressing table: reused across pairs without
+// clearing (a slot is live iff its stamp is the current one).  Slot has a
+// uint32_t `stamp`; reset(n) makes room for n keys (load <= 1/2) and empties
+// the table.
+template <typename Slot>
+struct StampedSlots {
     std::vector<Slot> slots;
     uint32_t stamp = 0;
     uint64_t mask = 0;
-    int shift = 64;
+    int shift = 64;  // 64 - log2(capacity), for multiplicative hashing
     int32_t size = 0;
 
     void reset(int64_t n_keys) {
@@ -35,7 +32,7 @@ struct DenseMap {
             ++bits;
         }
         if (cap > slots.size()) {
-            slots.assign(cap, Slot{0, 0, 0});
+            slots.assign(cap, Slot{});
             stamp = 0;
         }
         if (++stamp == 0) {
@@ -46,6 +43,17 @@ struct DenseMap {
         shift = 64 - bits;
         size = 0;
     }
+};
+
+struct DenseSlot {
+    uint64_t key;
+    int32_t id;
+    uint32_t stamp;
+};
+
+// Stamped open-addressing map: key -> dense id in order of first insertion.
+struct DenseMap : StampedSlots<DenseSlot> {
+    using Slot = DenseSlot;
     inline uint64_t slot_of(uint64_t key) const {
         return (key * UINT64_C(0x9E3779B97F4A7C15)) >> shift;
     }

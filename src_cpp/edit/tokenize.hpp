@@ -72,32 +72,21 @@ inline bool same_code_points(const A* a, const B* b, int32_t n) {
 // Reference word -> dense id, keyed by hash, equality checked on the code
 // points (equal hashes alone never merge two words).
 template <typename UR>
-struct WordIds {
-    struct Slot {
-        uint64_t hash;
-        const UR* ptr;
-        int32_t len;
-        int32_t id;
-        uint32_t stamp;
-    };
-    std::vector<Slot> slots;
-    uint32_t stamp = 0;
-    uint64_t mask = 0;
-    int32_t size = 0;
-    void reset(int64_t n_keys) {
-        uint64_t cap = 16;
-        while (cap < (uint64_t)(2 * n_keys)) cap <<= 1;
-        if (cap > slots.size()) {
-            slots.assign(cap, Slot{0, nullptr, 0, 0, 0});
-            stamp = 0;
-        }
-        if (++stamp == 0) {
-            for (auto& sl : slots) sl.stamp = 0;
-            stamp = 1;
-        }
-        mask = cap - 1;
-        size = 0;
-    }
+struct WordSlot {
+    uint64_t hash;
+    const UR* ptr;
+    int32_t len;
+    int32_t id;
+    uint32_t stamp;
+};
+
+template <typename UR>
+struct WordIds : StampedSlots<WordSlot<UR>> {
+    using Slot = WordSlot<UR>;
+    using StampedSlots<Slot>::slots;
+    using StampedSlots<Slot>::stamp;
+    using StampedSlots<Slot>::mask;
+    using StampedSlots<Slot>::size;
     template <typename UQ>
     inline int32_t lookup(const UQ* w, int32_t n, uint64_t h, bool insert, int32_t absent) {
         uint64_t i = ((h * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & mask;
