@@ -84,7 +84,7 @@ def distance_batch(const token_t[::1] hyp,            # IN  tokens (flat or padd
                    int n_threads,
                    object progress=None,              # callable(pairs done) after each chunk
                    int64_t chunk=0):                  # pairs per kernel call (0: all at once)
-    """Levenshtein distance of N pairs (see src_cpp/edit_distance.hpp for the layout).
+    """Levenshtein distance of N pairs (see src_cpp/edit/edit_distance.hpp for the layout).
 
     With ``progress``, the pairs run in chunks of ``chunk`` (one parallel kernel
     call each, GIL released) and ``progress(done)`` is called, with the GIL,

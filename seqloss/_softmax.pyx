@@ -1,5 +1,5 @@
 # distutils: language = c++
-"""Cython glue for the fused softmax / cross-entropy kernels (src_cpp/softmax.hpp).
+"""Cython glue for the fused softmax / cross-entropy kernels (src_cpp/softmax/softmax.hpp).
 
 Callers (seqloss/softmax.py) pass C-contiguous float32/float64 arrays already
 validated; this module only turns them into raw pointers (buffer protocol,

@@ -6,7 +6,7 @@ jiwer's order is the reverse: ``jiwer.wer(reference, hypothesis)`` equals
 ``seqloss.wer(hypothesis, reference)``.
 
 The kernels are bit-parallel (Myers 1999 / Hyyroe 2003) C++ with OpenMP over
-pairs; see ``src_cpp/edit_distance.hpp``.
+pairs; see ``src_cpp/edit/edit_distance.hpp``.
 """
 from __future__ import annotations
 
