@@ -513,8 +513,8 @@ def error_rates(hypotheses: Union[str, Sequence[str]], references: Union[str, Se
         A sentence that is not a ``str``; a non-int ``n_threads``; a bad
         ``progress``.
     ValueError
-        An unknown ``unit``; different batch sizes; n_threads 0 or over ``max(1024, OpenMP's maximum)``; a tensor on a
-        non-CPU device.
+        An unknown ``unit``; different batch sizes; n_threads 0 or over
+        ``max(1024, OpenMP's maximum)``; a tensor on a non-CPU device.
     """
     if unit not in ("word", "char"):
         raise ValueError("Expected unit to be 'word' or 'char', but got %r" % (unit,))

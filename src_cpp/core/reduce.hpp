@@ -30,7 +30,8 @@ inline double reduce_items(const double* v, const int64_t* lengths, int64_t n, i
     if (static_cast<Reduction>(reduction) == Reduction::Sum) return sum_in_order(v, n);
     if (n == 0) return std::numeric_limits<double>::quiet_NaN();
     double total = 0.0;
-    for (int64_t i = 0; i < n; ++i) total += v[i] / static_cast<double>(lengths[i] > 0 ? lengths[i] : 1);
+    for (int64_t i = 0; i < n; ++i)
+        total += v[i] / static_cast<double>(lengths[i] > 0 ? lengths[i] : 1);
     return total / static_cast<double>(n);
 }
 
