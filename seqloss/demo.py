@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 import seqloss
+from seqloss import _validate
 
 ALPHABET = 12  # labels 1..ALPHABET, 0 is the blank
 FEAT = 16
@@ -273,7 +274,7 @@ def run(steps=300, batch=32, backend="auto", seed=0, log_every=25):
     """
     for name, value, low in (("steps", steps, 1), ("batch", batch, 1),
                              ("log_every", log_every, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        if not _validate.is_int(value) or value < low:
             raise ValueError("Expected %s to be an integer of at least %d, but got %r"
                              % (name, low, value))
     chosen, why = choose_backend(backend)
