@@ -52,7 +52,7 @@ FAMILIES = {
     "_softmax": (["src_cpp/softmax/softmax.cpp", "src_cpp/softmax/softmax_ieee.cpp"],
                  [("src_cpp/softmax/softmax_kernels.cpp", ["fastmath"])]),
 }
-CORE_SOURCES = ["src_cpp/core/pool.cpp"]  # seqloss._core
+CORE_SOURCES = ["src_cpp/core/pool.cpp", "src_cpp/core/workers.cpp"]  # seqloss._core
 KERNEL_MODULE_GLUE = "seqloss/_kernels.cpp"  # PyInit of seqloss._kernels_<level>
 
 GNU_GROUPS = {

@@ -1,11 +1,13 @@
 # distutils: language = c++
-"""Build and threading facts shared by all seqloss kernels, and the output pool.
+"""Build and threading facts shared by all seqloss kernels, the output pool and
+the helper-thread pool.
 
-Glue only: the pool itself is C++ (src_cpp/core/pool.hpp); the instruction-set
-level is chosen in seqloss/_isa.py.
+Glue only: both pools are C++ (src_cpp/core/pool.hpp, src_cpp/core/workers.hpp);
+the instruction-set level is chosen in seqloss/_isa.py.
 """
 from libc.stdint cimport int64_t
 from libcpp cimport bool as cbool
+from cpython.pycapsule cimport PyCapsule_New
 
 cdef extern from "core/threads.hpp" namespace "seqloss":
     int max_threads() nogil
@@ -16,6 +18,14 @@ cdef extern from "core/isa.hpp" namespace "seqloss":
         pass
     Isa detect_isa() nogil
 
+cdef extern from "core/workers.hpp" namespace "seqloss":
+    const void* worker_api() nogil
+    void workers_set_poll(int (*poll)() noexcept nogil) nogil
+
+cdef extern from "Python.h":
+    unsigned long PyThread_get_thread_ident() nogil
+    int PyErr_CheckSignals_ "PyErr_CheckSignals"()
+
 cdef extern from "core/pool.hpp" namespace "seqloss":
     size_t kPoolMinBytes
     void* pool_take(size_t nbytes, cbool* reused) nogil
@@ -23,6 +33,30 @@ cdef extern from "core/pool.hpp" namespace "seqloss":
     void pool_release() nogil
     void c_pool_stats "seqloss::pool_stats"(int64_t* blocks, int64_t* nbytes) nogil
     void pool_set_limit(size_t max_bytes) nogil
+
+
+# ---------------------------------------------------------------------------
+# Helper-thread pool (src_cpp/core/workers.hpp).  Every module that runs
+# kernels installs this capsule at import.  The signal check lets long calls
+# stop on Ctrl-C: Python runs signal handlers on the main thread only, so the
+# check does nothing elsewhere (and never takes the GIL there).
+# ---------------------------------------------------------------------------
+import threading as _threading
+
+cdef unsigned long _main_thread = <unsigned long>_threading.main_thread().ident
+
+
+cdef int _poll_signals() noexcept nogil:
+    if PyThread_get_thread_ident() != _main_thread:
+        return 0
+    with gil:
+        # a handler that raised leaves its exception set on this thread;
+        # the kernel stops and Cython's `except +` passes that exception on
+        return PyErr_CheckSignals_() != 0
+
+
+workers_set_poll(_poll_signals)
+_workers = PyCapsule_New(<void*>worker_api(), b"seqloss.workers", NULL)
 
 
 def get_max_threads():

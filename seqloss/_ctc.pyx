@@ -24,6 +24,7 @@ from ._validate import MAX_CLASSES, MAX_THREADS, REDUCTIONS, ctc_item_error
 
 for _level, _table in _isa.tables("ctc"):
     install_ctc_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.ctc"))
+install_workers(PyCapsule_GetPointer(_core._workers, b"seqloss.workers"))
 
 cdef extern from "ctc/ctc.hpp" namespace "seqloss":
     cdef cppclass CtcArgs:
@@ -45,6 +46,9 @@ cdef extern from "ctc/ctc.hpp" namespace "seqloss":
     void ctc_loss_f32(const CtcArgs&) except + nogil
     void ctc_loss_f64(const CtcArgs&) except + nogil
     void install_ctc_kernels(int level, const void* table) except +
+
+cdef extern from "core/parallel.hpp" namespace "seqloss":
+    void install_workers(const void* api)
 
 cdef extern from "core/reduce.hpp" namespace "seqloss":
     double reduce_losses "seqloss::reduce_items"(const double* v, const int64_t* lengths,

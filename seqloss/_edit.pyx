@@ -11,10 +11,11 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 
 import numpy as np
 
-from . import _isa
+from . import _core, _isa
 
 for _level, _table in _isa.tables("edit"):
     install_edit_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.edit"))
+install_workers(PyCapsule_GetPointer(_core._workers, b"seqloss.workers"))
 
 cdef extern from "Python.h":
     int PyUnicode_READY(object) except -1
@@ -44,6 +45,9 @@ cdef extern from "edit/edit_distance.hpp" namespace "seqloss":
                              const void* ref, int64_t ref_len) except + nogil
     bint is_py_space(uint32_t c) nogil
     void install_edit_kernels(int level, const void* table) except +
+
+cdef extern from "core/parallel.hpp" namespace "seqloss":
+    void install_workers(const void* api)
 
 cdef extern from "edit/intern.hpp" namespace "seqloss":
     cdef cppclass TokenInterner:

@@ -4,14 +4,15 @@ Every kernel family is compiled once per level into its own extension module
 (``seqloss._kernels_base``, ``_kernels_avx2``, ``_kernels_avx512``; only
 ``base`` off x86-64).  At import this module picks the best level the CPU
 runs, capped by the environment variable ``SEQLOSS_ISA=base|avx2|avx512``
-(for tests and benchmarks), and loads the modules of every level up to it;
-each family's Cython module then installs their tables (``tables()``).
+(for tests and benchmarks), loads the modules of every level up to it and
+gives each the process's helper-thread pool; each family's Cython module then
+installs their tables (``tables()``).
 """
 import importlib
 import importlib.util
 import os
 
-from ._core import detected_level
+from ._core import _workers, detected_level
 
 LEVELS = ("base", "avx2", "avx512")
 
@@ -40,6 +41,7 @@ def _load():
         module = importlib.import_module(name)
         if module.isa != LEVELS[level]:
             raise ImportError("%s was compiled for %r (a broken build)" % (name, module.isa))
+        module.install_workers(_workers)
         modules.append((level, module))
     if not modules or modules[0][0] != 0:
         raise ImportError("seqloss._kernels_base is missing: the build is incomplete")

@@ -15,6 +15,7 @@
 #define SEQLOSS_CAT(a, b) SEQLOSS_CAT2(a, b)
 
 #include "core/memory.hpp"
+#include "core/parallel.hpp"
 
 namespace {
 
@@ -23,7 +24,16 @@ PyObject* release_scratch(PyObject*, PyObject*) {
     Py_RETURN_NONE;
 }
 
+PyObject* install_workers(PyObject*, PyObject* capsule) {
+    void* api = PyCapsule_GetPointer(capsule, "seqloss.workers");
+    if (!api) return nullptr;
+    seqloss::install_workers(api);
+    Py_RETURN_NONE;
+}
+
 PyMethodDef methods[] = {
+    {"install_workers", install_workers, METH_O,
+     "Install the process's helper-thread pool (seqloss._core._workers)."},
     {"release_scratch", release_scratch, METH_NOARGS,
      "Free the cached large scratch blocks of this module's kernels."},
     {nullptr, nullptr, 0, nullptr},

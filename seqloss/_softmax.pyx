@@ -11,10 +11,11 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIG
 from libc.stdint cimport int64_t
 from cpython.pycapsule cimport PyCapsule_GetPointer
 
-from . import _isa
+from . import _core, _isa
 
 for _level, _table in _isa.tables("softmax"):
     install_softmax_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.softmax"))
+install_workers(PyCapsule_GetPointer(_core._workers, b"seqloss.workers"))
 
 from ._validate import overlap_error
 
@@ -45,6 +46,9 @@ cdef extern from "softmax/softmax.hpp" namespace "seqloss":
     void softmax_rows[T](const T* x, T* y, int64_t n_rows, int64_t n_classes, bint log,
                          int n_threads) except + nogil
     void install_softmax_kernels(int level, const void* table) except +
+
+cdef extern from "core/parallel.hpp" namespace "seqloss":
+    void install_workers(const void* api)
     int64_t softmax_tune(int knob, int64_t value) except + nogil
 
 

@@ -1,26 +1,38 @@
-// The one OpenMP parallel loop of the kernels.  Pure C++17.
+// The one parallel loop of the kernels.  Pure C++17.
 //
 //   parallel_for(n, n_threads, schedule, make_state, body)
 //
 // runs body(begin, end, state) over disjoint ranges covering [0, n):
-//   Schedule::blocks()       one contiguous block per thread, block t being
-//                            [n t / nt, n (t + 1) / nt) (rows of equal cost);
-//   Schedule::dynamic(chunk) ranges of `chunk` consecutive items handed out in
-//                            increasing order to whichever thread is free, as
-//                            OpenMP's schedule(dynamic, chunk) does (items of
+//   Schedule::blocks()       ranges of equal size, at least 8 per thread and
+//                            at most kBlockRows items each (rows of equal
+//                            cost);
+//   Schedule::dynamic(chunk) ranges of `chunk` consecutive items (items of
 //                            uneven cost).
-// Each thread calls make_state() once, before its first range, and keeps the
-// returned object (scratch buffers; its destructor is the per-thread
+// Ranges are claimed in increasing order from one atomic counter by whichever
+// participant is free: the calling thread itself, and up to n_threads - 1
+// helpers of the process's pool (core/workers.hpp) that join while ranges are
+// left.  The caller never waits for a helper that has not started - under
+// load it simply does more of the work - and at the end waits only for the
+// helpers that are finishing a range.  No OpenMP team, no barrier.
+// Each participant calls make_state() once, before its first range, and keeps
+// the returned object (scratch buffers; its destructor is the per-thread
 // teardown, run on the thread that made it, also when the body throws).
-// The thread count is min(n_threads, n); with one thread (or without
-// OpenMP, SEQLOSS_HAVE_OPENMP == 0) there is no parallel region at all: one
-// state, body(0, n, state), exceptions pass straight through.
+// With n_threads == 1, without an installed pool or without OpenMP
+// (SEQLOSS_HAVE_OPENMP == 0: the build runs every kernel on one thread) the
+// caller runs every range itself.
 //
-// No exception leaves the parallel region: the first one thrown by any
-// thread (in make_state or body) is kept, no further range is handed out,
-// and it is rethrown after the region with its own type (so std::bad_alloc
-// stays a MemoryError and std::invalid_argument a ValueError in Python).
-// Which items ran is then unspecified; the outputs are not used.
+// No exception leaves a helper: the first one thrown by any participant (in
+// make_state or body) is kept, no further range is handed out, and it is
+// rethrown on the caller after every helper has left, with its own type (so
+// std::bad_alloc stays a MemoryError and std::invalid_argument a ValueError
+// in Python).  Which items ran is then unspecified; the outputs are not used.
+//
+// Ctrl-C: between ranges (and inside long items that call check_interrupt())
+// the calling thread runs the pool's signal check every kPollInterval; when a
+// Python signal handler raised, every participant stops at its next range or
+// check_interrupt(), and the call throws Interrupted with the Python
+// exception (KeyboardInterrupt) already set - Cython's `except +` then
+// passes that exception on.
 //
 // Results never depend on the schedule or the thread count as long as each
 // item's work depends only on the item (every kernel here writes disjoint
@@ -29,10 +41,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
+#include <thread>
 
 #include "core/threads.hpp"
+#include "core/workers.hpp"
 
 SEQLOSS_ISA_BEGIN
 
@@ -44,50 +59,136 @@ struct Schedule {
     static constexpr Schedule dynamic(int64_t chunk) { return {kDynamic, chunk < 1 ? 1 : chunk}; }
 };
 
+// A long call stopped by a Python signal handler that raised (the Python
+// exception is already set on the calling thread).
+struct Interrupted : std::exception {
+    const char* what() const noexcept override { return "interrupted by a signal"; }
+};
+
 // The state of a loop without per-thread state.
 struct NoState {};
 inline NoState no_state() { return {}; }
 
+constexpr int64_t kBlockRows = 256;
+constexpr auto kPollInterval = std::chrono::milliseconds(40);
+
+namespace par {
+
+// This module's pointer to the process's pool (install_workers).
+inline const WorkerApi*& workers() {
+    static const WorkerApi* api = nullptr;
+    return api;
+}
+
+// One parallel_for's shared control block.
+struct Control {
+    std::atomic<int64_t> next{0};  // next range to hand out
+    std::atomic<bool> stop{false};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;  // written once, by the participant that set failed
+
+    void fail(std::exception_ptr e) {
+        bool expected = false;
+        if (failed.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) error = e;
+        stop.store(true, std::memory_order_release);
+    }
+};
+
+// What the running thread works for (check_interrupt); the caller polls.
+struct Current {
+    Control* ctl;
+    bool caller;
+    std::chrono::steady_clock::time_point next_poll;
+};
+inline thread_local Current* t_current = nullptr;
+
+inline void poll_signals(Current& c) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < c.next_poll) return;
+    c.next_poll = now + kPollInterval;
+    const WorkerApi* api = workers();
+    if (api && api->poll() != 0) c.ctl->fail(std::make_exception_ptr(Interrupted()));
+}
+
+}  // namespace par
+
+// Installs the pool (seqloss._core's capsule; every module at import).
+inline void install_workers(const void* api) {
+    par::workers() = static_cast<const WorkerApi*>(api);
+}
+
+// For long single items: on the caller, runs the signal check when due; on
+// every participant, throws Interrupted once the loop has been stopped.
+// Cheap (a thread-local read and, on the caller, a clock read).
+inline void check_interrupt() {
+    par::Current* c = par::t_current;
+    if (!c) return;
+    if (c->caller) par::poll_signals(*c);
+    if (c->ctl->stop.load(std::memory_order_relaxed)) throw Interrupted();
+}
+
 template <class MakeState, class Body>
 void parallel_for(int64_t n, int n_threads, Schedule sched, MakeState&& make_state, Body&& body) {
     if (n <= 0) return;
-    const int64_t nt = std::min<int64_t>(n, n_threads < 1 ? 1 : n_threads);
 #if SEQLOSS_HAVE_OPENMP
-    if (nt > 1) {
-        std::exception_ptr error;
-        std::atomic<bool> stop{false};
-        std::atomic<int64_t> next{0};  // next dynamic range
-        const int64_t chunk = sched.chunk;
-        const int64_t n_ranges = (n + chunk - 1) / chunk;
-#pragma omp parallel num_threads(static_cast<int>(nt))
-        {
-            try {
+    const int64_t nt = std::min<int64_t>(n, n_threads < 1 ? 1 : n_threads);
+#else
+    const int64_t nt = 1;
+    (void)n_threads;
+#endif
+    int64_t chunk = sched.chunk;
+    if (sched.kind == Schedule::kBlocks) {
+        const int64_t want = std::min<int64_t>(n, 8 * nt);
+        chunk = std::min<int64_t>((n + want - 1) / want, kBlockRows);
+    }
+    const int64_t n_ranges = (n - 1) / chunk + 1;
+    par::Control ctl;
+
+    // One participant: claims ranges until none is left or the loop stops.
+    auto participate = [&](bool caller) {
+        par::Current cur{&ctl, caller, std::chrono::steady_clock::now() + kPollInterval};
+        par::Current* outer = par::t_current;
+        par::t_current = &cur;
+        try {
+            int64_t r = ctl.next.fetch_add(1, std::memory_order_relaxed);
+            if (r < n_ranges && !ctl.stop.load(std::memory_order_relaxed)) {
                 auto state = make_state();
-                if (sched.kind == Schedule::kBlocks) {
-                    const int64_t t = omp_get_thread_num(), tt = omp_get_num_threads();
-                    body(n * t / tt, n * (t + 1) / tt, state);
+                for (;;) {
+                    body(r * chunk, std::min(n, (r + 1) * chunk), state);
+                    if (caller) par::poll_signals(cur);
+                    if (ctl.stop.load(std::memory_order_relaxed)) break;
+                    r = ctl.next.fetch_add(1, std::memory_order_relaxed);
+                    if (r >= n_ranges) break;
+                }
+            }
+        } catch (...) {
+            ctl.fail(std::current_exception());
+        }
+        par::t_current = outer;
+    };
+
+    const WorkerApi* api = par::workers();
+    auto helper = [](void* p) { (*static_cast<decltype(participate)*>(p))(false); };
+    const WorkerJob job{helper, &participate};
+    const bool shared = nt > 1 && n_ranges > 1 && api && api->open(&job, int(nt - 1));
+    participate(true);
+    if (shared) {
+        if (api->close() > 0) {
+            // helpers still finishing a range: they are running, so spin a
+            // little, then yield the core (one may be waiting for it)
+            par::Current cur{&ctl, true, std::chrono::steady_clock::now() + kPollInterval};
+            for (int i = 0; api->active() > 0; ++i) {
+                if (i < 2000) {
+                    SEQLOSS_CPU_RELAX();
                 } else {
-                    while (!stop.load(std::memory_order_relaxed)) {
-                        const int64_t r = next.fetch_add(1, std::memory_order_relaxed);
-                        if (r >= n_ranges) break;
-                        body(r * chunk, std::min(n, (r + 1) * chunk), state);
-                    }
+                    std::this_thread::yield();
+                    par::poll_signals(cur);
                 }
-            } catch (...) {
-#pragma omp critical(seqloss_parallel_for_error)
-                {
-                    if (!error) error = std::current_exception();
-                }
-                stop.store(true, std::memory_order_relaxed);
             }
         }
-        if (error) std::rethrow_exception(error);
-        return;
+        api->release();
     }
-#endif
-    (void)sched, (void)nt;
-    auto state = make_state();
-    body(int64_t(0), n, state);
+    if (ctl.failed.load(std::memory_order_acquire)) std::rethrow_exception(ctl.error);
 }
 
 // parallel_for without per-thread state: body(begin, end).

@@ -12,6 +12,15 @@
 
 #include "core/isa.hpp"
 
+// A spin-wait hint to the core (x86 `pause`, Arm `yield`).
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define SEQLOSS_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define SEQLOSS_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define SEQLOSS_CPU_RELAX() ((void)0)
+#endif
+
 SEQLOSS_ISA_BEGIN
 
 // Maximum number of threads OpenMP would use (honours OMP_NUM_THREADS); 1

@@ -165,6 +165,7 @@ struct CtcKernel : ctc::Common<T> {
 
     // Returns the loss of item n (natural log), writes its gradient rows.
     void run_item(int64_t n, Work& w) const {
+        check_interrupt();
         const int64_t Tn = a.input_lengths[n];
         const int64_t L = a.target_lengths[n];
         const int64_t* lab = a.targets + a.target_offsets[n];
@@ -259,6 +260,7 @@ struct CtcKernel : ctc::Common<T> {
         bool have_next = false;  // row t's normaliser came with row t - 1
         T next_sub = 0;
         for (int64_t t = 0; t < Tn; ++t) {
+            if ((t & 255) == 0) check_interrupt();  // long items stop on Ctrl-C
             const T* x = in_row(t, n);
             T sub = 0;
             if (ahead && t + 2 < Tn) {
@@ -355,6 +357,7 @@ struct CtcKernel : ctc::Common<T> {
         T mu = S > 1 ? vmax(A[0], A[1]) : A[0];  // max of the stored alpha row t-1
         T nu = 0;                                  // max of the stored beta row t+1
         for (int64_t t = 1; t < Tn; ++t) {
+            if ((t & 255) == 0) check_interrupt();  // long items stop on Ctrl-C
             const T m = rows.alpha_row(t, mu);
             Oa[t] = Oa[t - 1] + static_cast<double>(mu);
             mu = m;
@@ -394,6 +397,7 @@ struct CtcKernel : ctc::Common<T> {
         double Ob = 0.0;  // log2 offset of the stored row t
         T nu = 0;         // max of the stored beta row t+1
         for (int64_t t = Tn - 1; t >= 0; --t) {
+            if ((t & 255) == 0) check_interrupt();  // long items stop on Ctrl-C
             if (t < Tn - 1) {
                 std::swap(Bcur, Bnxt);  // Bnxt now holds row t+1
                 const T v = rows.beta_row(t, Bnxt, Bcur, nu);

@@ -1,0 +1,97 @@
+"""Ctrl-C during long calls: every family stops promptly with KeyboardInterrupt
+and leaves nothing broken behind (the output pool, scratch, the helper pool).
+
+Each case runs in a subprocess that starts a call lasting many seconds, sends
+itself SIGINT after 0.4 s from a timer thread, and reports how long the call
+took to stop; then it checks that the same small calls give the same results
+as before the interruption, with one and two threads.
+"""
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CHILD = textwrap.dedent(r"""
+    import json, os, signal, sys, threading, time
+    import numpy as np, seqloss
+
+    rng = np.random.default_rng(0)
+    case = sys.argv[1]
+    n_threads = int(sys.argv[2])
+
+    def small():
+        x = np.random.default_rng(1).standard_normal((30, 4, 7)).astype(np.float32)
+        tg = np.array([[1, 2, 2], [3, 4, 5], [6, 6, 6], [1, 1, 1]])
+        out = [seqloss.ctc_loss_and_grad(x, tg, [30, 29, 28, 30], [3, 3, 3, 2],
+                                         from_logits=True, n_threads=nt) for nt in (1, 2)]
+        out += [seqloss.cross_entropy_and_grad(x.reshape(-1, 7), np.arange(120) % 7,
+                                               n_threads=nt) for nt in (1, 2)]
+        out += [seqloss.edit_distance_batch([["a", "b"], ["c"] * 40], [["b"], ["c", "d"] * 9],
+                                            n_threads=nt) for nt in (1, 2)]
+        flat = []
+        for o in out:
+            flat += [np.asarray(v).tolist() for v in (o if isinstance(o, tuple) else (o,))]
+        return flat
+
+    if case == "wer":
+        words = ["w%d" % i for i in range(5000)]
+        refs = [" ".join(rng.choice(words, 30)) for _ in range(2000)] * 600
+        hyps = [r[:-4] for r in refs]
+        call = lambda: seqloss.wer(refs, hyps, n_threads=n_threads)
+    elif case == "edit_batch":
+        a = rng.integers(0, 50, (1000, 3000))
+        call = lambda: seqloss.edit_distance_batch(a, a[::-1], n_threads=n_threads)
+    elif case == "ctc_batch":
+        T, N, C, L = 400, 500, 32, 80
+        x = rng.standard_normal((T, N, C)).astype(np.float32)
+        tg = rng.integers(1, C, (N, L))
+        call = lambda: [seqloss.ctc_loss_and_grad(x, tg, np.full(N, T), np.full(N, L),
+                                                  from_logits=True, n_threads=n_threads)
+                        for _ in range(40)]
+    elif case == "ctc_one_item":
+        T, L, C = 30000, 5000, 32  # one item of ~1.5 s
+        x = rng.standard_normal((T, 1, C)).astype(np.float32)
+        tg = rng.integers(1, C, (1, L))
+        call = lambda: [seqloss.ctc_loss(x, tg, [T], [L], from_logits=True, n_threads=n_threads)
+                        for _ in range(3)]
+    elif case == "cross_entropy":
+        x = rng.standard_normal((20000, 1000)).astype(np.float32)
+        y = rng.integers(0, 1000, 20000)
+        call = lambda: [seqloss.cross_entropy_and_grad(x, y, n_threads=n_threads)
+                        for _ in range(1000)]
+    before = small()
+    fired = {}
+
+    def fire():
+        time.sleep(0.4)
+        fired["t"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=fire, daemon=True).start()
+    start = time.perf_counter()
+    try:
+        call()
+        result = {"outcome": "completed", "seconds": time.perf_counter() - start}
+    except KeyboardInterrupt:
+        result = {"outcome": "interrupted", "delay": time.perf_counter() - fired["t"]}
+    result["same_after"] = small() == before
+    print(json.dumps(result))
+""")
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("case", ["wer", "edit_batch", "ctc_batch", "ctc_one_item",
+                                  "cross_entropy"])
+def test_ctrl_c_stops_long_calls_promptly(case, n_threads):
+    """SIGINT during a long call raises KeyboardInterrupt within ~0.2 s and
+    later calls give the same results as before it."""
+    proc = subprocess.run([sys.executable, "-c", CHILD, case, str(n_threads)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["outcome"] == "interrupted", result
+    # the target is ~0.2 s; the bound leaves room for a loaded CI machine
+    assert result["delay"] < 1.0, result
+    assert result["same_after"], result
