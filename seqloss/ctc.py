@@ -19,8 +19,13 @@ _CTC_DOC = """
     log_probs : ndarray, float16/float32/float64
         ``(T, N, C)`` (or ``(N, T, C)`` with ``batch_first=True``) or ``(T, C)``
         for one unbatched sequence.  Log-probabilities (used as given, as torch
-        does), or raw logits with ``from_logits=True`` (softmax fused in).
+        does), or raw logits with ``from_logits=True`` (softmax fused in; exact
+        for logits of any finite size: only their differences matter).
         float16/bfloat16 are computed in float32 and returned in their dtype.
+        A log-probability below -6.9e29 counts as log 0 (like ``-inf``; the
+        usual mask constants mean "impossible"), and so does a path whose total
+        log-probability is below -3.4e29: an item that needs one is impossible
+        (``inf``, or 0 with ``zero_infinity``).
     targets : integer ndarray
         ``(N, S)`` padded (values past each target length are ignored) or 1-D
         concatenated, of length ``sum(target_lengths)``.  Unbatched: ``(S,)``.

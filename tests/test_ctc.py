@@ -617,3 +617,81 @@ def test_peaked_logits_match_torch(dtype):
     assert_close(loss, ref_loss, rtol=1e-6, atol=0)
     ours_err = np.abs(grad - ref_grad).max()
     assert ours_err < 1e-4 and ours_err <= torch32_err
+
+
+# ---------------------------------------------------------------------------
+# Logits of any finite size (from_logits=True) and the log-0 bound.
+# ---------------------------------------------------------------------------
+_BIG_LOGITS = r"""
+res = {}
+for key, (x, tg, il, tl) in inp.items():
+    loss = seqloss.ctc_loss(x, tg, il, tl, from_logits=True, reduction="none")
+    l2, g = seqloss.ctc_loss_and_grad(x, tg, il, tl, from_logits=True, reduction="none")
+    res[key] = (loss, l2, g)
+out["res"] = res
+"""
+
+
+def _shifted_logit_cases():
+    """Random logits plus a huge per-frame offset, and the issue's [0, v, 0] frame."""
+    rng = np.random.default_rng(5)
+    cases = {}
+    for dt, shifts in ((np.float32, [2.0 ** 20, 1e7, 1e30, -1e30, 3e38]),
+                       (np.float64, [2.0 ** 40, 1e18, 1e300, -1e300])):
+        for shift in shifts:
+            T, N, C, L = 12, 3, 37, 4  # C: a short row (pairs), odd tails
+            base = rng.standard_normal((T, N, C)) * 3
+            x = (base + dt(shift)).astype(dt)
+            tg = rng.integers(1, C, (N, L))
+            cases[(dt.__name__, shift, "shift")] = (x, tg, np.array([12, 11, 9]),
+                                                     np.array([4, 3, 4]))
+        for v in ([1e3, 1e7, 1e9, 1e30, 3e38] if dt is np.float32 else [1e18, 1e300, 1.7e308]):
+            x = np.array([[[0, v, 0]], [[0, 0, 0]]], dt)
+            cases[(dt.__name__, v, "issue")] = (x, np.array([[1]]), np.array([2]), np.array([1]))
+    return cases
+
+
+def test_from_logits_exact_at_any_finite_magnitude(isa, run_isa):
+    """Softmax is shift-invariant: logits offset by up to 3e38 (float32) or 1.7e308
+    (float64) give the loss and gradient of their differences, never a wrong finite
+    number (was 0.2555 for [0, 1e7, 0] in float32 and -40.5 for 1e18 in float64)."""
+    cases = _shifted_logit_cases()
+    res = run_isa(isa, _BIG_LOGITS, cases)["res"]
+    for key, (x, tg, il, tl) in cases.items():
+        loss, l2, g = res[key]
+        # the exact loss of the rounded input: differences to the row max are exact
+        xd = x.astype(np.float64)
+        xd = xd - xd.max(axis=-1, keepdims=True)
+        want = reference.ctc_loss(reference.log_softmax(xd), tg, il, tl, reduction="none")
+        tol = 2e-4 if x.dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(loss, want, rtol=tol, atol=tol, err_msg=str(key))
+        np.testing.assert_array_equal(loss, l2)
+        assert np.isfinite(g).all(), key
+        # gradient: softmax minus posteriors, rows sum to 0
+        np.testing.assert_allclose(g.astype(np.float64).sum(-1), 0, atol=1e-5)
+        if key[2] == "issue":
+            np.testing.assert_allclose(loss, [np.log(1.5)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_probs_below_bound_count_as_log_zero(dtype):
+    """Log-probabilities below -6.9e29 count as log 0 (as -inf does), and so does a
+    path log-probability below -3.4e29: an item whose every path needs one is
+    impossible (+inf, 0 with zero_infinity); with another path left, the value is
+    simply not used (documented bounds)."""
+    lp = np.log(np.full((2, 1, 3), 1 / 3, dtype))
+    lp[0, 0, 1] = -1e30  # frame 0 cannot emit label 1
+    # target [1] over 2 frames: the path (blank, 1) remains
+    got = seqloss.ctc_loss(lp, [[1]], [2], [1], reduction="none")
+    np.testing.assert_allclose(got, [-np.log(1 / 9)], rtol=1e-6)
+    ref = lp.copy()
+    ref[0, 0, 1] = -np.inf
+    np.testing.assert_allclose(got, seqloss.ctc_loss(ref, [[1]], [2], [1], reduction="none"))
+    # one frame: every path needs label 1 at frame 0
+    assert seqloss.ctc_loss(lp[:1], [[1]], [1], [1], reduction="none")[0] == np.inf
+    assert seqloss.ctc_loss(lp[:1], [[1]], [1], [1], reduction="none", zero_infinity=True)[0] == 0
+    # just above the bound the value is used as a number
+    lp[0, 0, 1] = -1e29
+    assert seqloss.ctc_loss(lp[:1], [[1]], [1], [1], reduction="none")[0] == pytest.approx(1e29)
+    lp[0, 0, 1] = -4e29  # a finite emission, but the path's total is past the bound
+    assert seqloss.ctc_loss(lp[:1], [[1]], [1], [1], reduction="none")[0] == np.inf

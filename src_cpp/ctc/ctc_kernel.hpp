@@ -258,11 +258,11 @@ struct CtcKernel : ctc::Common<T> {
         const bool pairs = a.from_logits && !stream && C >= kLanes &&
                            static_cast<std::size_t>(C) * sizeof(T) <= 1024;
         bool have_next = false;  // row t's normaliser came with row t - 1
-        T next_sub = 0;
+        T next_m = 0, next_lo = 0;
         for (int64_t t = 0; t < Tn; ++t) {
             if ((t & 255) == 0) check_interrupt();  // long items stop on Ctrl-C
             const T* x = in_row(t, n);
-            T sub = 0;
+            T rm = 0, lo = 0;  // the row's log2 normaliser rm log2 e + lo (Emissions::gather)
             if (ahead && t + 2 < Tn) {
                 const char* xa = reinterpret_cast<const char*>(in_row(t + 2, n));
                 for (std::size_t o = 0; o < ahead_bytes; o += 64) prefetch_bytes(xa + o, false);
@@ -274,7 +274,7 @@ struct CtcKernel : ctc::Common<T> {
                 }
             }
             if (a.from_logits && have_next) {
-                sub = next_sub;
+                rm = next_m, lo = next_lo;
                 have_next = false;
             } else if (pairs && t + 1 < Tn) {
                 const T* x1 = in_row(t + 1, n);
@@ -293,8 +293,8 @@ struct CtcKernel : ctc::Common<T> {
                     Softmax::copy_row_scaled(grad_row(t, n), rb0, C, scale[t]);
                     Softmax::copy_row_scaled(grad_row(t + 1, n), rb1, C, scale[t + 1]);
                 }
-                sub = static_cast<T>(l0);
-                next_sub = static_cast<T>(l1);
+                rm = m0, lo = static_cast<T>(l0);
+                next_m = m1, next_lo = static_cast<T>(l1);
                 have_next = true;
             } else if (a.from_logits) {
                 // rows shorter than one vector are padded (lowest() adds nothing)
@@ -313,19 +313,19 @@ struct CtcKernel : ctc::Common<T> {
                 T* rb = pad ? obuf : w.rowbuf.data();
                 const double l2 = Softmax::row_lse2_store(xr, Cr, m, rb, sum);
                 scale[t] = static_cast<T>(gs / sum);  // softmax scale
-                if (stream) w.shift.data()[t] = m * kLog2e;
+                if (stream) w.shift.data()[t] = m;
                 if (pre) {
                     if (stream)
                         Softmax::stream_row_scaled(grad_row(t, n), rb, C, scale[t]);
                     else
                         Softmax::copy_row_scaled(grad_row(t, n), rb, C, scale[t]);
                 }
-                sub = static_cast<T>(l2);
+                rm = m, lo = static_cast<T>(l2);
             }
             // NaN or +inf in a used log-probability makes the loss NaN;
             // from_logits checked whole rows.
             T* e = w.E.data() + t * RS + kLanes;
-            const bool maybe_bad = Emit::gather(x, it.cls, it.lim, Sp, sub, e);
+            const bool maybe_bad = Emit::gather(x, it.cls, it.lim, Sp, rm, lo, e);
             if (!a.from_logits && maybe_bad && Emit::used_is_bad(x, it.cls, it.S)) return false;
         }
         return true;

@@ -6,10 +6,21 @@
 // the blank to Sp = round_up(S, kLanes)), skip[kLanes + s] is 0 where the
 // transition s - 2 -> s is allowed (a label differing from the previous one)
 // and kSent elsewhere, lim[s] is max() on real states and kSent on padding.
-// A frame's emission row is e[s] = log2 y_t(cls[s]) = x[cls[s]] log2 e - sub
-// (sub: the row's log2 normaliser, 0 for log-probabilities), clamped to
-// [kSent, lim[s]], written as whole vectors of e[0, Sp) plus kLanes sentinel
-// elements after them.
+// A frame's emission row is e[s] = log2 y_t(cls[s]) =
+// (x[cls[s]] - m) log2 e - lo, where m log2 e + lo is the row's log2
+// normaliser (m the row max, lo the log2 of the sum of exponentials; both 0
+// for log-probabilities), clamped to [kSent, lim[s]], written as whole
+// vectors of e[0, Sp) plus kLanes sentinel elements after them.  x - m is
+// exact near the row max, so logits of any finite size keep their precision
+// (with x log2 e minus the rounded normaliser, logits of 1e7 in float32 - or
+// 1e18 in float64 - lost whole units of log2 and gave a wrong finite loss).
+//
+// Log-probabilities (or logits below their row max) of less than kSent / log2
+// e = -6.9e29 count as log 0, like -inf: the usual mask constants (-1e30,
+// -inf) mean "impossible".  So does a total path log-probability below
+// 0.5 kSent / log2 e = -3.4e29 (ctc_kernel.hpp's impossibility test).  An
+// item whose every path needs such a value is impossible (+inf, or 0 with
+// zero_infinity) where torch's float arithmetic returns a number near 1e30.
 #pragma once
 
 #include <cstdint>
@@ -47,13 +58,14 @@ struct Emissions : Common<T> {
     // scalar-store/vector-load stall).  Returns whether a gathered value may
     // be an inf or NaN (bit patterns; see used_is_bad).
     static SEQLOSS_INLINE bool gather(const T* x, const int32_t* cls, const T* lim, int64_t Sp,
-                                      T sub, T* e) {
+                                      T m, T lo, T* e) {
         IVec seen = Ops::isplat(0);
         for (int64_t s = 0; s < Sp; s += kLanes) {
             const Vec v = Ops::gather(x, cls + s);
             const IVec b = simd::bits<IVec>(v) & static_cast<Int>(M::kAbsMask);
             seen = simd::select<IVec>(b > seen, b, seen);
-            Ops::store(e + s, Ops::min(Ops::max(v * kLog2e - sub, Ops::splat(kSent)), Ops::load(lim + s)));
+            const Vec ev = (v - m) * kLog2e - lo;
+            Ops::store(e + s, Ops::min(Ops::max(ev, Ops::splat(kSent)), Ops::load(lim + s)));
         }
         for (int64_t j = 0; j < kLanes; ++j) e[Sp + j] = kSent;
         return Ops::any_ge(seen, static_cast<Int>(M::kInfBits));

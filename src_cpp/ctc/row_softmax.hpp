@@ -82,44 +82,49 @@ struct RowSoftmax : Common<T> {
         return all_neg_inf;
     }
 
-    // log2 of a sum of exponentials (in double), + mm.
-    static double finish_lse2(Vec acc, T mm) {
+    // log2 of a sum of exponentials (in double).  The row's log2 normaliser
+    // is m log2 e + this; the two parts are kept apart, and every exponent is
+    // (x - m) log2 e, never x log2 e - m log2 e: with m large, the rounding
+    // of m log2 e alone would be larger than the exponents (see
+    // Emissions::gather).
+    static double log2_sum(Vec acc) {
         const T s = Ops::hsum(acc);
         if (sizeof(T) == 4)  // the result is used in float: a float log2 is enough
-            return static_cast<double>(mm) + fm::Math<float>::log2(static_cast<float>(s));
-        return static_cast<double>(mm) + fm::Math<double>::log2(static_cast<double>(s));
+            return static_cast<double>(fm::Math<float>::log2(static_cast<float>(s)));
+        return fm::Math<double>::log2(static_cast<double>(s));
     }
 
-    // log2 sum_c 2^((x_c - m) log2 e) + m log2 e; also stores the
+    // log2 sum_c 2^((x_c - m) log2 e) (the row's normaliser without its
+    // m log2 e part, see log2_sum); also stores the
     // unnormalised exponentials out[c] = 2^((x_c - m) log2 e) (the row
     // buffer, which pass 1 writes out scaled) and returns their sum in `sum`.
     // One code path for the loss with and without gradient, so both give the
     // same bits.  Needs C >= kLanes (callers pad shorter rows with lowest()).
     static double row_lse2_store(const T* x, int64_t C, T m, T* out, double& sum) {
-        const T mm = m * kLog2e;
+        const Vec mv = Ops::splat(m);
         Vec acc0 = Ops::splat(0), acc1 = acc0;
         int64_t c = 0;
         for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
-            const Vec p0 = Ops::exp2(Ops::load(x + c) * kLog2e - mm, kRowCut);
-            const Vec p1 = Ops::exp2(Ops::load(x + c + kLanes) * kLog2e - mm, kRowCut);
+            const Vec p0 = Ops::exp2((Ops::load(x + c) - mv) * kLog2e, kRowCut);
+            const Vec p1 = Ops::exp2((Ops::load(x + c + kLanes) - mv) * kLog2e, kRowCut);
             Ops::store(out + c, p0);
             Ops::store(out + c + kLanes, p1);
             acc0 += p0;
             acc1 += p1;
         }
         for (; c + kLanes <= C; c += kLanes) {
-            const Vec p = Ops::exp2(Ops::load(x + c) * kLog2e - mm, kRowCut);
+            const Vec p = Ops::exp2((Ops::load(x + c) - mv) * kLog2e, kRowCut);
             Ops::store(out + c, p);
             acc0 += p;
         }
         if (c < C) {  // the overlapping last vector: same values rewritten
-            const Vec p = Ops::exp2(Ops::load(x + C - kLanes) * kLog2e - mm, kRowCut);
+            const Vec p = Ops::exp2((Ops::load(x + C - kLanes) - mv) * kLog2e, kRowCut);
             Ops::store(out + C - kLanes, p);
             acc1 += simd::select<Vec>(fresh_lanes(C - c), p, Ops::splat(0));
         }
         const Vec acc = acc0 + acc1;
         sum = static_cast<double>(Ops::hsum(acc));
-        return finish_lse2(acc, mm);
+        return log2_sum(acc);
     }
 
     // row_max for two rows of C >= kLanes elements at once (two independent
@@ -149,14 +154,14 @@ struct RowSoftmax : Common<T> {
     // (and so the bits) of row_lse2_store.
     static void row_lse2_store2(const T* x0, const T* x1, int64_t C, T m0, T m1, T* out0,
                                 T* out1, double& sum0, double& sum1, double& l0, double& l1) {
-        const T mm0 = m0 * kLog2e, mm1 = m1 * kLog2e;
+        const Vec mv0 = Ops::splat(m0), mv1 = Ops::splat(m1);
         Vec a00 = Ops::splat(0), a01 = a00, a10 = a00, a11 = a00;
         int64_t c = 0;
         for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
-            const Vec p00 = Ops::exp2(Ops::load(x0 + c) * kLog2e - mm0, kRowCut);
-            const Vec p10 = Ops::exp2(Ops::load(x1 + c) * kLog2e - mm1, kRowCut);
-            const Vec p01 = Ops::exp2(Ops::load(x0 + c + kLanes) * kLog2e - mm0, kRowCut);
-            const Vec p11 = Ops::exp2(Ops::load(x1 + c + kLanes) * kLog2e - mm1, kRowCut);
+            const Vec p00 = Ops::exp2((Ops::load(x0 + c) - mv0) * kLog2e, kRowCut);
+            const Vec p10 = Ops::exp2((Ops::load(x1 + c) - mv1) * kLog2e, kRowCut);
+            const Vec p01 = Ops::exp2((Ops::load(x0 + c + kLanes) - mv0) * kLog2e, kRowCut);
+            const Vec p11 = Ops::exp2((Ops::load(x1 + c + kLanes) - mv1) * kLog2e, kRowCut);
             Ops::store(out0 + c, p00);
             Ops::store(out1 + c, p10);
             Ops::store(out0 + c + kLanes, p01);
@@ -167,16 +172,16 @@ struct RowSoftmax : Common<T> {
             a11 += p11;
         }
         for (; c + kLanes <= C; c += kLanes) {
-            const Vec p0 = Ops::exp2(Ops::load(x0 + c) * kLog2e - mm0, kRowCut);
-            const Vec p1 = Ops::exp2(Ops::load(x1 + c) * kLog2e - mm1, kRowCut);
+            const Vec p0 = Ops::exp2((Ops::load(x0 + c) - mv0) * kLog2e, kRowCut);
+            const Vec p1 = Ops::exp2((Ops::load(x1 + c) - mv1) * kLog2e, kRowCut);
             Ops::store(out0 + c, p0);
             Ops::store(out1 + c, p1);
             a00 += p0;
             a10 += p1;
         }
         if (c < C) {
-            const Vec p0 = Ops::exp2(Ops::load(x0 + C - kLanes) * kLog2e - mm0, kRowCut);
-            const Vec p1 = Ops::exp2(Ops::load(x1 + C - kLanes) * kLog2e - mm1, kRowCut);
+            const Vec p0 = Ops::exp2((Ops::load(x0 + C - kLanes) - mv0) * kLog2e, kRowCut);
+            const Vec p1 = Ops::exp2((Ops::load(x1 + C - kLanes) - mv1) * kLog2e, kRowCut);
             Ops::store(out0 + C - kLanes, p0);
             Ops::store(out1 + C - kLanes, p1);
             const IVec fresh = fresh_lanes(C - c);
@@ -186,19 +191,20 @@ struct RowSoftmax : Common<T> {
         const Vec acc0 = a00 + a01, acc1 = a10 + a11;
         sum0 = static_cast<double>(Ops::hsum(acc0));
         sum1 = static_cast<double>(Ops::hsum(acc1));
-        l0 = finish_lse2(acc0, mm0);
-        l1 = finish_lse2(acc1, mm1);
+        l0 = log2_sum(acc0);
+        l1 = log2_sum(acc1);
     }
 
 
-    // out[c] = 2^(x_c log2 e - mm) * scale, C >= kLanes: the same operations as
+    // out[c] = 2^((x_c - m) log2 e) * scale, C >= kLanes: the same operations as
     // row_lse2_store + copy_row_scaled, so all paths give the same bits.
-    static void softmax_row(const T* x, int64_t C, T mm, T scale, T* out) {
+    static void softmax_row(const T* x, int64_t C, T m, T scale, T* out) {
+        const Vec mv = Ops::splat(m);
         int64_t c = 0;
         for (; c + kLanes <= C; c += kLanes)
-            Ops::store(out + c, Ops::exp2(Ops::load(x + c) * kLog2e - mm, kRowCut) * scale);
+            Ops::store(out + c, Ops::exp2((Ops::load(x + c) - mv) * kLog2e, kRowCut) * scale);
         if (c < C)  // overlapping last vector: same values rewritten
-            Ops::store(out + C - kLanes, Ops::exp2(Ops::load(x + C - kLanes) * kLog2e - mm, kRowCut) * scale);
+            Ops::store(out + C - kLanes, Ops::exp2((Ops::load(x + C - kLanes) - mv) * kLog2e, kRowCut) * scale);
     }
 
     // dst[0, C) = src[0, C) with non-temporal stores where dst is aligned.
