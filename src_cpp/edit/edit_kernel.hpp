@@ -59,15 +59,15 @@ SEQLOSS_ISA_BEGIN
 namespace {
 
 // Runs f(i, scratch) for i in [0, N) over n_threads threads with dynamic
-// scheduling (chunks of `chunk` items), one Scratch per thread; the first
-// exception is rethrown after the parallel region (core/parallel.hpp).
+// scheduling (chunks of `chunk` items), each thread with its own kept Scratch
+// (ScratchLease); the first exception is rethrown on the caller
+// (core/parallel.hpp).
 template <typename F>
 void parallel_pairs(int64_t N, int n_threads, int64_t chunk, F f) {
-    parallel_for(
-        N, n_threads, Schedule::dynamic(chunk), [] { return std::make_unique<Scratch>(); },
-        [&](int64_t begin, int64_t end, std::unique_ptr<Scratch>& s) {
-            for (int64_t i = begin; i < end; ++i) f(i, *s);
-        });
+    parallel_for(N, n_threads, Schedule::dynamic(chunk), [] { return ScratchLease(); },
+                 [&](int64_t begin, int64_t end, ScratchLease& lease) {
+                     for (int64_t i = begin; i < end; ++i) f(i, lease.s);
+                 });
 }
 
 inline int64_t chunk_for(int64_t N, int n_threads) {
@@ -199,7 +199,8 @@ void levenshtein_batch_impl(int token_type, const SeqBatch& hyp, const SeqBatch&
 }
 
 int64_t levenshtein_pair_impl(int token_type, const void* h, int64_t n, const void* r, int64_t m) {
-    static thread_local Scratch s;
+    ScratchLease lease;  // kept between calls while small
+    Scratch& s = lease.s;
     switch (token_type) {
         case TOKEN_U8:
             return pair_distance(static_cast<const uint8_t*>(h), n, static_cast<const uint8_t*>(r), m, s);
@@ -221,17 +222,17 @@ void error_counts_impl(const TextRef* hyps, const TextRef* refs, int64_t N, int 
     for (int64_t i = 0; i < N && work < 50000; ++i) work += hyps[i].length + refs[i].length + 8;
     if (work < 50000) n_threads = 1;
     struct ThreadState {
-        std::unique_ptr<Scratch> scratch;
+        ScratchLease scratch;
         void* tokens;
     };
     parallel_for(
         N, n_threads, Schedule::dynamic(chunk_for(N, n_threads)),
-        [&] { return ThreadState{std::make_unique<Scratch>(), tokenizer.thread_state()}; },
+        [&] { return ThreadState{ScratchLease(), tokenizer.thread_state()}; },
         [&](int64_t begin, int64_t end, ThreadState& st) {
             for (int64_t i = begin; i < end; ++i) {
                 int64_t* c = counts + 6 * i;
                 const PairTokens p = tokenizer.tokenize(st.tokens, hyps[i], refs[i], word_unit);
-                sdi_counts(p.ref_ids, p.n_ref, p.hyp_ids, p.n_hyp, p.n_ids, *st.scratch, c);
+                sdi_counts(p.ref_ids, p.n_ref, p.hyp_ids, p.n_hyp, p.n_ids, st.scratch.s, c);
                 c[4] = p.n_hyp;
                 c[5] = p.n_ref;
             }

@@ -4,6 +4,7 @@
 // edit_kernel.hpp), inside an anonymous namespace of the level's namespace.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -105,6 +106,32 @@ struct Scratch {
     std::vector<uint64_t> lock_eq;      // (kLockMaxText, kLanes) lockstep match masks
     std::vector<uint32_t> lock_tb;      // (kLockMaxText + 16,) narrowed text
     alignas(64) uint8_t band_pattern[1024];  // padded narrowed pattern of a band lane
+
+    std::size_t bytes() const {
+        return map.slots.capacity() * sizeof(DenseSlot) +
+               (pid.capacity() + tid.capacity() + direct_id.capacity()) * sizeof(int32_t) +
+               (pm.capacity() + vp.capacity() + vn.capacity() + rec_vp.capacity() +
+                rec_vn.capacity() + lock_eq.capacity()) * sizeof(uint64_t) +
+               (rwords.capacity() + hwords.capacity()) * sizeof(Word) +
+               score.capacity() * sizeof(int64_t) +
+               (direct_stamp.capacity() + lock_tb.capacity()) * sizeof(uint32_t);
+    }
+};
+
+// The running thread's scratch, kept between calls while it stays under
+// kKeepScratchBytes (a server's small calls then never grow it again); the
+// per-thread state of the parallel loops.
+constexpr std::size_t kKeepScratchBytes = std::size_t(4) << 20;
+struct ScratchLease {
+    Scratch& s;
+    ScratchLease() : s(mine()) {}
+    ~ScratchLease() {
+        if (s.bytes() > kKeepScratchBytes) s = Scratch();
+    }
+    static Scratch& mine() {
+        static thread_local Scratch scratch;
+        return scratch;
+    }
 };
 
 }  // namespace
