@@ -163,6 +163,9 @@ struct CtcKernel : ctc::Common<T> {
         T* scale;        // per frame: gradient scale / sum of the row's exponentials
     };
 
+    // Frames between two Ctrl-C checks of a long item's passes.
+    static constexpr int64_t kCheckFrames = 256;
+
     // Returns the loss of item n (natural log), writes its gradient rows.
     void run_item(int64_t n, Work& w) const {
         check_interrupt();
@@ -259,74 +262,79 @@ struct CtcKernel : ctc::Common<T> {
                            static_cast<std::size_t>(C) * sizeof(T) <= 1024;
         bool have_next = false;  // row t's normaliser came with row t - 1
         T next_m = 0, next_lo = 0;
-        for (int64_t t = 0; t < Tn; ++t) {
-            if ((t & 255) == 0) check_interrupt();  // long items stop on Ctrl-C
-            const T* x = in_row(t, n);
-            T rm = 0, lo = 0;  // the row's log2 normaliser rm log2 e + lo (Emissions::gather)
-            if (ahead && t + 2 < Tn) {
-                const char* xa = reinterpret_cast<const char*>(in_row(t + 2, n));
-                for (std::size_t o = 0; o < ahead_bytes; o += 64) prefetch_bytes(xa + o, false);
-                prefetch_bytes(xa + ahead_bytes - 1, false);
-                if (pre) {
-                    const char* ga = reinterpret_cast<const char*>(grad_row(t + 2, n));
-                    for (std::size_t o = 0; o < ahead_bytes; o += 64) prefetch_bytes(ga + o, true);
-                    prefetch_bytes(ga + ahead_bytes - 1, true);
+        for (int64_t tb = 0; tb < Tn; tb += kCheckFrames) {
+            check_interrupt();  // long items stop on Ctrl-C
+            const int64_t te = std::min<int64_t>(Tn, tb + kCheckFrames);
+            for (int64_t t = tb; t < te; ++t) {
+                const T* x = in_row(t, n);
+                T rm = 0, lo = 0;  // the row's log2 normaliser rm log2 e + lo (Emissions::gather)
+                if (ahead && t + 2 < Tn) {
+                    const char* xa = reinterpret_cast<const char*>(in_row(t + 2, n));
+                    for (std::size_t o = 0; o < ahead_bytes; o += 64) prefetch_bytes(xa + o, false);
+                    prefetch_bytes(xa + ahead_bytes - 1, false);
+                    if (pre) {
+                        const char* ga = reinterpret_cast<const char*>(grad_row(t + 2, n));
+                        for (std::size_t o = 0; o < ahead_bytes; o += 64)
+                            prefetch_bytes(ga + o, true);
+                        prefetch_bytes(ga + ahead_bytes - 1, true);
+                    }
                 }
+                if (a.from_logits && have_next) {
+                    rm = next_m, lo = next_lo;
+                    have_next = false;
+                } else if (pairs && t + 1 < Tn) {
+                    const T* x1 = in_row(t + 1, n);
+                    T m0, m1;
+                    bool nf0, nf1;
+                    Softmax::row_max2(x, x1, C, m0, m1, nf0, nf1);
+                    if ((nf0 && Softmax::row_is_bad(x, C)) || (nf1 && Softmax::row_is_bad(x1, C)))
+                        return false;
+                    double s0, s1, l0, l1;
+                    T* rb0 = w.rowbuf.data();
+                    T* rb1 = rb0 + C + kLanes;
+                    Softmax::row_lse2_store2(x, x1, C, m0, m1, rb0, rb1, s0, s1, l0, l1);
+                    scale[t] = static_cast<T>(gs / s0);
+                    scale[t + 1] = static_cast<T>(gs / s1);
+                    if (pre) {
+                        Softmax::copy_row_scaled(grad_row(t, n), rb0, C, scale[t]);
+                        Softmax::copy_row_scaled(grad_row(t + 1, n), rb1, C, scale[t + 1]);
+                    }
+                    rm = m0, lo = static_cast<T>(l0);
+                    next_m = m1, next_lo = static_cast<T>(l1);
+                    have_next = true;
+                } else if (a.from_logits) {
+                    // rows shorter than one vector are padded (lowest() adds nothing)
+                    const bool pad = C < kLanes;
+                    T xbuf[kLanes], obuf[kLanes];
+                    const T* xr =
+                        pad ? Softmax::short_row(x, C, std::numeric_limits<T>::lowest(), xbuf) : x;
+                    const int64_t Cr = pad ? kLanes : C;
+                    bool nonfinite;
+                    const T* next = t + 1 < Tn && !pad ? in_row(t + 1, n) : nullptr;
+                    const T m = Softmax::row_max(xr, Cr, next, nonfinite);
+                    if (nonfinite && Softmax::row_is_bad(x, C)) return false;
+                    // the exponentials go to the row buffer (in L1); then either
+                    // the finished softmax rows go out (prescaled) or pass 3
+                    // recomputes them (streaming)
+                    double sum;
+                    T* rb = pad ? obuf : w.rowbuf.data();
+                    const double l2 = Softmax::row_lse2_store(xr, Cr, m, rb, sum);
+                    scale[t] = static_cast<T>(gs / sum);  // softmax scale
+                    if (stream) w.shift.data()[t] = m;
+                    if (pre) {
+                        if (stream)
+                            Softmax::stream_row_scaled(grad_row(t, n), rb, C, scale[t]);
+                        else
+                            Softmax::copy_row_scaled(grad_row(t, n), rb, C, scale[t]);
+                    }
+                    rm = m, lo = static_cast<T>(l2);
+                }
+                // NaN or +inf in a used log-probability makes the loss NaN;
+                // from_logits checked whole rows.
+                T* e = w.E.data() + t * RS + kLanes;
+                const bool maybe_bad = Emit::gather(x, it.cls, it.lim, Sp, rm, lo, e);
+                if (!a.from_logits && maybe_bad && Emit::used_is_bad(x, it.cls, it.S)) return false;
             }
-            if (a.from_logits && have_next) {
-                rm = next_m, lo = next_lo;
-                have_next = false;
-            } else if (pairs && t + 1 < Tn) {
-                const T* x1 = in_row(t + 1, n);
-                T m0, m1;
-                bool nf0, nf1;
-                Softmax::row_max2(x, x1, C, m0, m1, nf0, nf1);
-                if ((nf0 && Softmax::row_is_bad(x, C)) || (nf1 && Softmax::row_is_bad(x1, C)))
-                    return false;
-                double s0, s1, l0, l1;
-                T* rb0 = w.rowbuf.data();
-                T* rb1 = rb0 + C + kLanes;
-                Softmax::row_lse2_store2(x, x1, C, m0, m1, rb0, rb1, s0, s1, l0, l1);
-                scale[t] = static_cast<T>(gs / s0);
-                scale[t + 1] = static_cast<T>(gs / s1);
-                if (pre) {
-                    Softmax::copy_row_scaled(grad_row(t, n), rb0, C, scale[t]);
-                    Softmax::copy_row_scaled(grad_row(t + 1, n), rb1, C, scale[t + 1]);
-                }
-                rm = m0, lo = static_cast<T>(l0);
-                next_m = m1, next_lo = static_cast<T>(l1);
-                have_next = true;
-            } else if (a.from_logits) {
-                // rows shorter than one vector are padded (lowest() adds nothing)
-                const bool pad = C < kLanes;
-                T xbuf[kLanes], obuf[kLanes];
-                const T* xr = pad ? Softmax::short_row(x, C, std::numeric_limits<T>::lowest(), xbuf) : x;
-                const int64_t Cr = pad ? kLanes : C;
-                bool nonfinite;
-                const T m = Softmax::row_max(xr, Cr, t + 1 < Tn && !pad ? in_row(t + 1, n) : nullptr,
-                                    nonfinite);
-                if (nonfinite && Softmax::row_is_bad(x, C)) return false;
-                // the exponentials go to the row buffer (in L1); then either
-                // the finished softmax rows go out (prescaled) or pass 3
-                // recomputes them (streaming)
-                double sum;
-                T* rb = pad ? obuf : w.rowbuf.data();
-                const double l2 = Softmax::row_lse2_store(xr, Cr, m, rb, sum);
-                scale[t] = static_cast<T>(gs / sum);  // softmax scale
-                if (stream) w.shift.data()[t] = m;
-                if (pre) {
-                    if (stream)
-                        Softmax::stream_row_scaled(grad_row(t, n), rb, C, scale[t]);
-                    else
-                        Softmax::copy_row_scaled(grad_row(t, n), rb, C, scale[t]);
-                }
-                rm = m, lo = static_cast<T>(l2);
-            }
-            // NaN or +inf in a used log-probability makes the loss NaN;
-            // from_logits checked whole rows.
-            T* e = w.E.data() + t * RS + kLanes;
-            const bool maybe_bad = Emit::gather(x, it.cls, it.lim, Sp, rm, lo, e);
-            if (!a.from_logits && maybe_bad && Emit::used_is_bad(x, it.cls, it.S)) return false;
         }
         return true;
     }
@@ -356,16 +364,19 @@ struct CtcKernel : ctc::Common<T> {
         }
         T mu = S > 1 ? vmax(A[0], A[1]) : A[0];  // max of the stored alpha row t-1
         T nu = 0;                                  // max of the stored beta row t+1
-        for (int64_t t = 1; t < Tn; ++t) {
-            if ((t & 255) == 0) check_interrupt();  // long items stop on Ctrl-C
-            const T m = rows.alpha_row(t, mu);
-            Oa[t] = Oa[t - 1] + static_cast<double>(mu);
-            mu = m;
-            if (together) {
-                const int64_t tb = Tn - 1 - t;
-                const T v = rows.beta_row(tb, Bt + (tb + 1) * RS, Bt + tb * RS, nu);
-                Obt[tb] = Obt[tb + 1] + static_cast<double>(nu);
-                nu = v;
+        for (int64_t tb = 1; tb < Tn; tb += kCheckFrames) {
+            check_interrupt();  // long items stop on Ctrl-C
+            const int64_t te = std::min<int64_t>(Tn, tb + kCheckFrames);
+            for (int64_t t = tb; t < te; ++t) {
+                const T m = rows.alpha_row(t, mu);
+                Oa[t] = Oa[t - 1] + static_cast<double>(mu);
+                mu = m;
+                if (together) {
+                    const int64_t tb = Tn - 1 - t;
+                    const T v = rows.beta_row(tb, Bt + (tb + 1) * RS, Bt + tb * RS, nu);
+                    Obt[tb] = Obt[tb + 1] + static_cast<double>(nu);
+                    nu = v;
+                }
             }
         }
         const T* al = A + (Tn - 1) * RS;
@@ -396,15 +407,18 @@ struct CtcKernel : ctc::Common<T> {
         if (S > 1) Bcur[S - 2] = 0;
         double Ob = 0.0;  // log2 offset of the stored row t
         T nu = 0;         // max of the stored beta row t+1
-        for (int64_t t = Tn - 1; t >= 0; --t) {
-            if ((t & 255) == 0) check_interrupt();  // long items stop on Ctrl-C
-            if (t < Tn - 1) {
-                std::swap(Bcur, Bnxt);  // Bnxt now holds row t+1
-                const T v = rows.beta_row(t, Bnxt, Bcur, nu);
-                Ob += static_cast<double>(nu);
-                nu = v;
+        for (int64_t tb = Tn - 1; tb >= 0; tb -= kCheckFrames) {
+            check_interrupt();  // long items stop on Ctrl-C
+            const int64_t te = std::max<int64_t>(-1, tb - kCheckFrames);
+            for (int64_t t = tb; t > te; --t) {
+                if (t < Tn - 1) {
+                    std::swap(Bcur, Bnxt);  // Bnxt now holds row t+1
+                    const T v = rows.beta_row(t, Bnxt, Bcur, nu);
+                    Ob += static_cast<double>(nu);
+                    nu = v;
+                }
+                gradient_row(it, t, rows, Bcur, static_cast<T>(Oa[t] + Ob - log2p), w);
             }
-            gradient_row(it, t, rows, Bcur, static_cast<T>(Oa[t] + Ob - log2p), w);
         }
     }
 
