@@ -138,7 +138,8 @@ def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, ze
     losses = np.empty(N, dtype=np.float64)
     reduced = _ctc.run(x.reshape(-1), None if grad is None else grad.reshape(-1), T, N, C,
                        stride_t, stride_n, flat, width, il, tl, losses, blank, code,
-                       bool(zero_infinity), bool(from_logits), nt, reused, width_name)
+                       bool(zero_infinity), bool(from_logits), nt, reused, width_name,
+                       0 if grad is None or grad is grad_out else grad.nbytes)
     if reduced is None:
         loss = losses.astype(out_dtype)
         if unbatched:

@@ -67,7 +67,8 @@ def _float_input(name, x):
 def _check_weight(weight, n_classes, cdt):
     if weight is None:
         return None
-    w = weight if type(weight) is _ndarray else np.asarray(weight)
+    w = weight if type(weight) is _ndarray else V.as_array("weight", weight)
+    V.check_not_extended("weight", w.dtype)
     if w.dtype.kind not in "fiu" or w.dtype == np.bool_:
         raise TypeError("Expected weight to be a float array, but got dtype %s" % w.dtype)
     if w.ndim != 1 or w.shape[0] != n_classes:
@@ -157,6 +158,7 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
             raise TypeError(
                 "Expected targets to be an integer array of class indices, but got dtype %s"
                 % tdt)
+        V.check_not_extended("targets", tdt)
         if tt.shape != shape:
             raise ValueError(
                 "Expected probability targets to have the logits' shape %s, but got shape %s"
@@ -167,6 +169,11 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     # -- outputs
     grad = None
     check_overlap = False
+    if want_grad and x.nbytes >= V.MEMORY_CHECK_BYTES:
+        # the gradient (plus a compute-dtype copy when the output dtype differs)
+        V.check_memory(x.nbytes * (1 if grad_out is not None and odt is cdt else 2),
+                       "%s_and_grad's gradient of shape %s (%s)"
+                       % ("nll_loss" if nll else "cross_entropy", shape, cdt))
     if want_grad:
         if grad_out is not None:
             if odt is cdt:  # overlap: checked on the raw buffers in _softmax
@@ -331,6 +338,9 @@ def _softmax_call(x, axis, n_threads, log):
     ax %= nd
     nt = V.resolve_n_threads(n_threads)
     moved = ax != nd - 1
+    if xa.nbytes >= V.MEMORY_CHECK_BYTES:
+        V.check_memory(xa.nbytes * (3 if moved else 1), "%s's output of shape %s (%s)"
+                       % ("log_softmax" if log else "softmax", xa.shape, xa.dtype))
     if moved:
         xa = np.ascontiguousarray(np.moveaxis(xa, ax, -1))
     y = np.empty(xa.shape, dtype=xa.dtype)
