@@ -480,7 +480,8 @@ def _sentences(name, x):
     if isinstance(x, str):
         return (x,)
     V.check_cpu(name, x)
-    if isinstance(x, (bytes, bytearray)) or not hasattr(x, "__iter__") or \
+    if isinstance(x, (bytes, bytearray)) or not (hasattr(x, "__iter__") or (
+            hasattr(x, "__getitem__") and hasattr(x, "__len__"))) or \
             (isinstance(x, np.ndarray) and x.ndim == 0):
         raise TypeError("Expected %s to be a str or a sequence of str, but got %s"
                         % (name, _describe(x)))

@@ -88,6 +88,9 @@ def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="ta
     """Integer class targets of shape batch_shape -> C-contiguous int64."""
     t = targets if type(targets) is _ndarray else V.as_array(name, targets)
     dt = t.dtype
+    if dt.kind == "O":  # Python ints (maybe beyond int64): int_array's checks and wording
+        t = V.int_array(name, t)
+        dt = t.dtype
     if dt is not _I64:
         if dt.kind not in "iu":
             # (not int_array's wording: a float array here would be probabilities)
