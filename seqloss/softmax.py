@@ -246,6 +246,11 @@ _LOSS_RAISES = """
         ``ignore_index``; a target that does not fit int64 (uint64 >= 2**63);
         a negative weight; an unknown reduction; n_threads 0 or over
         ``max(1024, OpenMP's maximum)``; a non-CPU tensor{smooth_v}{grad_v}.
+    MemoryError
+        An output the machine cannot hold (checked before allocating).
+
+    Extended-precision inputs (``np.longdouble``) are a TypeError naming the
+    argument: the kernels compute in float32/float64 only.
 """
 
 
@@ -380,6 +385,11 @@ _SOFTMAX_DOC = """
     ValueError
         ``x`` a scalar; ``axis`` out of range; n_threads 0 or over
         ``max(1024, OpenMP's maximum)``; a non-CPU tensor.
+    MemoryError
+        An output the machine cannot hold (checked before allocating).
+
+    ``np.longdouble`` input is a TypeError: the kernels compute in
+    float32/float64 only (cast to float64 explicitly).
 """
 
 
