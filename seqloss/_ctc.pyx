@@ -75,6 +75,7 @@ cdef int R_MEAN = REDUCTIONS["mean"]
 cdef int R_SUM = REDUCTIONS["sum"]
 cdef int64_t _MAX_THREADS = MAX_THREADS
 cdef int64_t _MAX_CLASSES = MAX_CLASSES
+cdef double _MEMORY_CHECK_BYTES = MEMORY_CHECK_BYTES
 
 
 cdef object item_error(int err, const int64_t* where, int64_t T, int64_t C, int64_t width,
@@ -87,7 +88,7 @@ cdef object item_error(int err, const int64_t* where, int64_t T, int64_t C, int6
                           width if width >= 0 else n_targets, width_name)
 
 
-cdef int check_scratch(double cost, int64_t T, int64_t N, const int64_t* il, const int64_t* tl,
+cdef inline int check_scratch(double cost, int64_t T, int64_t N, const int64_t* il, const int64_t* tl,
                        int64_t nt, int64_t itemsize, int64_t grad_bytes) except -1:
     """MemoryError (seqloss._validate.check_memory) when the kernel's scratch
     plus a fresh gradient of ``grad_bytes`` cannot fit in memory.
@@ -97,7 +98,7 @@ cdef int check_scratch(double cost, int64_t T, int64_t N, const int64_t* il, con
     tables per item, one item per thread).  Cheap unless the bound is large;
     then the ``nt`` largest items are summed exactly."""
     cdef double bound = cost * 2.0 * itemsize * (nt if nt < N else N) + grad_bytes
-    if bound < MEMORY_CHECK_BYTES:
+    if bound < _MEMORY_CHECK_BYTES:
         return 0
     il_a = np.asarray(<const int64_t[:N]>il).astype(np.float64)
     tl_a = np.asarray(<const int64_t[:N]>tl).astype(np.float64)
