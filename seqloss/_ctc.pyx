@@ -20,7 +20,8 @@ import numpy as np
 from cpython.pycapsule cimport PyCapsule_GetPointer
 
 from . import _core, _isa
-from ._validate import MAX_CLASSES, MAX_THREADS, REDUCTIONS, ctc_item_error
+from ._validate import (MAX_CLASSES, MAX_THREADS, MEMORY_CHECK_BYTES, REDUCTIONS, check_memory,
+                        ctc_item_error)
 
 for _level, _table in _isa.tables("ctc"):
     install_ctc_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.ctc"))
@@ -36,6 +37,7 @@ cdef extern from "ctc/ctc.hpp" namespace "seqloss":
         const int64_t* target_offsets
         const int64_t* input_lengths
         const int64_t* target_lengths
+        int64_t n_targets
         const double* grad_scale
         double* losses
         int64_t blank
@@ -77,24 +79,61 @@ cdef int R_MEAN = REDUCTIONS["mean"]
 cdef int R_SUM = REDUCTIONS["sum"]
 cdef int64_t _MAX_THREADS = MAX_THREADS
 cdef int64_t _MAX_CLASSES = MAX_CLASSES
+cdef double _MEMORY_CHECK_BYTES = MEMORY_CHECK_BYTES
 
 
 cdef object item_error(int err, const int64_t* where, int64_t T, int64_t C, int64_t width,
-                       int64_t n_targets, str width_name):
+                       int64_t n_targets, str width_name, const int64_t* tl, int64_t N):
     """The ValueError for check_items' report (phrased by _validate)."""
-    return ctc_item_error(_KINDS[err], where[0], where[1], where[2], T, C,
+    value = where[2]
+    if err == E_TARGETS_SIZE:  # the exact sum (it may not fit int64)
+        value = sum([tl[n] for n in range(N)])
+    return ctc_item_error(_KINDS[err], where[0], where[1], value, T, C,
                           width if width >= 0 else n_targets, width_name)
+
+
+cdef inline int check_scratch(double cost, int64_t T, int64_t N, const int64_t* il, const int64_t* tl,
+                       int64_t nt, int64_t itemsize, int64_t grad_bytes) except -1:
+    """MemoryError (seqloss._validate.check_memory) when the kernel's scratch
+    plus a fresh gradient of ``grad_bytes`` cannot fit in memory.
+
+    ``cost``: check_items' largest ``input_length * (2 * target_length + 49)``
+    (elements of one item's tables: the kernel keeps two (T_n, 2 L + 1 padded)
+    tables per item, one item per thread).  Cheap unless the bound is large;
+    then the ``nt`` largest items are summed exactly."""
+    cdef double bound = cost * 2.0 * itemsize * (nt if nt < N else N) + grad_bytes
+    if bound < _MEMORY_CHECK_BYTES:
+        return 0
+    il_a = np.asarray(<const int64_t[:N]>il).astype(np.float64)
+    tl_a = np.asarray(<const int64_t[:N]>tl).astype(np.float64)
+    per = np.where(il_a >= tl_a, il_a * (2.0 * tl_a + 49.0), 0.0) * 2.0 * itemsize
+    k = nt if nt < N else N
+    top = np.sort(per)[N - k:]
+    need = float(top.sum()) + grad_bytes
+    big = int(np.argmax(per))
+    if need >= 2.0**63:
+        need = 2.0**63 - 1
+    check_memory(int(need), "ctc_loss (T=%d, N=%d; item %d: input length %d, target length %d; "
+                 "%d thread(s) of scratch%s)" % (T, N, big, il[big], tl[big], k,
+                 ", and a gradient of %d bytes" % grad_bytes if grad_bytes else ""))
+    return 0
 
 
 cdef int check_items(int64_t T, int64_t N, int64_t C, const int64_t* targets,
                      int64_t n_targets, int64_t width, const int64_t* il,
                      const int64_t* tl, int64_t blank, int reduction,
                      vector[int64_t]& offsets, vector[double]& scale,
-                     int64_t* where) noexcept nogil:
+                     int64_t* where, double* cost) noexcept nogil:
     """Validate lengths and labels, fill offsets and gradient scales.
 
-    Returns 0, or an E_* code with where = (n, i, value) (see item_error)."""
+    Returns 0, or an E_* code with where = (n, i, value) (see item_error).
+    ``cost``: the largest ``input_length * (2 * target_length + 49)`` of an
+    item with input_length >= target_length (see check_scratch).  Sums of
+    lengths never overflow: concatenated targets stop at the first length
+    that goes past the targets' size."""
     cdef int64_t n, i, a, b, v, acc = 0
+    cdef double c
+    cost[0] = 0.0
     offsets.resize(N)
     scale.resize(N)
     for n in range(N):
@@ -116,7 +155,15 @@ cdef int check_items(int64_t T, int64_t N, int64_t C, const int64_t* targets,
             offsets[n] = n * width
         else:
             offsets[n] = acc
+            if b > n_targets - acc:  # (acc <= n_targets: no overflow)
+                where[0] = 0
+                where[1] = 0
+                return E_TARGETS_SIZE
             acc += b
+        if a >= b:
+            c = <double>a * (2.0 * <double>b + 49.0)
+            if c > cost[0]:
+                cost[0] = c
         scale[n] = 1.0 / (N * (b if b > 0 else 1)) if reduction == R_MEAN else 1.0
     if width < 0 and acc != n_targets:
         where[0] = 0
@@ -149,6 +196,7 @@ cdef void fill_args(CtcArgs& args, int64_t T, int64_t N, int64_t C, int64_t stri
     args.target_offsets = offsets.data()
     args.input_lengths = il
     args.target_lengths = tl
+    args.n_targets = -1
     args.grad_scale = scale.data()
     args.losses = losses
     args.blank = blank
@@ -184,17 +232,21 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
         const int64_t[::1] target_lengths,  # IN (N,)
         double[::1] losses,             # OUT (N,) per-item losses
         int64_t blank, int reduction, bint zero_infinity, bint from_logits,
-        int n_threads, bint grad_reused=False, str width_name="padded width of targets"):
+        int n_threads, bint grad_reused=False, str width_name="padded width of targets",
+        int64_t grad_bytes=0):
     """Check the items, run the kernel, reduce (the general path).
 
     Returns the mean or sum in float64, or None for reduction "none".  The
     first invalid length or label raises ValueError (see item_error) before
     anything is computed; ``width_name`` names ``width`` in that message.
+    ``grad_bytes``: a fresh gradient's size, counted with the kernel's scratch
+    in the memory check (check_scratch).
     """
     cdef vector[int64_t] offsets
     cdef vector[double] scale
     cdef int64_t where[3]
     cdef int64_t zero = 0
+    cdef double cost
     cdef const float[::1] a32
     cdef const double[::1] a64
     cdef float[::1] g32
@@ -208,13 +260,15 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
     cdef const int64_t* ilp = &input_lengths[0] if N > 0 else &zero
     cdef const int64_t* tlp = &target_lengths[0] if N > 0 else &zero
     cdef int err = check_items(T, N, C, tp, targets.shape[0], width, ilp, tlp, blank,
-                               reduction, offsets, scale, where)
+                               reduction, offsets, scale, where, &cost)
     if err:
-        raise item_error(err, where, T, C, width, targets.shape[0], width_name)
+        raise item_error(err, where, T, C, width, targets.shape[0], width_name, tlp, N)
+    cdef bint is32 = acts.dtype.itemsize == 4
+    check_scratch(cost, T, N, ilp, tlp, n_threads, 4 if is32 else 8, grad_bytes)
     fill_args(args, T, N, C, stride_t, stride_n, tp, ilp, tlp, offsets, scale,
               &losses[0] if N > 0 else NULL, blank, from_logits, zero_infinity, n_threads,
               grad_reused)
-    cdef bint is32 = acts.dtype.itemsize == 4
+    args.n_targets = targets.shape[0]
     if N > 0:
         if T * C > 0:
             if is32:
@@ -262,7 +316,8 @@ def fast(x, targets, input_lengths, target_lengths, blank, reduction, zero_infin
         return None
     if (type(x) is not np.ndarray or type(targets) is not np.ndarray
             or type(input_lengths) is not np.ndarray or type(target_lengths) is not np.ndarray
-            or type(blank) is not int or type(zero_infinity) is not bool
+            or type(blank) is not int or not 0 <= blank <= _MAX_CLASSES
+            or type(zero_infinity) is not bool
             or type(from_logits) is not bool or type(batch_first) is not bool):
         return None
     red = _REDUCTIONS.get(reduction) if type(reduction) is str else None
@@ -343,6 +398,7 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
     cdef vector[double] scale
     cdef int64_t where[3]
     cdef int64_t zero = 0
+    cdef double cost
     cdef Py_buffer vg
     cdef bint have_g = False
     cdef int err
@@ -360,12 +416,16 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
         have_g = True
     try:
         err = check_items(T, N, C, tp if n_targets > 0 else &zero, n_targets, width, ilp, tlp,
-                          blank, reduction, offsets, scale, where)
+                          blank, reduction, offsets, scale, where, &cost)
         if err:
             raise item_error(err, where, T, C, width, n_targets,
-                             "padded width of targets" if width >= 0 else "length of targets")
+                             "padded width of targets" if width >= 0 else "length of targets",
+                             tlp, N)
+        check_scratch(cost, T, N, ilp, tlp, nt, vx.itemsize,
+                      vx.len if want_grad and not have_g else 0)
         return _fast_run(vx, vg, have_g, T, N, C, stride_t, stride_n,
-                         tp if n_targets > 0 else &zero, ilp, tlp, offsets, scale, blank,
+                         tp if n_targets > 0 else &zero, n_targets, ilp, tlp, offsets, scale,
+                         blank,
                          reduction, zero_infinity, from_logits, nt, is32, want_grad, grad_out)
     finally:
         if have_g:
@@ -380,7 +440,7 @@ cdef inline bint _overlap(Py_buffer* a, Py_buffer* b) noexcept:
 
 cdef object _fast_run(Py_buffer& vx, Py_buffer& vg, bint have_g, int64_t T, int64_t N,
                       int64_t C, int64_t stride_t, int64_t stride_n, const int64_t* tp,
-                      const int64_t* ilp, const int64_t* tlp, vector[int64_t]& offsets,
+                      int64_t n_targets, const int64_t* ilp, const int64_t* tlp, vector[int64_t]& offsets,
                       vector[double]& scale, int64_t blank, int reduction, bint zero_infinity,
                       bint from_logits, int nt, bint is32, bint want_grad, grad_out):
     """Allocate the outputs, run the kernel, reduce (inputs already checked)."""
@@ -394,6 +454,7 @@ cdef object _fast_run(Py_buffer& vx, Py_buffer& vg, bint have_g, int64_t T, int6
     cdef CtcArgs args
     fill_args(args, T, N, C, stride_t, stride_n, tp, ilp, tlp, offsets, scale,
               &lv[0] if N > 0 else NULL, blank, from_logits, zero_infinity, nt, False)
+    args.n_targets = n_targets
     args.acts = vx.buf
     if have_g:
         grad = grad_out

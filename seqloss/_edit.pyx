@@ -215,8 +215,9 @@ def distance_str(str a, str b):
         pb = PyUnicode_DATA(b)
         tt = TOKEN_U8 if ka == 1 else (TOKEN_U16 if ka == 2 else TOKEN_U32)
     else:
-        ea = a.encode("utf-32-le")
-        eb = b.encode("utf-32-le")
+        # (lone surrogates are code points like any other)
+        ea = a.encode("utf-32-le", "surrogatepass")
+        eb = b.encode("utf-32-le", "surrogatepass")
         pa = <const char*>ea
         pb = <const char*>eb
         tt = TOKEN_U32
@@ -314,10 +315,16 @@ cdef int64_t _intern_item(object item, TokenInterner* it, vector[int64_t]& ids) 
 def intern_batch(hyps, refs):
     """Tokens of two sequences of items -> (ids, hyp_lengths, ref_lengths),
     ids (int64) equal iff the tokens are equal, hypotheses' tokens first; or
-    None when some token needs Python's own equality (the caller's fallback)."""
+    None when some token needs Python's own equality (the caller's fallback).
+
+    The interner keeps pointers into the tokens' str buffers until it is
+    deleted, so every item is held in ``keep`` for the whole call: a sequence
+    that builds its items on access would otherwise free them (and their
+    strings) while still referenced."""
     cdef Py_ssize_t nh = len(hyps), nr = len(refs), i
     cdef vector[int64_t] ids
     cdef int64_t c
+    cdef list keep = []
     hl = np.empty(nh, dtype=np.int64)
     rl = np.empty(nr, dtype=np.int64)
     cdef int64_t[::1] hlv = hl
@@ -325,12 +332,16 @@ def intern_batch(hyps, refs):
     cdef TokenInterner* it = new TokenInterner(1024)
     try:
         for i in range(nh):
-            c = _intern_item(hyps[i], it, ids)
+            item = hyps[i]
+            keep.append(item)
+            c = _intern_item(item, it, ids)
             if c < 0:
                 return None
             hlv[i] = c
         for i in range(nr):
-            c = _intern_item(refs[i], it, ids)
+            item = refs[i]
+            keep.append(item)
+            c = _intern_item(item, it, ids)
             if c < 0:
                 return None
             rlv[i] = c

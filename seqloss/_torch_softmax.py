@@ -5,7 +5,9 @@ torch's own arguments and layout (class dim 1: ``(N, C)``, ``(N, C, d1, ...)``,
 or unbatched ``(C,)``).  They are ``torch.autograd.Function``s: the forward
 pass computes the loss and, when the input requires grad, the fused gradient
 (``softmax - target distribution``, scaled) in the same call; backward only
-scales it by the incoming gradient (in place, the first time).  CPU tensors
+scales it by the incoming gradient (in place, the first time).  Probability
+targets that require grad get theirs too (``-(1 - label_smoothing) * weight
+* log_softmax(input)``, scaled as the loss is), as in torch.  CPU tensors
 only.  This module imports torch; ``import seqloss`` does not.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 
 from ._validate import check_cpu
-from .softmax import _loss_call
+from .softmax import _loss_call, log_softmax
 
 __all__ = ["cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"]
 
@@ -38,8 +40,9 @@ def _to_numpy(t, dtype=None):
 
 
 def _compute(nll, input, target, weight, ignore_index, reduction, label_smoothing, n_threads,
-             want_grad):
-    """-> (loss tensor, grad tensor in the input's layout or None)."""
+             want_grad, want_target_grad=False):
+    """-> (loss tensor, grad tensor in the input's layout or None, gradient w.r.t.
+    probability targets in the target's layout or None)."""
     if input.dim() == 0:
         raise ValueError(
             "Expected input to have at least 1 dimension (the class dimension), but got a "
@@ -86,7 +89,36 @@ def _compute(nll, input, target, weight, ignore_index, reduction, label_smoothin
             grad_t = grad_t.movedim(-1, class_dim)
         if grad_t.dtype != input.dtype:
             grad_t = grad_t.to(input.dtype)
-    return loss_t, grad_t
+    tgrad_t = None
+    if want_target_grad and prob:
+        # d loss / d q_c = -(1 - eps) w_c log_softmax(x)_c, times the reduction's
+        # factor (probability targets: "mean" divides by the number of rows)
+        f = -(1.0 - float(label_smoothing))
+        n_rows = xn.size // xn.shape[-1] if xn.shape[-1] else 0
+        if reduction == "mean" and n_rows:
+            f /= n_rows
+        tg = log_softmax(xn, n_threads=n_threads)
+        tg *= f
+        if wn is not None:
+            tg *= wn
+        tgrad_t = torch.from_numpy(tg)
+        if class_dim != input.dim() - 1:
+            tgrad_t = tgrad_t.movedim(-1, class_dim)
+        if tgrad_t.dtype != target.dtype:
+            tgrad_t = tgrad_t.to(target.dtype)
+    return loss_t, grad_t, tgrad_t
+
+
+def _scale_by(g, grad_output, reduction, class_dim):
+    """g times the incoming gradient (per row for "none"), in place."""
+    if reduction == "none":
+        go = grad_output
+        if go.dim() > 0 or g.dim() > 1:
+            go = go.unsqueeze(class_dim if g.dim() > 1 else 0)
+        g.mul_(go)
+    elif grad_output.item() != 1.0:
+        g.mul_(grad_output)
+    return g
 
 
 class _FusedLoss(torch.autograd.Function):
@@ -94,40 +126,43 @@ class _FusedLoss(torch.autograd.Function):
     def forward(ctx, input, target, weight, ignore_index, reduction, label_smoothing, nll,
                 n_threads):
         want_grad = ctx.needs_input_grad[0]
-        loss, grad = _compute(nll, input, target, weight, ignore_index, reduction,
-                              label_smoothing, n_threads, want_grad)
+        want_tgrad = ctx.needs_input_grad[1]
+        loss, grad, tgrad = _compute(nll, input, target, weight, ignore_index, reduction,
+                                     label_smoothing, n_threads, want_grad, want_tgrad)
         ctx.grad = grad
+        ctx.tgrad = tgrad
         ctx.args = (ignore_index, reduction, label_smoothing, nll, n_threads)
         ctx.class_dim = 0 if input.dim() == 1 else 1
-        if want_grad:
+        if want_grad or want_tgrad:
             ctx.save_for_backward(input, target, weight)
         return loss
 
     @staticmethod
     def backward(ctx, grad_output):
-        g = ctx.grad
-        ctx.grad = None
+        want_grad, want_tgrad = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        g, tg = ctx.grad, ctx.tgrad
+        ctx.grad = ctx.tgrad = None
         ignore_index, reduction, label_smoothing, nll, n_threads = ctx.args
-        if g is None:
+        if (want_grad and g is None) or (want_tgrad and tg is None):
             # A second backward through the same graph (retain_graph=True): the
-            # first one handed its buffer to autograd, so recompute it.
+            # first one handed its buffers to autograd, so recompute them.
             input, target, weight = ctx.saved_tensors
-            g = _compute(nll, input, target, weight, ignore_index, reduction, label_smoothing,
-                         n_threads, True)[1]
-        if reduction == "none":
-            go = grad_output
-            if go.dim() > 0 or g.dim() > 1:
-                go = go.unsqueeze(ctx.class_dim if g.dim() > 1 else 0)
-            g.mul_(go)
-        elif grad_output.item() != 1.0:
-            g.mul_(grad_output)
-        return g, None, None, None, None, None, None, None
+            _, g, tg = _compute(nll, input, target, weight, ignore_index, reduction,
+                                label_smoothing, n_threads, want_grad, want_tgrad)
+        if g is not None:
+            g = _scale_by(g, grad_output, reduction, ctx.class_dim)
+        if tg is not None:
+            tg = _scale_by(tg, grad_output, reduction, ctx.class_dim)
+        return g, tg, None, None, None, None, None, None
 
 
 def _apply(nll, input, target, weight, ignore_index, reduction, label_smoothing, n_threads):
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise TypeError("Expected input and target to be torch tensors, but got %s and %s"
                         % (type(input).__name__, type(target).__name__))
+    if weight is not None and not isinstance(weight, torch.Tensor):
+        raise TypeError("Expected weight to be a torch tensor or None, but got %s"
+                        % type(weight).__name__)
     check_cpu("input", input)
     check_cpu("target", target)
     check_cpu("weight", weight)
@@ -135,10 +170,6 @@ def _apply(nll, input, target, weight, ignore_index, reduction, label_smoothing,
         if weight is not None and weight.requires_grad:
             raise RuntimeError(
                 "seqloss: the gradient w.r.t. weight is not implemented (nor is it in torch)")
-        if target.requires_grad:
-            raise RuntimeError(
-                "seqloss: the gradient w.r.t. probability targets is not implemented; "
-                "detach the target")
     return _FusedLoss.apply(input, target, weight, ignore_index, reduction, label_smoothing,
                             nll, n_threads)
 
@@ -176,13 +207,13 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor,
     Raises
     ------
     TypeError
-        ``input`` or ``target`` not a tensor, ``input`` not floating point,
+        ``input``, ``target`` or ``weight`` not a tensor, ``input`` not floating point,
         integer targets of a non-integer dtype, and as
         :func:`seqloss.cross_entropy`.
     ValueError
         A tensor on a non-CPU device, and as :func:`seqloss.cross_entropy`.
     RuntimeError
-        A ``weight`` (or probability ``target``) that requires grad.
+        A ``weight`` that requires grad (as in torch).
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _apply(False, input, target, weight, ignore_index, reduction, label_smoothing,
@@ -217,13 +248,13 @@ def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: Optional[torch.T
     Raises
     ------
     TypeError
-        ``input`` or ``target`` not a tensor, ``input`` not floating point,
+        ``input``, ``target`` or ``weight`` not a tensor, ``input`` not floating point,
         integer targets of a non-integer dtype, and as
         :func:`seqloss.nll_loss`.
     ValueError
         A tensor on a non-CPU device, and as :func:`seqloss.nll_loss`.
     RuntimeError
-        A ``weight`` (or probability ``target``) that requires grad.
+        A ``weight`` that requires grad (as in torch).
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _apply(True, input, target, weight, ignore_index, reduction, 0.0, n_threads)

@@ -14,8 +14,12 @@ negative length / length over its limit    ValueError   ``length_error``
 n_threads 0 or absurdly large              ValueError   ``resolve_n_threads``
 unknown reduction                          ValueError   ``reduction_code``
 non-float input array                      TypeError    ``float_dtype_of``
+extended-precision float (longdouble)      TypeError    ``float_dtype_of``
+number beyond float range (10**400)        ValueError   ``check_label_smoothing``
+more memory than the machine can give      MemoryError  ``check_memory``
 grad_out not an ndarray / wrong dtype      TypeError    ``check_grad_out``
-grad_out wrong shape, layout, overlap      ValueError   ``check_grad_out``
+grad_out wrong shape, layout, overlap      ValueError   ``check_grad_out`` /
+                                                        ``overlap_error``
 tensor on a non-CPU device                 ValueError   ``check_cpu``
 =========================================  ===========  =============================
 
@@ -47,7 +51,8 @@ __all__ = [
     "is_int", "check_int", "check_cpu", "as_array", "int_array", "lengths", "length_error",
     "resolve_n_threads", "reduction_code", "float_dtype_of", "check_grad_out",
     "check_ignore_index", "check_label_smoothing", "check_blank", "ctc_item_error",
-    "overlap_error", "check_lengths_within",
+    "overlap_error", "check_lengths_within", "check_memory", "available_memory",
+    "MEMORY_CHECK_BYTES", "check_not_extended", "overlaps",
 ]
 
 MAX_THREADS = 1024          # n_threads limit (or OpenMP's maximum, if larger)
@@ -249,7 +254,10 @@ def check_label_smoothing(label_smoothing: Any) -> float:
     if isinstance(label_smoothing, _BOOLS) or not isinstance(label_smoothing, numbers.Real):
         raise TypeError(
             "Expected label_smoothing to be a float, but got %r" % (label_smoothing,))
-    ls = float(label_smoothing)
+    try:
+        ls = float(label_smoothing)
+    except OverflowError:  # an int beyond the float range (10**400)
+        ls = float("inf")
     if not 0.0 <= ls <= 1.0:
         raise ValueError(
             "Expected label_smoothing to be in [0, 1], but got %r" % (label_smoothing,))
@@ -263,16 +271,28 @@ def float_dtype_of(name: str, arr: np.ndarray) -> tuple[np.dtype, np.dtype]:
 
     float32/float64 compute as themselves; float16 (and bfloat16 where NumPy
     knows it through ml_dtypes) compute in float32 and are returned as given.
-    TypeError for any other dtype.
+    TypeError for any other dtype, extended precision (``np.longdouble``)
+    included: the kernels compute in float32/float64 only, and silently
+    dropping the extra precision would betray why it was chosen.
     """
     dt = arr.dtype
     if dt == _F32 or dt == _F64:
         return dt, dt
-    if dt.kind == "f" or dt.name == "bfloat16":
+    if (dt.kind == "f" and dt.itemsize <= 8) or dt.name == "bfloat16":
         return _F32, dt
+    check_not_extended(name, dt)
     raise TypeError(
         "Expected %s to be a floating point array (float16, float32 or float64), "
         "but got dtype %s" % (name, dt))
+
+
+def check_not_extended(name: str, dt: np.dtype) -> None:
+    """TypeError for an extended-precision float dtype (``np.longdouble`` and the like):
+    no kernel computes in it, and a silent cast to float64 or float32 loses what it kept."""
+    if dt.kind == "f" and dt.itemsize > 8:
+        raise TypeError(
+            "Expected %s to be float16, float32 or float64, but got dtype %s (extended "
+            "precision is not supported: cast to float64 explicitly)" % (name, dt))
 
 
 def check_grad_out(grad_out: Any, shape: tuple, dtype: np.dtype, of: str,
@@ -300,12 +320,85 @@ def check_grad_out(grad_out: Any, shape: tuple, dtype: np.dtype, of: str,
     if not flags.writeable:
         raise ValueError("Expected grad_out to be writeable")
     for name, arr in inputs:
-        if isinstance(arr, _ndarray) and np.may_share_memory(grad_out, arr):
+        if isinstance(arr, _ndarray) and overlaps(grad_out, arr):
             raise overlap_error(name)
     return grad_out
+
+
+def overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the arrays share an element's memory (the one overlap rule).
+
+    The bounds test answers at once when the extents are disjoint or both
+    arrays are contiguous (then it is exact); otherwise ``np.shares_memory``
+    decides exactly (a strided view can interleave with another array
+    without sharing a byte); if that problem is too large to solve, the
+    arrays count as overlapping.
+    """
+    if not np.may_share_memory(a, b):
+        return False
+    if a.flags.c_contiguous and b.flags.c_contiguous:
+        return True
+    try:
+        return bool(np.shares_memory(a, b, max_work=100000))
+    except np.exceptions.TooHardError:
+        return True
 
 
 def overlap_error(name: str) -> ValueError:
     """The error for a grad_out sharing memory with the input ``name`` (also raised by
     _softmax.pyx, which compares the raw buffers on the fast path)."""
     return ValueError("Expected grad_out not to overlap the inputs, but it overlaps %s" % name)
+
+
+# ------------------------------------------------------------------ memory
+
+MEMORY_CHECK_BYTES = 64 << 20  # needs below this are not checked (no syscall per small call)
+
+
+def available_memory() -> Optional[int]:
+    """Bytes the machine can give a new allocation now, or None when unknown.
+
+    Linux: ``MemAvailable`` plus ``SwapFree`` from /proc/meminfo (what the
+    kernel can hand out before the OOM killer acts).  Elsewhere: available
+    physical pages times the page size from ``os.sysconf`` where it knows them
+    (``SC_AVPHYS_PAGES``), else None (no check).
+    """
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            info = f.read()
+    except OSError:
+        info = None
+    if info is not None:
+        found = {}
+        for line in info.splitlines():
+            key, _, rest = line.partition(b":")
+            if key in (b"MemAvailable", b"SwapFree", b"MemFree"):
+                try:
+                    found[key] = int(rest.split()[0]) * 1024  # kB
+                except (IndexError, ValueError):
+                    pass
+        mem = found.get(b"MemAvailable", found.get(b"MemFree"))
+        if mem is not None:
+            return mem + found.get(b"SwapFree", 0)
+    import os
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(need: int, what: str) -> None:
+    """MemoryError before allocating ``need`` bytes the machine cannot give.
+
+    ``what`` names the call and the shape the need comes from (it goes in the
+    message).  Needs under ``MEMORY_CHECK_BYTES`` are not checked (no system
+    call on small calls); otherwise the need is compared with
+    ``available_memory()`` (Linux: MemAvailable + SwapFree), so a server
+    process gets an exception instead of being ended by the OOM killer.
+    """
+    if need < MEMORY_CHECK_BYTES:
+        return
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError("%s needs %d bytes (%.1f GiB), but the machine can give only %d "
+                          "bytes (%.1f GiB)" % (what, need, need / 2**30, avail, avail / 2**30))

@@ -143,7 +143,8 @@ def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, ze
     losses = np.empty(N, dtype=np.float64)
     reduced = _ctc.run(x.reshape(-1), None if grad is None else grad.reshape(-1), T, N, C,
                        stride_t, stride_n, flat, width, il, tl, losses, blank, code,
-                       bool(zero_infinity), bool(from_logits), nt, reused, width_name)
+                       bool(zero_infinity), bool(from_logits), nt, reused, width_name,
+                       0 if grad is None or grad is grad_out else grad.nbytes)
     if reduced is None:
         loss = losses.astype(out_dtype)
         if unbatched:
@@ -163,7 +164,8 @@ _CTC_RAISES = """
     Raises
     ------
     TypeError
-        ``log_probs`` is not a float array; ``targets`` or a lengths argument
+        ``log_probs`` is not a float16/float32/float64 array (``np.longdouble``
+        included: cast it to float64 explicitly); ``targets`` or a lengths argument
         does not have an integer dtype (bools included); ``blank`` or
         ``n_threads`` is not an int (a bool or float included).
     ValueError
@@ -173,6 +175,11 @@ _CTC_RAISES = """
         not fit int64 (e.g. uint64 >= 2**63); an unknown ``reduction``;
         ``n_threads`` = 0 or over ``max(1024, OpenMP's maximum)``; a tensor on
         a non-CPU device.
+    MemoryError
+        The kernel's scratch (two ``(input_length, 2 * target_length + 1)``
+        tables per item, one item per thread) plus the gradient would need more
+        memory than the machine can give (Linux: MemAvailable + SwapFree); the
+        message gives the bytes and the shape.  Checked before allocating.
 """
 
 _ArrayLike = Any

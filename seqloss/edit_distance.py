@@ -182,8 +182,9 @@ def _flat_pairs(hypotheses, references):
         text = "".join(itertools.chain(hypotheses, references))
         lens = np.fromiter(map(len, itertools.chain(hypotheses, references)),
                            dtype=np.int64, count=2 * n)
-        # one code point per uint32 (C-speed encode; no Python scan of the text)
-        buf = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        # one code point per uint32 (C-speed encode; no Python scan of the text;
+        # lone surrogates are code points like any other)
+        buf = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         off = _offsets(lens)
         return buf, off[:n], lens[:n], buf, off[n:], lens[n:]
     if kinds == {"bytes"}:
@@ -287,6 +288,13 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, prog
     if len(hypotheses) != len(references):
         raise ValueError("Expected hypotheses and references to have the same batch size, "
                          "but got %d and %d" % (len(hypotheses), len(references)))
+    # Items are read several times (types, kinds, tokens) and the kernels keep
+    # pointers into them: a sequence that builds its items on access is
+    # materialised once, so every item lives, unchanged, for the whole call.
+    if type(hypotheses) is not list and type(hypotheses) is not tuple:
+        hypotheses = _materialise("hypotheses", hypotheses)
+    if type(references) is not list and type(references) is not tuple:
+        references = _materialise("references", references)
     hb, ho, hl, rb, ro, rl = _flat_pairs(hypotheses, references)
     n = hl.shape[0]
     out = np.empty(n, dtype=np.int64)
@@ -295,6 +303,15 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, prog
         _edit.distance_batch(np.ascontiguousarray(hb), ho, 0, hl,
                              np.ascontiguousarray(rb), ro, 0, rl, out, nt, report, chunk)
     return out, rl
+
+
+def _materialise(name, seq):
+    """``seq``'s items as a list, read once (by index when it has no ``__iter__``)."""
+    items = list(seq)
+    if len(items) != len(seq):
+        raise ValueError("Expected %s to yield len(%s) = %d items, but it yielded %d"
+                         % (name, name, len(seq), len(items)))
+    return items
 
 
 def edit_distance_batch(hypotheses: Any, references: Any, *, hyp_lengths: Any = None,
@@ -463,7 +480,8 @@ def _sentences(name, x):
     if isinstance(x, str):
         return (x,)
     V.check_cpu(name, x)
-    if isinstance(x, (bytes, bytearray)) or not hasattr(x, "__iter__") or \
+    if isinstance(x, (bytes, bytearray)) or not (hasattr(x, "__iter__") or (
+            hasattr(x, "__getitem__") and hasattr(x, "__len__"))) or \
             (isinstance(x, np.ndarray) and x.ndim == 0):
         raise TypeError("Expected %s to be a str or a sequence of str, but got %s"
                         % (name, _describe(x)))
@@ -515,6 +533,10 @@ def error_rates(hypotheses: Union[str, Sequence[str]], references: Union[str, Se
     ValueError
         An unknown ``unit``; different batch sizes; n_threads 0 or over
         ``max(1024, OpenMP's maximum)``; a tensor on a non-CPU device.
+    MemoryError
+        A pair whose alignment matrix would need over 1 GiB (long, nearly
+        equal sentences: over about 65,000 tokens each); the message gives the
+        bytes and the token counts.
     """
     if unit not in ("word", "char"):
         raise ValueError("Expected unit to be 'word' or 'char', but got %r" % (unit,))

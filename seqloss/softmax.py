@@ -67,7 +67,8 @@ def _float_input(name, x):
 def _check_weight(weight, n_classes, cdt):
     if weight is None:
         return None
-    w = weight if type(weight) is _ndarray else np.asarray(weight)
+    w = weight if type(weight) is _ndarray else V.as_array("weight", weight)
+    V.check_not_extended("weight", w.dtype)
     if w.dtype.kind not in "fiu" or w.dtype == np.bool_:
         raise TypeError("Expected weight to be a float array, but got dtype %s" % w.dtype)
     if w.ndim != 1 or w.shape[0] != n_classes:
@@ -87,6 +88,9 @@ def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="ta
     """Integer class targets of shape batch_shape -> C-contiguous int64."""
     t = targets if type(targets) is _ndarray else V.as_array(name, targets)
     dt = t.dtype
+    if dt.kind == "O":  # Python ints (maybe beyond int64): int_array's checks and wording
+        t = V.int_array(name, t)
+        dt = t.dtype
     if dt is not _I64:
         if dt.kind not in "iu":
             # (not int_array's wording: a float array here would be probabilities)
@@ -157,6 +161,7 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
             raise TypeError(
                 "Expected targets to be an integer array of class indices, but got dtype %s"
                 % tdt)
+        V.check_not_extended("targets", tdt)
         if tt.shape != shape:
             raise ValueError(
                 "Expected probability targets to have the logits' shape %s, but got shape %s"
@@ -167,6 +172,11 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     # -- outputs
     grad = None
     check_overlap = False
+    if want_grad and x.nbytes >= V.MEMORY_CHECK_BYTES:
+        # the gradient (plus a compute-dtype copy when the output dtype differs)
+        V.check_memory(x.nbytes * (1 if grad_out is not None and odt is cdt else 2),
+                       "%s_and_grad's gradient of shape %s (%s)"
+                       % ("nll_loss" if nll else "cross_entropy", shape, cdt))
     if want_grad:
         if grad_out is not None:
             if odt is cdt:  # overlap: checked on the raw buffers in _softmax
@@ -236,6 +246,11 @@ _LOSS_RAISES = """
         ``ignore_index``; a target that does not fit int64 (uint64 >= 2**63);
         a negative weight; an unknown reduction; n_threads 0 or over
         ``max(1024, OpenMP's maximum)``; a non-CPU tensor{smooth_v}{grad_v}.
+    MemoryError
+        An output the machine cannot hold (checked before allocating).
+
+    Extended-precision inputs (``np.longdouble``) are a TypeError naming the
+    argument: the kernels compute in float32/float64 only.
 """
 
 
@@ -331,6 +346,9 @@ def _softmax_call(x, axis, n_threads, log):
     ax %= nd
     nt = V.resolve_n_threads(n_threads)
     moved = ax != nd - 1
+    if xa.nbytes >= V.MEMORY_CHECK_BYTES:
+        V.check_memory(xa.nbytes * (3 if moved else 1), "%s's output of shape %s (%s)"
+                       % ("log_softmax" if log else "softmax", xa.shape, xa.dtype))
     if moved:
         xa = np.ascontiguousarray(np.moveaxis(xa, ax, -1))
     y = np.empty(xa.shape, dtype=xa.dtype)
@@ -367,6 +385,11 @@ _SOFTMAX_DOC = """
     ValueError
         ``x`` a scalar; ``axis`` out of range; n_threads 0 or over
         ``max(1024, OpenMP's maximum)``; a non-CPU tensor.
+    MemoryError
+        An output the machine cannot hold (checked before allocating).
+
+    ``np.longdouble`` input is a TypeError: the kernels compute in
+    float32/float64 only (cast to float64 explicitly).
 """
 
 

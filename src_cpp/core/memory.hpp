@@ -7,10 +7,24 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <string>
+#include <utility>
 
 #include "core/isa.hpp"
 
 SEQLOSS_ISA_BEGIN
+
+// A std::bad_alloc that says what did not fit: Cython's `except +` turns
+// any std::bad_alloc into MemoryError with what() as its message, so the
+// user sees the need (bytes) and the shape it comes from.
+class SizedBadAlloc : public std::bad_alloc {
+  public:
+    explicit SizedBadAlloc(std::string what) : what_(std::move(what)) {}
+    const char* what() const noexcept override { return what_.c_str(); }
+
+  private:
+    std::string what_;
+};
 
 // 64-byte aligned allocation (nullptr on failure) and its release.
 inline void* aligned_alloc64(std::size_t bytes) {

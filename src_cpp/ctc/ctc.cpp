@@ -29,6 +29,13 @@ void check_args(const CtcArgs& a) {
             throw std::invalid_argument("ctc_loss: input length " + std::to_string(tl) +
                                     " outside [0, " + std::to_string(a.T) + "]");
         if (L < 0) throw std::invalid_argument("ctc_loss: negative target length");
+        const int64_t off = a.target_offsets[n];
+        // off + L <= n_targets, written so that nothing can overflow
+        if (a.n_targets >= 0 && (off < 0 || off > a.n_targets || L > a.n_targets - off))
+            throw std::invalid_argument("ctc_loss: target_lengths[" + std::to_string(n) + "] = " +
+                                        std::to_string(L) + " at offset " + std::to_string(off) +
+                                        " reads past the " + std::to_string(a.n_targets) +
+                                        " targets");
         const int64_t* lab = a.targets + a.target_offsets[n];
         for (int64_t i = 0; i < L; ++i) {
             if (lab[i] < 0 || lab[i] >= a.C || lab[i] == a.blank)

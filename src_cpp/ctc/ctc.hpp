@@ -43,6 +43,9 @@ struct CtcArgs {
     const int64_t* target_offsets = nullptr;
     const int64_t* input_lengths = nullptr;
     const int64_t* target_lengths = nullptr;
+    // Elements readable at `targets` (every target_offsets[n] + target_lengths[n]
+    // must be within it), or -1 when the caller does not say.
+    int64_t n_targets = -1;
     const double* grad_scale = nullptr;  // (N,), required when grad != null
     double* losses = nullptr;            // (N,) OUT
     int64_t blank = 0;

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/isa.hpp"
+#include "core/memory.hpp"
 #include "edit/recurrences.hpp"
 #include "edit/scratch.hpp"
 
@@ -83,8 +85,11 @@ inline void direct_counts(const int32_t* rid, int64_t m, const int32_t* hid, int
     } else {
         const int64_t W = (m + 63) >> 6;
         if ((double)n * (double)W * 16.0 > (double)(INT64_C(1) << 30))
-            throw std::length_error(
-                "error_rates: a pair is too long for the alignment matrix (over 1 GiB)");
+            throw SizedBadAlloc(
+                "error_rates: the alignment matrix of a pair of " + std::to_string(n) +
+                " hypothesis tokens and " + std::to_string(m) + " reference tokens (past their "
+                "common prefix and suffix) needs " + std::to_string(n * W * 16) +
+                " bytes, over its limit of 1073741824 bytes (1 GiB)");
         build_masks(rid, m, k, W, s);
         s.vp.assign(W, ~UINT64_C(0));
         s.vn.assign(W, 0);

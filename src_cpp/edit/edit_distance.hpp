@@ -75,9 +75,9 @@ int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len, const
                          int64_t ref_len);
 
 // Word (word_unit != 0) or character error counts of N sentence pairs; see the
-// layout above.  Throws std::length_error when one pair's recorded alignment
-// matrix would exceed 1 GiB (only possible for extremely unequal lengths, as
-// large pairs are split first).
+// layout above.  Throws a std::bad_alloc naming the sizes (MemoryError in
+// Python) when one pair's recorded alignment matrix would exceed 1 GiB (only
+// possible for extremely unequal lengths, as large pairs are split first).
 void error_counts_batch(const TextRef* hyps /* (N,) */, const TextRef* refs /* (N,) */,
                         int64_t n_pairs, int word_unit, int64_t* counts /* (N, 6) */,
                         int n_threads);

@@ -12,20 +12,29 @@
 namespace seqloss {
 
 namespace {
-// Row max and log-sum-exp as torch computes them: NaN if the row holds a NaN
-// or its max is +-inf (inf - inf).
+// Row log-sum-exp as torch computes it, kept as max + log(sum): NaN if the
+// row holds a NaN or its max is +-inf (inf - inf).  x - lse is computed as
+// (x - m) - r, so huge logits (float32 near 1e38, float64 near 1e308) lose
+// nothing to absorption: x - m is exact.
+struct Lse {
+    double m;  // row max
+    double r;  // log(sum_c exp(x_c - m))
+    double minus(double v) const { return (v - m) - r; }  // v - lse
+};
+
 template <typename T>
-double row_lse_ieee(const T* x, int64_t C) {
+Lse row_lse_ieee(const T* x, int64_t C) {
+    const double qnan = std::numeric_limits<double>::quiet_NaN();
     double m = -std::numeric_limits<double>::infinity();
     for (int64_t c = 0; c < C; ++c) {
         const double v = static_cast<double>(x[c]);
-        if (std::isnan(v)) return std::numeric_limits<double>::quiet_NaN();
+        if (std::isnan(v)) return Lse{qnan, qnan};
         if (v > m) m = v;
     }
-    if (!std::isfinite(m)) return std::numeric_limits<double>::quiet_NaN();
+    if (!std::isfinite(m)) return Lse{qnan, qnan};
     double s = 0.0;
     for (int64_t c = 0; c < C; ++c) s += std::exp(static_cast<double>(x[c]) - m);
-    return m + std::log(s);
+    return Lse{m, std::log(s)};
 }
 }  // namespace
 
@@ -35,7 +44,7 @@ double ce_row_ieee(const CeArgs<T>& a, const detail::CeCoef& k, int64_t n, T* g)
     const T* x = a.logits + n * C;
     const T* w = a.weight;
     const double eps = k.eps;
-    const double lse = row_lse_ieee(x, C);
+    const Lse lse = row_lse_ieee(x, C);
     auto wc = [&](int64_t c) { return w ? static_cast<double>(w[c]) : 1.0; };
     if (a.probs) {
         const T* q = a.probs + n * C;
@@ -46,30 +55,30 @@ double ce_row_ieee(const CeArgs<T>& a, const detail::CeCoef& k, int64_t n, T* g)
         double loss = 0.0, swq = 0.0;
         for (int64_t c = 0; c < C; ++c) {
             const double wq = wc(c) * qp(c);
-            loss -= (static_cast<double>(x[c]) - lse) * wq;
+            loss -= lse.minus(static_cast<double>(x[c])) * wq;
             swq += wq;
         }
         if (g) {
             const double f = k.gscale * k.c1;
             for (int64_t c = 0; c < C; ++c)
                 g[c] = static_cast<T>(
-                    f * (std::exp(static_cast<double>(x[c]) - lse) * swq - wc(c) * qp(c)));
+                    f * (std::exp(lse.minus(static_cast<double>(x[c]))) * swq - wc(c) * qp(c)));
         }
         return k.c1 * loss;
     }
     const int64_t y = a.targets[n];
     const double wy = wc(y);
-    const double nll = -(wy * (static_cast<double>(x[y]) - lse));
+    const double nll = -(wy * lse.minus(static_cast<double>(x[y])));
     double contrib = k.c1 * nll;
     if (eps > 0.0) {
         double smooth = 0.0;
-        for (int64_t c = 0; c < C; ++c) smooth -= (static_cast<double>(x[c]) - lse) * wc(c);
+        for (int64_t c = 0; c < C; ++c) smooth -= lse.minus(static_cast<double>(x[c])) * wc(c);
         contrib += k.c2 * smooth;
     }
     if (g) {
         const double amul = k.c1 * wy + k.c2 * k.sum_w;
         for (int64_t c = 0; c < C; ++c) {
-            double v = std::exp(static_cast<double>(x[c]) - lse) * amul;
+            double v = std::exp(lse.minus(static_cast<double>(x[c]))) * amul;
             if (eps > 0.0) v -= k.c2 * wc(c);
             if (c == y) v -= k.c1 * wy;
             g[c] = static_cast<T>(k.gscale * v);
@@ -80,9 +89,9 @@ double ce_row_ieee(const CeArgs<T>& a, const detail::CeCoef& k, int64_t n, T* g)
 
 template <typename T>
 void softmax_row_ieee(const T* x, T* y, int64_t C, bool log) {
-    const double lse = row_lse_ieee(x, C);
+    const Lse lse = row_lse_ieee(x, C);
     for (int64_t c = 0; c < C; ++c) {
-        const double v = static_cast<double>(x[c]) - lse;
+        const double v = lse.minus(static_cast<double>(x[c]));
         y[c] = static_cast<T>(log ? v : std::exp(v));
     }
 }

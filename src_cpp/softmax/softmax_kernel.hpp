@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 
 #include "core/fastmath.hpp"
@@ -75,7 +76,18 @@ struct RowStats {
     double dot_wq;   // sum_c w_c q_c
     double dot_wqx;  // sum_c w_c q_c (x_c - r)
     bool nonfinite;  // the row holds +-inf or NaN
+    double absmax;   // max_c |x_c| (with nonfinite: meaningless)
 };
+
+// Rows whose largest |x| is above this go to the IEEE path (double
+// accumulation): the lane sums of (x - r) over C classes in T could
+// overflow (x - r up to 2 |x|, C of them), and a 0 * inf or inf - inf in the
+// dot products would make the loss NaN.  float32: |x| > ~1.7e35 for 1000
+// classes.
+template <typename T>
+inline double huge_row_threshold(int64_t C) {
+    return static_cast<double>(std::numeric_limits<T>::max()) / (4.0 * static_cast<double>(C + 1));
+}
 
 // Lane-wise pass over n elements (n a multiple of kLanes) of one chunk.
 template <typename T, bool kWeighted, bool kQ, bool kDot, bool kStore>
@@ -210,6 +222,7 @@ SEQLOSS_OMP_SIMD(reduction(+ : s, wx, wq, wqx))
     st.dot_wq = static_cast<double>(wq);
     st.dot_wqx = static_cast<double>(wqx);
     st.nonfinite = ab >= static_cast<Int>(KT::M::kInfBits);
+    st.absmax = static_cast<double>(fm::bit_cast<T>(ab));
     return st;
 }
 
@@ -231,6 +244,7 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
     st.ref = C > 0 ? static_cast<double>(x[0]) : 0.0;
     st.dot_wx = st.dot_wq = st.dot_wqx = 0.0;
     st.nonfinite = false;
+    st.absmax = 0.0;
     const T r = C > 0 ? x[0] : T(0);
     typename KT::Int abmax = 0;
     const int64_t full = (C / kLanes) * kLanes;
@@ -294,6 +308,7 @@ RowStats row_stats(const T* x, const T* w, const T* q, int64_t C, bool overread,
         }
     }
     st.nonfinite = abmax >= static_cast<typename KT::Int>(KT::M::kInfBits);
+    st.absmax = static_cast<double>(fm::bit_cast<T>(abmax));
     return st;
 }
 
@@ -380,6 +395,7 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
     Scratch<T> scratch(a.grad ? C : 1);
     T* e = scratch.e.data();
     T* cmax = scratch.chunk_m.data();
+    const double huge = huge_row_threshold<T>(C);
     for (int64_t n = n0; n < n1; ++n) {
         const T* x = a.logits + n * C;
         T* g = a.grad ? a.grad + n * C : nullptr;
@@ -402,7 +418,7 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
         else
             st = g ? row_stats<T, kWeighted, kQ, kDot, true>(x, w, q, C, overread, e, cmax)
                    : row_stats<T, kWeighted, kQ, kDot, false>(x, w, q, C, overread, nullptr, nullptr);
-        if (st.nonfinite || force_ieee) {
+        if (st.nonfinite || force_ieee || st.absmax > huge) {
             contrib[n] = a.ieee_row(a, k, n, g);
             continue;
         }
@@ -411,7 +427,8 @@ void ce_rows_impl(const CeArgs<T>& a, const detail::CeCoef& k, double* contrib,
         if (kQ) {
             // q' = (1 - eps) q + eps / C
             const double swq = (1.0 - eps) * st.dot_wq + eps / C * k.sum_w;
-            const double swqx = (1.0 - eps) * st.dot_wqx + eps / C * st.dot_wx;
+            const double swqx = eps > 0.0 ? (1.0 - eps) * st.dot_wqx + eps / C * st.dot_wx
+                                          : st.dot_wqx;
             // sum_c w q' (lse - x_c) = swq (lse - r) - sum w q' (x - r)
             contrib[n] = k.c1 * (swq * ((st.m - st.ref) + lse_m) - swqx);
             if (g) {
