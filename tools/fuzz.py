@@ -79,6 +79,43 @@ def child(seed, start, count, pattern, only=None):
     out.flush()
 
 
+def verify(seed, pattern, indices):
+    """Re-run each call alone: in a process forked right after the imports, before any
+    seqloss call, so nothing an earlier call left behind is there.  One JSON line each."""
+    import warnings
+    warnings.simplefilter("ignore")
+    import numpy as np
+    np.seterr(all="ignore")
+    import fuzz_cases as F
+    names = F.select(pattern)
+    for i in indices:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                o = F.execute(F.seeded_case(seed, i, names))
+                msg = json.dumps({"i": i, "ok": o.ok, "kind": o.kind})
+            except BaseException as e:  # noqa: BLE001
+                msg = json.dumps({"i": i, "ok": False, "kind": "harness-error:%s" % e})
+            os.write(w, msg.encode())
+            os._exit(0)
+        os.close(w)
+        data = b""
+        while True:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            data += chunk
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+        if not data:
+            data = json.dumps({"i": i, "ok": False, "kind": "crash (status %d)" % status}
+                              ).encode()
+        sys.stdout.write(data.decode() + "\n")
+        sys.stdout.flush()
+
+
 def _run_child(args, seed, start, count, pattern, timeout, only=None):
     """-> (records, crashed_index or None, how: None | 'crash' | 'hang', stderr tail)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--seed", str(seed),
@@ -129,7 +166,11 @@ def main(argv=None):
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--only", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--verify", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.verify is not None:
+        verify(a.seed, a.functions, [int(v) for v in a.verify.split(",") if v])
+        return 0
     if a.child:
         child(a.seed, a.start, a.count, a.functions, a.only)
         return 0
@@ -174,19 +215,37 @@ def main(argv=None):
     print("", file=sys.stderr)
 
     # re-run each failure class's reproducing call alone, in a fresh process
+    todo = {c["index"]: c for key, c in classes.items() if key[2] not in ("crash", "hang")}
     for key, c in classes.items():
-        if key[2] in ("crash", "hang"):
-            c["alone"] = "crash/hang"
-            continue
-        recs, started, how, _ = _run_child(a, a.seed, 0, 0, a.functions, a.timeout,
-                                           only=c["index"])
-        if how:
-            c["alone"] = "alone: %s" % how
-        elif recs and not recs[0]["ok"]:
-            c["alone"] = "reproduces alone"
-        else:
-            c["alone"] = ("does NOT reproduce alone: an earlier call of its batch left "
-                          "corrupted state behind")
+        c["alone"] = "crash/hang"
+    if todo:
+        cmd = [sys.executable, os.path.abspath(__file__), "--seed", str(a.seed), "--verify",
+               ",".join(map(str, sorted(todo)))]
+        if a.functions:
+            cmd += ["--functions", a.functions]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, env=_env(),
+                               timeout=a.timeout + 2 * len(todo))
+            out = r.stdout
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        seen = {}
+        for line in out.splitlines():
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            seen[d["i"]] = d
+        for i, c in todo.items():
+            d = seen.get(i)
+            if d is None:
+                c["alone"] = "not re-run"
+            elif not d["ok"]:
+                c["alone"] = "reproduces alone" + (
+                    "" if not d["kind"].startswith("crash") else " (%s)" % d["kind"])
+            else:
+                c["alone"] = ("does NOT reproduce alone: an earlier call of its batch left "
+                              "corrupted state behind")
 
     total = sum(per_fn.values())
     print("seqloss fuzz: %d calls, seed %d, %d batches, %.1f s" % (total, a.seed, n_batches,
