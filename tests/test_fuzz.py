@@ -320,3 +320,27 @@ def test_bool_in_lengths_list_rejected(arg):
     args[arg] = [True, 2] if arg == "target_lengths" else [True, 3]
     with pytest.raises(TypeError):
         seqloss.ctc_loss(**args)
+
+
+@_xfail_new("log-probabilities at or below about -1e30 are taken as impossible")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ctc_huge_negative_log_probs_are_finite(dtype):
+    """A log-probability of -1e30 is a finite loss of 1e30 (as torch gives), not inf and
+    not 0 under zero_infinity."""
+    import seqloss
+    x = np.array([[[-1e30]]], dtype)
+    empty = np.zeros((1, 0), np.int64)
+    np.testing.assert_allclose(seqloss.ctc_loss(x, empty, [1], [0]), 1e30, rtol=1e-6)
+    np.testing.assert_allclose(seqloss.ctc_loss(x, empty, [1], [0], zero_infinity=True), 1e30,
+                               rtol=1e-6)
+
+
+@_xfail(10)
+def test_label_smoothing_near_float32_overflow():
+    """Index targets with label smoothing near float32 overflow: the float64 value when it
+    fits float32, not inf."""
+    import seqloss
+    x = np.array([[3e38, 2.96, -1.48, 65504.0]], np.float32)
+    got = float(seqloss.cross_entropy(x, np.array([1]), label_smoothing=0.25))
+    want = F.R.cross_entropy(x, np.array([1]), label_smoothing=0.25)
+    assert abs(got - want) <= 1e-5 * want
