@@ -1,0 +1,1824 @@
+"""Malformed-argument cases for every public seqloss function, and their oracle.
+
+Shared by ``tests/test_fuzz.py`` (a bounded hypothesis run) and ``tools/fuzz.py``
+(the long run, in subprocess batches).  A case is a *valid* call of one public
+function (built from a small drawn "spec": the values the call means) with one
+*mutator* applied.  The oracle (``execute``) accepts only:
+
+* a ``ValueError`` / ``TypeError`` (``MemoryError`` only for a case marked
+  ``huge``), and only when the case may raise (``expect`` is ``"raise"`` or
+  ``"either"``), and its message must tell the truth about the value it quotes;
+* or a result, when the case may succeed, equal to the canonical call's result
+  (layout-only mutations: ``"same"``) or to the slow reference of
+  ``tests/reference.py`` (``"ok"``), or at least satisfying the family's
+  invariants (``"either"``).
+
+In every outcome no input may have changed (each input is snapshotted first).
+
+Data-driven: ``FUNCTIONS`` maps each public function to its family; a family
+is a spec drawer, a builder (spec -> named arguments), a validity rule, a
+reference and a list of mutators.  A new public function is one entry in
+``FUNCTIONS``; a new kind of malformed argument is one mutator.
+
+Randomness comes from a ``Draw``: ``RandomDraw`` (a seeded ``random.Random``,
+for tools/fuzz.py) or ``HypothesisDraw`` (hypothesis draws, so failures shrink).
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import os
+import random
+import re
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference as R  # noqa: E402
+
+import seqloss  # noqa: E402
+
+try:
+    import torch
+    import seqloss.torch as st
+except ImportError:  # the NumPy API is fuzzed alone
+    torch = st = None
+
+BIG_INTS = [2**31, 2**32, 2**63 - 1, 2**63, -2**63 - 1, 2**64, -2**64, 10**400, -10**400]
+ALLOWED = (ValueError, TypeError)
+
+
+# ------------------------------------------------------------------ randomness
+
+class Draw:
+    """Small random choices: ``int(lo, hi)`` (inclusive), ``bool()``, ``choice(seq)``."""
+
+    def int(self, lo, hi):
+        raise NotImplementedError
+
+    def bool(self):
+        return self.int(0, 1) == 1
+
+    def choice(self, seq):
+        seq = list(seq)
+        return seq[self.int(0, len(seq) - 1)]
+
+
+class RandomDraw(Draw):
+    def __init__(self, seed):
+        self.r = random.Random(seed)
+
+    def int(self, lo, hi):
+        return self.r.randint(lo, hi)
+
+
+class HypothesisDraw(Draw):
+    """Draws through hypothesis (``st.data()``), so a failing case shrinks towards
+    the first choice of every list and the smallest ints."""
+
+    def __init__(self, data):
+        from hypothesis import strategies as hs
+        self.data, self.hs = data, hs
+
+    def int(self, lo, hi):
+        return self.data.draw(self.hs.integers(lo, hi))
+
+
+# ------------------------------------------------------------------ helpers
+
+class Lazy:
+    """A sequence that builds fresh items on every access (nothing else holds them)."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self.items) <= i < len(self.items):
+            raise IndexError(i)
+        x = self.items[i]
+        if isinstance(x, str):
+            return (" " + x)[1:]  # a new str object each time
+        if isinstance(x, (list, tuple)):
+            return [(" " + t)[1:] if isinstance(t, str) else int(str(t)) for t in x]
+        return copy.copy(x)
+
+    def __repr__(self):
+        return "Lazy(%r)" % (self.items,)
+
+
+def _fits(vals, dt):
+    info = np.iinfo(dt)
+    return all(info.min <= v <= info.max for v in vals)
+
+
+def to_src(v):
+    """Python source that rebuilds ``v`` (plain values, arrays, tensors, Lazy)."""
+    if isinstance(v, np.ndarray):
+        dt = v.dtype
+        name = "np.%s" % dt.name if dt.kind != "U" else repr(dt.str)
+        if dt == object:
+            name = "object"
+        body = repr(v.tolist()).replace("inf", "np.inf").replace("nan", "np.nan")
+        s = "np.array(%s, dtype=%s)" % (body, name)
+        if v.size == 0 and v.ndim != 1:
+            s = "np.zeros(%r, dtype=%s)" % (v.shape, name)
+        if not v.flags.writeable:
+            s = "_readonly(%s)" % s
+        return s
+    if torch is not None and isinstance(v, torch.Tensor):
+        body = repr(v.detach().tolist()).replace("inf", "math.inf").replace("nan", "math.nan")
+        s = "torch.tensor(%s, dtype=%s" % (body, v.dtype)
+        if v.numel() == 0:
+            s = "torch.zeros(%s, dtype=%s" % (tuple(v.shape), v.dtype)
+        return s + (", requires_grad=True)" if v.requires_grad else ")")
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return "float(%r)" % repr(v)
+        return repr(v)
+    if isinstance(v, (np.generic,)):
+        return "np.%s(%r)" % (type(v).__name__, v.item())
+    if isinstance(v, list):
+        return "[%s]" % ", ".join(to_src(x) for x in v)
+    if isinstance(v, tuple):
+        return "(%s%s)" % (", ".join(to_src(x) for x in v), "," if len(v) == 1 else "")
+    if isinstance(v, Lazy):
+        return "Lazy(%s)" % to_src(v.items)
+    if isinstance(v, dict):
+        return "{%s}" % ", ".join("%r: %s" % (k, to_src(x)) for k, x in v.items())
+    return repr(v)
+
+
+def _snapshot(v):
+    if isinstance(v, np.ndarray):
+        return ("nd", v, v.copy(), v.dtype, v.shape)
+    if torch is not None and isinstance(v, torch.Tensor):
+        return ("t", v, v.detach().clone(), None, None)
+    if isinstance(v, (list, tuple)):
+        return ("seq", v, [_snapshot(x) for x in v], len(v), None)
+    return None
+
+
+def _same_arr(a, b):
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+def _changed(snap):
+    if snap is None:
+        return False
+    kind, obj, saved, a, b = snap
+    if kind == "nd":
+        return obj.dtype != a or obj.shape != b or not _same_arr(obj, saved)
+    if kind == "t":
+        return not torch.equal(torch.nan_to_num(obj.detach()), torch.nan_to_num(saved))
+    return len(obj) != a or any(_changed(s) for s in saved)
+
+
+def _as_np(r):
+    if torch is not None and isinstance(r, torch.Tensor):
+        return r.detach().numpy()
+    return np.asarray(r)
+
+
+# ------------------------------------------------------------------ the call
+
+@dataclass
+class Case:
+    """One call: ``fn(*[args[n] for n in pos], **{n: args[n] for n in kw})``."""
+    name: str                   # key of FUNCTIONS
+    mutator: str
+    args: dict                  # argument name -> value (insertion order = call order)
+    pos: list                   # names passed positionally
+    expect: str = "either"      # "same" | "ok" | "raise" | "either"
+    canonical: Optional[dict] = None   # args of the canonical call (for "same")
+    check: Optional[Callable] = None   # check(result) -> None, AssertionError on a bad result
+    huge: bool = False          # MemoryError allowed
+    outputs: tuple = ("grad_out",)     # args the call may write to
+    setup: list = field(default_factory=list)   # reproducer lines building special args
+    note: str = ""
+    backward: bool = False      # torch: run .sum().backward() and check the gradient
+    msg_check: Optional[Callable] = None  # msg_check(exc) -> None or a complaint
+
+    def call(self, args=None):
+        args = self.args if args is None else args
+        fn = FUNCTIONS[self.name].resolve(args)
+        pos = [args[n] for n in self.pos]
+        kw = {n: v for n, v in args.items() if n not in self.pos and not n.startswith("_")}
+        return fn(*pos, **kw)
+
+    def reproducer(self, outcome=""):
+        """A standalone Python script that makes the same call."""
+        f = FUNCTIONS[self.name]
+        lines = ["import math", "import pickle", "import numpy as np", "import seqloss"]
+        if self.name.startswith("torch."):
+            lines += ["import torch", "import seqloss.torch as st"]
+        body = "\n".join(self.setup)
+        if "Lazy(" in body or any(isinstance(v, Lazy) for v in self.args.values()):
+            lines.append(inspect.getsource(Lazy).rstrip())
+        if "_readonly(" in body or any(isinstance(v, np.ndarray) and not v.flags.writeable
+                                       for v in self.args.values()):
+            lines.append("def _readonly(a):\n    a.flags.writeable = False\n    return a")
+        lines += self.setup
+        given = {ln.split("=")[0].strip() for ln in self.setup if "=" in ln}
+        for n, v in self.args.items():
+            if n not in given:
+                lines.append("%s = %s" % (n, to_src(v)))
+        call = f.src(self)
+        lines.append("result = %s" % call)
+        lines.append("print(result)")
+        head = "# %s / %s%s\n" % (self.name, self.mutator, " (%s)" % self.note if self.note else "")
+        if outcome:
+            head += "".join("# %s\n" % ln for ln in outcome.splitlines())
+        return head + "\n".join(lines) + "\n"
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    kind: str          # "result", "raised", or the failure class
+    detail: str = ""
+
+
+def _exc_text(e):
+    return "%s: %s" % (type(e).__name__, str(e)[:300])
+
+
+def execute(case: Case) -> Outcome:
+    """Run one case and judge it (see the module docstring)."""
+    want = None
+    if case.expect == "same":
+        try:
+            want = case.call(case.canonical)
+        except Exception as e:  # the canonical call itself must work
+            return Outcome(False, "canonical-failed", _exc_text(e))
+    snaps = [(n, _snapshot(v)) for n, v in case.args.items() if n not in case.outputs]
+    try:
+        got = case.call()
+        if case.backward:
+            got = (got, _backward(case, got))
+    except UnicodeError as e:  # a ValueError subclass, but an encoder's, not ours
+        return Outcome(False, "wrong-exception:%s" % type(e).__name__, _exc_text(e))
+    except ALLOWED as e:
+        changed = [n for n, s in snaps if _changed(s)]
+        if changed:
+            return Outcome(False, "input-modified", "%s after %s" % (changed, _exc_text(e)))
+        if case.expect in ("same", "ok"):
+            return Outcome(False, "rejected-valid", _exc_text(e))
+        if case.msg_check is not None:
+            bad = case.msg_check(e)
+            if bad:
+                return Outcome(False, "false-message", "%s (%s)" % (_exc_text(e), bad))
+        return Outcome(True, "raised", type(e).__name__)
+    except MemoryError as e:
+        if case.huge:
+            return Outcome(True, "raised", "MemoryError")
+        return Outcome(False, "wrong-exception:MemoryError", _exc_text(e))
+    except RecursionError as e:
+        return Outcome(False, "wrong-exception:RecursionError", _exc_text(e))
+    except Exception as e:  # noqa: BLE001 -- that is the point
+        tb = traceback.extract_tb(e.__traceback__)
+        where = "%s:%d" % (os.path.basename(tb[-1].filename), tb[-1].lineno) if tb else ""
+        return Outcome(False, "wrong-exception:%s" % type(e).__name__,
+                       "%s at %s" % (_exc_text(e), where))
+    changed = [n for n, s in snaps if _changed(s)]
+    if changed:
+        return Outcome(False, "input-modified", "%s changed by a call that returned" % changed)
+    if case.expect == "raise":
+        return Outcome(False, "accepted-invalid", "returned %s" % _short(got))
+    try:
+        if want is not None:
+            _assert_same(got, want)
+        if case.check is not None:
+            case.check(got)
+    except AssertionError as e:
+        return Outcome(False, "wrong-result", str(e)[:600])
+    return Outcome(True, "result")
+
+
+def _short(v):
+    s = repr(v)
+    return s if len(s) < 200 else s[:200] + "..."
+
+
+def _assert_same(got, want, what="result"):
+    if isinstance(want, tuple) or isinstance(got, tuple):
+        assert isinstance(got, tuple) and isinstance(want, tuple) and len(got) == len(want), \
+            "%s: %s vs canonical %s" % (what, _short(got), _short(want))
+        for i, (g, w) in enumerate(zip(got, want)):
+            _assert_same(g, w, "%s[%d]" % (what, i))
+        return
+    if isinstance(want, seqloss.ErrorRates):
+        assert got == want, "%s: %r vs canonical %r" % (what, got, want)
+        return
+    if want is None or got is None:
+        assert got is want, "%s: %s vs canonical %s" % (what, _short(got), _short(want))
+        return
+    g, w = _as_np(got), _as_np(want)
+    assert g.shape == w.shape and g.dtype == w.dtype, \
+        "%s: shape/dtype %s %s vs canonical %s %s" % (what, g.shape, g.dtype, w.shape, w.dtype)
+    assert _same_arr(g, w), "%s: %s vs canonical %s" % (what, _short(g), _short(w))
+
+
+def _backward(case, loss):
+    x = case.args["input"] if "input" in case.args else case.args["log_probs"]
+    if not (torch is not None and isinstance(x, torch.Tensor) and x.requires_grad):
+        return None
+    x.grad = None
+    loss.sum().backward()
+    return x.grad
+
+
+def close(got, want, tol, what="result"):
+    """Assert |got - want| <= tol (elementwise; NaN only where the reference is NaN,
+    infinities equal)."""
+    ga = _as_np(got)
+    g = np.asarray(ga, dtype=np.float64)
+    w = np.asarray(want, dtype=np.float64)
+    if getattr(ga, "dtype", None) is not None and ga.dtype.kind == "f" and ga.dtype.itemsize < 8:
+        # a value beyond the output dtype's range is that dtype's infinity
+        big = float(np.finfo(ga.dtype).max)
+        with np.errstate(invalid="ignore"):
+            w = np.where(np.abs(w) > big * (1 + 1e-6), np.sign(w) * np.inf, w)
+    assert g.shape == w.shape, "%s: shape %s, reference %s" % (what, g.shape, w.shape)
+    gn, wn = np.isnan(g), np.isnan(w)
+    bad = gn != wn
+    fin = ~gn & ~wn
+    with np.errstate(invalid="ignore", over="ignore"):
+        inf = fin & (np.isinf(g) | np.isinf(w))
+        bad |= inf & (g != w)
+        f = fin & ~inf
+        bad |= f & ~(np.abs(g - w) <= np.broadcast_to(tol, g.shape))
+    assert not bad.any(), "%s: %s, reference %s (tolerance %s)" % (
+        what, _short(g.tolist()), _short(w.tolist()), _short(np.asarray(tol).tolist()))
+
+
+EPS = {np.dtype(np.float16): 1e-3, np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-14}
+
+
+def eps_of(dt):
+    """The working precision a float input dtype deserves: longdouble at least float64's."""
+    dt = np.dtype(dt)
+    if dt.kind == "f" and dt.itemsize > 8:
+        return EPS[np.dtype(np.float64)]
+    return EPS.get(dt, 1e-6)
+
+
+# ------------------------------------------------------------------ shared rules
+
+def is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def threads_valid(n):
+    """n_threads rule of _validate.resolve_n_threads: True / False."""
+    if n is None:
+        return True
+    if not is_int(n):
+        return False
+    n = int(n)
+    return n != 0 and n <= max(1024, seqloss.get_num_threads())
+
+
+THREAD_VALUES = [None, 1, 2, -1, -1000, np.int64(2), 0, 2**40, -2**40, 2**64, 10**400,
+                 True, 1.0, "2"]
+REDUCTION_VALUES = ["mean", "sum", "none", "bogus", "", None, "MEAN", b"mean", 1, "mean\0"]
+
+
+def _xvals(draw, n):
+    """n float64 values k * 0.37 (not exact in float32), k small."""
+    return np.array([draw.int(-8, 8) * 0.37 for _ in range(n)], dtype=np.float64)
+
+
+def _int_arg(vals):
+    """A (nested) list of Python ints as the call passes it: an int64 array when every
+    value fits (and rows are equal), else the list itself."""
+    flat = [v for r in vals for v in r] if vals and isinstance(vals[0], list) else vals
+    if all(is_int(v) for v in flat) and _fits([int(v) for v in flat], np.int64) and \
+            len({len(r) for r in vals if isinstance(r, list)}) <= 1:
+        return np.array(vals, dtype=np.int64)
+    return list(vals)
+
+
+def _tol(eps, ref, extra):
+    return 64 * eps * (np.abs(np.nan_to_num(ref, posinf=0, neginf=0)) + extra)
+
+
+# ------------------------------------------------------------------ CTC
+
+def ctc_spec(draw):
+    T, N, C = draw.int(1, 5), draw.int(1, 3), draw.int(1, 5)
+    blank = draw.int(0, C - 1)
+    labels = [c for c in range(C) if c != blank]
+    rows = []
+    for _ in range(N):
+        L = draw.int(0, min(3, T)) if labels else 0
+        rows.append([draw.choice(labels) for _ in range(L)])
+    il = [draw.int(0, T) if draw.int(0, 3) == 0 else T for _ in range(N)]
+    return dict(T=T, N=N, C=C, x=_xvals(draw, T * N * C).reshape(T, N, C),
+                dtype=np.dtype(draw.choice([np.float64, np.float32])),
+                rows=rows, il=il, tl=[len(r) for r in rows], blank=blank,
+                reduction=draw.choice(["mean", "sum", "none"]), zi=draw.bool(),
+                fl=draw.bool(), form=draw.choice(["padded", "padded", "concat"]),
+                pad=0 if not labels else labels[0], bf=draw.int(0, 3) == 0,
+                unbatched=N == 1 and draw.int(0, 3) == 0, n_threads=None)
+
+
+def ctc_width(s):
+    return max([len(r) for r in s["rows"]] + [1])
+
+
+def ctc_build(s, torch_api=False):
+    T, N, C = s["T"], s["N"], s["C"]
+    x = s["x"].astype(s["dtype"]) if s["dtype"] != object else s["x"]
+    if s["unbatched"]:
+        x = x[:, 0]
+    elif s["bf"]:
+        x = np.ascontiguousarray(x.transpose(1, 0, 2))
+    if s["form"] == "padded" and not s["unbatched"]:
+        W = ctc_width(s)
+        tg = [list(r) + [s["pad"]] * (W - len(r)) for r in s["rows"]]
+    else:
+        tg = [v for r in s["rows"] for v in r]
+    tg = _int_arg(tg)
+    if s["unbatched"] and s["form"] == "padded" and isinstance(tg, np.ndarray):
+        tg = tg.reshape(-1)
+    if isinstance(tg, np.ndarray) and tg.size == 0 and s["form"] == "padded" and \
+            not s["unbatched"]:
+        tg = tg.reshape(N, 0)
+    il, tl = _int_arg(s["il"]), _int_arg(s["tl"])
+    if s["unbatched"]:
+        il = il.reshape(()) if isinstance(il, np.ndarray) else il
+        tl = tl.reshape(()) if isinstance(tl, np.ndarray) else tl
+    args = dict(log_probs=x, targets=tg, input_lengths=il, target_lengths=tl)
+    if torch_api:
+        args["log_probs"] = torch.from_numpy(np.array(x)) if x.dtype != object else x
+        for k in ("targets", "input_lengths", "target_lengths"):
+            if isinstance(args[k], np.ndarray):
+                args[k] = torch.from_numpy(args[k].copy())
+        args.update(blank=s["blank"], reduction=s["reduction"], zero_infinity=s["zi"],
+                    from_logits=s["fl"])
+        return args
+    args.update(blank=s["blank"], reduction=s["reduction"], zero_infinity=s["zi"],
+                from_logits=s["fl"])
+    if s["bf"] and not s["unbatched"]:
+        args["batch_first"] = True
+    if s["n_threads"] is not None:
+        args["n_threads"] = s["n_threads"]
+    return args
+
+
+def ctc_valid(s):
+    T, C = s["T"], s["C"]
+    if not (is_int(s["blank"]) and 0 <= s["blank"] < C):
+        return False
+    if s["reduction"] not in ("mean", "sum", "none") or not isinstance(s["reduction"], str):
+        return False
+    if not threads_valid(s["n_threads"]):
+        return False
+    if s["dtype"] == object or s["dtype"].kind != "f":
+        return False
+    W = ctc_width(s)
+    flat = [v for r in s["rows"] for v in r]
+    for n in range(s["N"]):
+        il, tl = s["il"][n], s["tl"][n]
+        if not (is_int(il) and is_int(tl)) or not 0 <= il <= T or tl < 0:
+            return False
+        if s["form"] == "padded" and tl > (W if not s["unbatched"] else len(s["rows"][0])):
+            return False
+    if s["form"] == "concat" and not s["unbatched"] and sum(s["tl"]) != len(flat):
+        return False
+    if s["form"] == "concat" and s["unbatched"] and s["tl"][0] > len(flat):
+        return False
+    for n in range(s["N"]):
+        for v in ctc_rows(s)[n]:
+            if not is_int(v) or not 0 <= v < C or v == s["blank"]:
+                return False
+    return True
+
+
+def ctc_rows(s):
+    """Each item's labels as the kernel must read them (truncated to its target length)."""
+    if s["form"] == "concat" and not s["unbatched"]:
+        flat = [v for r in s["rows"] for v in r]
+        out, o = [], 0
+        for tl in s["tl"]:
+            out.append(flat[o:o + tl])
+            o += tl
+        return out
+    W = ctc_width(s) if not s["unbatched"] else len(s["rows"][0])
+    return [(list(r) + [s["pad"]] * (W - len(r)))[:tl] if is_int(tl) else r
+            for r, tl in zip(s["rows"], s["tl"])]
+
+
+def ctc_reference(s):
+    """(per-item losses, reduced or per-item result, per-item scale) in float64."""
+    x = s["x"].astype(s["dtype"]).astype(np.float64) if s["dtype"].kind == "f" else s["x"]
+    with np.errstate(all="ignore"):
+        lp = R.log_softmax(x) if s["fl"] else x
+        losses = np.array([R.ctc_nll_single(lp[:s["il"][n], n], row, s["blank"])
+                           for n, row in enumerate(ctc_rows(s))])
+    raw = losses.copy()
+    if s["zi"]:
+        losses[np.isinf(losses)] = 0.0
+    s["_raw_losses"] = raw
+    tl = np.maximum(np.array(s["tl"], dtype=np.float64), 1.0)
+    if s["reduction"] == "none":
+        return losses, losses, np.ones(s["N"])
+    if s["reduction"] == "sum":
+        return losses, losses.sum(), np.ones(s["N"])
+    with np.errstate(all="ignore"):
+        return losses, np.mean(losses / tl), 1.0 / (tl * s["N"])
+
+
+def ctc_check(s, want_grad, torch_api=False):
+    def check(got):
+        grad = None
+        if torch_api and isinstance(got, tuple):
+            got, grad = got
+        elif want_grad:
+            got, grad = got
+        odt = s["dtype"]
+        g = _as_np(got)
+        if torch_api:
+            assert g.dtype == odt, "loss dtype %s, input %s" % (g.dtype, odt)
+        else:
+            assert g.dtype == odt, "loss dtype %s, input %s" % (g.dtype, odt)
+        losses, red, scale = ctc_reference(s)
+        eps = eps_of(odt)
+        xf = s["x"].astype(odt).astype(np.float64)
+        big = np.abs(xf[np.isfinite(xf)]).max() if np.isfinite(xf).any() else 0.0
+        extra = s["T"] * (2 + math.log(s["C"] + 1) + big)
+        if s["fl"]:  # -log of a probability: never negative
+            items = g.reshape(-1) if s["reduction"] == "none" else g.reshape(1)
+            assert not np.any(items < -64 * eps * s["T"]), \
+                "negative CTC loss from logits: %s" % items.tolist()
+        if s["reduction"] == "none":
+            want = losses.reshape(()) if s["unbatched"] and not torch_api else losses
+            if torch_api and s["unbatched"]:
+                want = losses.reshape(())
+            close(g, want, _tol(eps, want, extra), "loss")
+        else:
+            close(g, red, _tol(eps, red, extra * (np.sum(scale) if s["reduction"] == "mean"
+                                                  else s["N"])), "loss")
+        if grad is None:
+            return
+        gr = _as_np(grad).astype(np.float64)
+        shape = s["x"][:, 0].shape if s["unbatched"] else (
+            (s["N"], s["T"], s["C"]) if s["bf"] and not torch_api else s["x"].shape)
+        assert gr.shape == shape, "grad shape %s, want %s" % (gr.shape, shape)
+        assert _as_np(grad).dtype == odt, "grad dtype %s" % _as_np(grad).dtype
+        if s["unbatched"]:
+            gr = gr[:, None]
+        elif s["bf"] and not torch_api:
+            gr = gr.transpose(1, 0, 2)
+        xf = s["x"].astype(odt).astype(np.float64)
+        for n in range(s["N"]):
+            if not np.isfinite(s["_raw_losses"][n]) or not np.all(np.isfinite(xf[:, n])):
+                continue
+            sums = gr[:, n].sum(axis=1)
+            il = s["il"][n]
+            want = np.zeros(s["T"])
+            if not s["fl"]:
+                want[:il] = -scale[n]
+            close(sums, want, 256 * eps * s["C"] * (1 + abs(losses[n])),
+                  "grad row sums of item %d" % n)
+            close(gr[il:, n], np.zeros_like(gr[il:, n]), 0.0, "grad past input length")
+    return check
+
+
+# ------------------------------------------------------------------ softmax family
+
+def sm_spec(draw):
+    nd = draw.int(1, 3)
+    shape = tuple(draw.int(1, 3) for _ in range(nd - 1)) + (draw.int(1, 4),)
+    C = shape[-1]
+    n = int(np.prod(shape))
+    t = [draw.int(0, C - 1) if draw.int(0, 5) else -100 for _ in range(n // C)]
+    probs = draw.int(0, 4) == 0
+    return dict(x=_xvals(draw, n).reshape(shape), dtype=np.dtype(draw.choice([np.float64,
+                                                                               np.float32])),
+                t=np.array(t, dtype=np.int64).reshape(shape[:-1]),
+                probs=(np.array([draw.int(0, 4) for _ in range(n)], dtype=np.float64)
+                       .reshape(shape) / 4.0) if probs else None,
+                weight=None if draw.int(0, 2) else np.array([draw.int(0, 3) * 0.5
+                                                             for _ in range(C)]),
+                ignore_index=-100, reduction=draw.choice(["mean", "sum", "none"]),
+                ls=draw.choice([0.0, 0.0, 0.25]), axis=-1, n_threads=None)
+
+
+def sm_build(s, name):
+    f = FUNCTIONS[name]
+    x = s["x"].astype(s["dtype"]) if s["dtype"] != object else s["x"]
+    if f.kind == "softmax":
+        a = dict(x=x)
+        if s["axis"] != -1:
+            a["axis"] = s["axis"]
+        if s["n_threads"] is not None:
+            a["n_threads"] = s["n_threads"]
+        return a
+    tgt = s["probs"].astype(s["dtype"]) if (s["probs"] is not None and not f.nll) else s["t"]
+    if f.torch:
+        xt = torch.from_numpy(np.array(x))
+        if xt.dim() >= 2:  # torch's layout: class dim 1
+            xt = xt.movedim(-1, 1).contiguous()
+            if tgt.ndim == x.ndim:
+                tgt = np.moveaxis(tgt, -1, 1)
+        a = dict(input=xt, target=torch.from_numpy(np.array(tgt)))
+        if s["weight"] is not None:
+            a["weight"] = torch.from_numpy(np.array(s["weight"], dtype=np.float64)).to(xt.dtype)
+    else:
+        a = dict(logits=x, targets=tgt) if not f.nll else dict(log_probs=x, targets=tgt)
+        if s["weight"] is not None:
+            a["weight"] = s["weight"]
+    if s["ignore_index"] != -100:
+        a["ignore_index"] = s["ignore_index"]
+    a["reduction"] = s["reduction"]
+    if s["ls"] != 0.0 and not f.nll:
+        a["label_smoothing"] = s["ls"]
+    if s["n_threads"] is not None:
+        a["n_threads"] = s["n_threads"]
+    return a
+
+
+def sm_valid(s, name):
+    f = FUNCTIONS[name]
+    if s["dtype"] == object or s["dtype"].kind != "f" or not threads_valid(s["n_threads"]):
+        return False
+    if f.kind == "softmax":
+        return is_int(s["axis"]) and -s["x"].ndim <= s["axis"] < s["x"].ndim
+    C = s["x"].shape[-1]
+    if not isinstance(s["reduction"], str) or s["reduction"] not in ("mean", "sum", "none"):
+        return False
+    ii = s["ignore_index"]
+    if not is_int(ii) or not -2**63 <= ii < 2**63:
+        return False
+    ls = s["ls"]
+    if not f.nll and (isinstance(ls, (bool, np.bool_)) or not isinstance(ls, (int, float,
+                                                                                np.floating,
+                                                                                np.integer))
+                      or not 0 <= ls <= 1):
+        return False
+    if s["weight"] is not None and not np.all(np.asarray(s["weight"]) >= 0):
+        return False
+    if s["probs"] is None or f.nll:
+        if not all(0 <= v < C or v == ii for v in s["t"].ravel().tolist()):
+            return False
+    return True
+
+
+def sm_check(s, name, want_grad):
+    f = FUNCTIONS[name]
+
+    def check(got):
+        odt = s["dtype"]
+        eps = eps_of(odt)
+        x = s["x"].astype(odt).astype(np.float64)
+        grad = None
+        if want_grad or (f.torch and isinstance(got, tuple)):
+            got, grad = got
+        g = _as_np(got)
+        if f.kind == "softmax":
+            ref = (R.log_softmax if f.log else R.softmax)(x, axis=s["axis"])
+            assert g.dtype == odt, "dtype %s, input %s" % (g.dtype, odt)
+            fx = np.where(np.isfinite(x), np.abs(x), 0)
+            close(g, ref, _tol(eps, ref, 1 + fx.max(axis=s["axis"], keepdims=True)))
+            return
+        C = x.shape[-1]
+        tg = s["probs"] if (s["probs"] is not None and not f.nll) else s["t"]
+        if f.torch and x.ndim >= 2 and tg.ndim == x.ndim:
+            pass
+        with np.errstate(all="ignore"):
+          try:
+            if f.nll:
+                ref = R.nll_loss(x, s["t"], s["weight"], s["ignore_index"], s["reduction"])
+            else:
+                probs = None if s["probs"] is None else s["probs"].astype(odt)
+                ref = R.cross_entropy(x, s["t"] if probs is None else probs, s["weight"],
+                                      s["ignore_index"], s["reduction"], s["ls"])
+          except ValueError:  # math.fsum of inf and -inf
+            ref = float("nan") if s["reduction"] != "none" else np.full(x.shape[:-1], np.nan)
+        if f.torch and s["reduction"] == "none" and x.ndim >= 2:
+            gg = g
+        else:
+            gg = g
+        assert g.dtype == odt, "loss dtype %s, input %s" % (g.dtype, odt)
+        wmax = 1.0 if s["weight"] is None else max(1.0, float(np.max(s["weight"])))
+        fin = np.abs(x[np.isfinite(x)])
+        scale = wmax * (1 + (fin.max() if fin.size else 0) + math.log(C + 1))
+        if s["reduction"] != "none":
+            n = max(1, x.size // C)
+            tol = _tol(eps, ref, scale) * (n if s["reduction"] == "sum" else 1)
+            tol = tol * (1 if s["weight"] is None or s["reduction"] == "sum" else 1 + wmax * n)
+        else:
+            tol = _tol(eps, ref, scale)
+        close(gg, ref, tol, "loss")
+        if grad is not None and torch is not None and np.all(np.isfinite(x)):
+            want = sm_torch_grad(s, f, x)
+            gr = _as_np(grad).astype(np.float64)
+            if f.torch and gr.ndim >= 2:
+                gr = np.moveaxis(gr, 1, -1)
+            close(gr, want, 64 * eps * wmax * (1 + np.abs(want)) * C, "grad")
+    return check
+
+
+def sm_torch_grad(s, f, x):
+    xt = torch.tensor(x.reshape(-1, x.shape[-1]), dtype=torch.float64, requires_grad=True)
+    w = None if s["weight"] is None else torch.tensor(s["weight"], dtype=torch.float64)
+    if f.nll:
+        loss = torch.nn.functional.nll_loss(xt, torch.from_numpy(s["t"].reshape(-1)), w,
+                                            ignore_index=s["ignore_index"],
+                                            reduction=s["reduction"])
+    else:
+        tg = (torch.from_numpy(s["t"].reshape(-1)) if s["probs"] is None else
+              torch.from_numpy(s["probs"].astype(s["dtype"]).astype(np.float64)
+                               .reshape(-1, x.shape[-1])))
+        loss = torch.nn.functional.cross_entropy(xt, tg, w, ignore_index=(
+                                                     s["ignore_index"] if s["probs"] is None
+                                                     else -100),
+                                                 reduction=s["reduction"],
+                                                 label_smoothing=float(s["ls"]))
+    loss.sum().backward()
+    return xt.grad.numpy().reshape(x.shape)
+
+
+# ------------------------------------------------------------------ edit distance
+
+ALPHABET = ["a", "b", "c", "é", "\U0001F600", "\u4e2d"]
+
+
+def ed_spec(draw, batch=True):
+    n = draw.int(0, 3) if batch else 1
+    kind = draw.choice(["str", "bytes", "list_int", "list_str", "tuple", "array"] +
+                       (["padded"] if batch else []))
+    dt = draw.choice(["int64", "int32", "uint8", "uint16", "int8", "uint64"])
+    pairs = []
+    for _ in range(n):
+        pairs.append(tuple([draw.int(0, 3) for _ in range(draw.int(0, 5))] for _ in range(2)))
+    return dict(kind=kind, dtype=dt, pairs=pairs, normalize=draw.int(0, 3) == 0,
+                n_threads=None, batch=batch, tokens=None)
+
+
+def ed_item(s, seq):
+    k = s["kind"]
+    if k == "str":
+        return "".join(ALPHABET[v] for v in seq)
+    if k == "bytes":
+        return bytes(seq)
+    if k == "list_int":
+        return list(seq)
+    if k == "list_str":  # multi-character tokens: never one of CPython's cached strings
+        return [ALPHABET[v] * 2 for v in seq]
+    if k == "tuple":
+        return tuple(seq)
+    return np.array(seq, dtype=s["dtype"])
+
+
+def ed_tokens(s, seq):
+    """The tokens the reference compares."""
+    if s["kind"] == "str":
+        return [ALPHABET[v] for v in seq]
+    if s["kind"] == "list_str":
+        return [ALPHABET[v] * 2 for v in seq]
+    return list(seq)
+
+
+def ed_build(s):
+    if not s["batch"]:
+        a, b = s["pairs"][0]
+        return dict(a=ed_item(s, a), b=ed_item(s, b))
+    if s["kind"] == "padded":
+        args = {}
+        for side, nm in ((0, "hypotheses"), (1, "references")):
+            rows = [p[side] for p in s["pairs"]]
+            W = max([len(r) for r in rows] + [0])
+            arr = np.zeros((len(rows), W), dtype=s["dtype"])
+            for i, r in enumerate(rows):
+                arr[i, :len(r)] = r
+                arr[i, len(r):] = 3 if W > len(r) else 0
+            args[nm] = arr
+        args["hyp_lengths"] = np.array([len(p[0]) for p in s["pairs"]], dtype=np.int64)
+        args["ref_lengths"] = np.array([len(p[1]) for p in s["pairs"]], dtype=np.int64)
+    else:
+        args = dict(hypotheses=[ed_item(s, p[0]) for p in s["pairs"]],
+                    references=[ed_item(s, p[1]) for p in s["pairs"]])
+    if s["normalize"]:
+        args["normalize"] = True
+    if s["n_threads"] is not None:
+        args["n_threads"] = s["n_threads"]
+    return args
+
+
+def ed_reference(s):
+    d = np.array([R.levenshtein_dp(ed_tokens(s, a), ed_tokens(s, b)) for a, b in s["pairs"]],
+                 dtype=np.int64)
+    if not s["batch"]:
+        return int(d[0])
+    if not s["normalize"]:
+        return d
+    rl = np.array([len(b) for _, b in s["pairs"]], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return np.where(rl > 0, d / np.maximum(rl, 1), np.where(d == 0, 0.0, np.inf))
+
+
+def ed_check(s):
+    def check(got):
+        want = ed_reference(s)
+        if not s["batch"]:
+            assert type(got) is int and got == want, "distance %r, reference %r" % (got, want)
+            return
+        g = np.asarray(got)
+        assert g.dtype == want.dtype and g.shape == want.shape, \
+            "dtype/shape %s %s, reference %s %s" % (g.dtype, g.shape, want.dtype, want.shape)
+        assert np.array_equal(g, want), "distances %s, reference %s" % (g.tolist(),
+                                                                       want.tolist())
+    return check
+
+
+# ------------------------------------------------------------------ WER / CER
+
+WORDS = ["a", "bb", "ccc", "é", "\U0001F600", "x\ty"]
+SPACES = [" ", " ", " ", "  ", " \t "]
+
+
+def er_spec(draw):
+    n = draw.int(0, 3)
+    sents = []
+    for _ in range(n):
+        pair = []
+        for _ in range(2):
+            ws = [draw.choice(WORDS) for _ in range(draw.int(0, 4))]
+            text = ""
+            for i, w in enumerate(ws):
+                text += (draw.choice(SPACES) if i else draw.choice(["", "", " "])) + w
+            pair.append(text + draw.choice(["", "", " "]))
+        sents.append(tuple(pair))
+    return dict(sents=sents, unit=draw.choice(["word", "char"]), n_threads=None)
+
+
+def er_build(s, name):
+    hyps = [h for h, _ in s["sents"]]
+    refs = [r for _, r in s["sents"]]
+    args = dict(hypotheses=hyps, references=refs)
+    if name == "error_rates":
+        args["unit"] = s["unit"]
+    if s["n_threads"] is not None:
+        args["n_threads"] = s["n_threads"]
+    return args
+
+
+def er_reference(s, unit):
+    tok = R.jiwer_words if unit == "word" else R.jiwer_chars
+    H = S = D = I = nh = nr = 0
+    for h, r in s["sents"]:
+        ht, rt = tok(h), tok(r)
+        c = R.sdi_counts(rt, ht)
+        H, S, D, I = H + c[0], S + c[1], D + c[2], I + c[3]
+        nh, nr = nh + len(ht), nr + len(rt)
+    if nr == 0:
+        return float(I), (H, S, D, I, nh, nr)
+    return (S + D + I) / (H + S + D), (H, S, D, I, nh, nr)
+
+
+def er_check(s, name):
+    unit = "char" if name == "cer" else ("word" if name == "wer" else s["unit"])
+
+    def check(got):
+        w, counts = er_reference(s, unit)
+        if name == "error_rates":
+            c = (got.hits, got.substitutions, got.deletions, got.insertions,
+                 got.hypothesis_length, got.reference_length)
+            assert c[0] + c[1] + c[2] == counts[0] + counts[1] + counts[2] and \
+                c[4:] == counts[4:] and c[1] + c[2] + c[3] == sum(counts[1:4]), \
+                "counts %s, reference %s" % (c, counts)
+            got = got.wer
+        assert isinstance(got, float), "type %s" % type(got).__name__
+        assert got == w or abs(got - w) <= 1e-12 * abs(w), "rate %r, reference %r" % (got, w)
+    return check
+
+
+# ------------------------------------------------------------------ the function table
+
+@dataclass
+class Fn:
+    """One public function: where it lives and how it is called."""
+    name: str
+    family: str                  # "ctc", "sm", "ed", "er"
+    pos: tuple = ()              # argument names passed positionally
+    kind: str = "loss"           # sm: "loss" or "softmax"
+    grad: bool = False
+    nll: bool = False
+    log: bool = False
+    torch: bool = False
+    module: Optional[str] = None  # torch.nn.Module class name (module form)
+    ctor: tuple = ()             # module constructor arguments
+
+    def target(self):
+        if self.torch:
+            return getattr(st, self.module or self.name.split(".", 1)[1])
+        return getattr(seqloss, self.name)
+
+    def resolve(self, args):
+        f = self.target()
+        if self.module:
+            m = f(**{k: args[k] for k in self.ctor if k in args})
+            return lambda *p, **kw: m(*p)
+        return f
+
+    def src(self, case):
+        pos = ", ".join(case.pos)
+        kw = ", ".join("%s=%s" % (n, n) for n in case.args
+                       if n not in case.pos and not n.startswith("_")
+                       and n not in (self.ctor if self.module else ()))
+        if self.module:
+            ck = ", ".join("%s=%s" % (n, n) for n in self.ctor if n in case.args)
+            s = "st.%s(%s)(%s)" % (self.module, ck, pos)
+        else:
+            s = "%s.%s(%s)" % ("st" if self.torch else "seqloss",
+                               self.name.split(".")[-1], ", ".join(x for x in (pos, kw) if x))
+        if case.backward:
+            x = "input" if "input" in case.args else "log_probs"
+            s = "%s\nresult.sum().backward()\nprint(%s.grad)" % (s, x)
+        return s
+
+
+_CTC_POS = ("log_probs", "targets", "input_lengths", "target_lengths")
+_FNS = [
+    Fn("ctc_loss", "ctc", _CTC_POS), Fn("ctc_loss_and_grad", "ctc", _CTC_POS, grad=True),
+    Fn("cross_entropy", "sm", ("logits", "targets")),
+    Fn("cross_entropy_and_grad", "sm", ("logits", "targets"), grad=True),
+    Fn("nll_loss", "sm", ("log_probs", "targets"), nll=True),
+    Fn("nll_loss_and_grad", "sm", ("log_probs", "targets"), nll=True, grad=True),
+    Fn("softmax", "sm", ("x",), kind="softmax"),
+    Fn("log_softmax", "sm", ("x",), kind="softmax", log=True),
+    Fn("edit_distance", "ed", ("a", "b")),
+    Fn("edit_distance_batch", "ed", ("hypotheses", "references")),
+    Fn("error_rates", "er", ("hypotheses", "references")),
+    Fn("wer", "er", ("hypotheses", "references")),
+    Fn("cer", "er", ("hypotheses", "references")),
+]
+if st is not None:
+    _FNS += [
+        Fn("torch.ctc_loss", "ctc", _CTC_POS, torch=True),
+        Fn("torch.CTCLoss", "ctc", _CTC_POS, torch=True, module="CTCLoss",
+           ctor=("blank", "reduction", "zero_infinity", "from_logits")),
+        Fn("torch.cross_entropy", "sm", ("input", "target"), torch=True),
+        Fn("torch.CrossEntropyLoss", "sm", ("input", "target"), torch=True,
+           module="CrossEntropyLoss",
+           ctor=("weight", "ignore_index", "reduction", "label_smoothing", "n_threads")),
+        Fn("torch.nll_loss", "sm", ("input", "target"), torch=True, nll=True),
+        Fn("torch.NLLLoss", "sm", ("input", "target"), torch=True, nll=True, module="NLLLoss",
+           ctor=("weight", "ignore_index", "reduction", "n_threads")),
+    ]
+FUNCTIONS = {f.name: f for f in _FNS}
+
+
+# ------------------------------------------------------------------ families
+
+class Ctx:
+    """A drawn spec of one function, and the family's rules for it."""
+
+    def __init__(self, fn, draw):
+        self.fn, self.draw = fn, draw
+        fam = fn.family
+        if fam == "ctc":
+            self.spec = ctc_spec(draw)
+            if fn.torch:
+                self.spec.update(bf=False, n_threads=None)
+        elif fam == "sm":
+            self.spec = sm_spec(draw)
+            if fn.kind == "softmax" and draw.int(0, 3) == 0:
+                self.spec["axis"] = draw.int(-self.spec["x"].ndim, self.spec["x"].ndim - 1)
+        elif fam == "ed":
+            self.spec = ed_spec(draw, batch=fn.name != "edit_distance")
+        else:
+            self.spec = er_spec(draw)
+
+    def build(self, s):
+        fn = self.fn
+        if fn.family == "ctc":
+            return ctc_build(s, fn.torch)
+        if fn.family == "sm":
+            return sm_build(s, fn.name)
+        if fn.family == "ed":
+            return ed_build(s)
+        return er_build(s, fn.name)
+
+    def valid(self, s):
+        fam = self.fn.family
+        if fam == "ctc":
+            return ctc_valid(s)
+        if fam == "sm":
+            return sm_valid(s, self.fn.name)
+        if fam == "ed":
+            return threads_valid(s["n_threads"])
+        return threads_valid(s["n_threads"]) and s["unit"] in ("word", "char")
+
+    def check(self, s, backward=False):
+        fn = self.fn
+        if fn.family == "ctc":
+            return ctc_check(s, fn.grad, fn.torch)
+        if fn.family == "sm":
+            return sm_check(s, fn.name, fn.grad)
+        if fn.family == "ed":
+            return ed_check(s)
+        return er_check(s, fn.name)
+
+    def case(self, mutator, args=None, expect=None, spec=None, check=True, **kw):
+        """A Case from mutated args (layout: expect "same") or a mutated spec."""
+        fn = self.fn
+        s = self.spec if spec is None else spec
+        if args is None:
+            args = self.build(s)
+        if expect is None:
+            v = self.valid(s)
+            expect = "ok" if v else "raise"
+        c = Case(fn.name, mutator, args, [p for p in fn.pos if p in args], expect, **kw)
+        if expect == "same":
+            c.canonical = self.build(self.spec)
+        elif check and expect in ("ok", "either"):
+            c.check = self.check(s)
+        return c
+
+
+def _array_args(args):
+    return [n for n, v in args.items()
+            if (isinstance(v, np.ndarray) or (torch is not None and isinstance(v, torch.Tensor)))
+            and n != "grad_out"]
+
+
+# ------------------------------------------------------------------ mutators
+#
+# Each takes a Ctx and returns a Case (or None when it does not apply).  Layout
+# mutators change how an argument is stored, never its values ("same"); value
+# mutators change the spec and let the family's validity rule and reference judge.
+
+MUTATORS = {}
+
+
+def _copy_spec(spec):
+    s = copy.deepcopy(spec)
+    if isinstance(s.get("dtype"), np.dtype):
+        s["dtype"] = spec["dtype"]
+    return s
+
+
+def mutator(*families):
+    def deco(f):
+        MUTATORS[f.__name__] = (set(families), f)
+        return f
+    return deco
+
+
+@mutator("ctc", "sm", "ed", "er")
+def canonical(c):
+    return c.case("canonical")
+
+
+_LAYOUTS = ["unpickled", "unpickled", "noncontig", "fortran", "readonly", "negstride", "unaligned", "list", "tuple",
+            "tensor", "int_dtype", "object_ints", "np_from_torch"]
+
+
+def _relayout(c, a, how):
+    """(new value, source expression) or None."""
+    src = to_src(a) if isinstance(a, np.ndarray) else None
+    if isinstance(a, np.ndarray):
+        if how == "unpickled":  # equal dtype, but not NumPy's own dtype object
+            import pickle
+            return (pickle.loads(pickle.dumps(a)),
+                    "pickle.loads(pickle.dumps(%s))" % src)
+        if how == "noncontig" and a.ndim:
+            return (np.repeat(a, 2, axis=-1)[..., ::2],
+                    "np.repeat(%s, 2, axis=-1)[..., ::2]" % src)
+        if how == "fortran" and a.ndim >= 2:
+            return np.asfortranarray(a), "np.asfortranarray(%s)" % src
+        if how == "readonly":
+            b = a.copy()
+            b.flags.writeable = False
+            return b, "_readonly(%s)" % src
+        if how == "negstride" and a.ndim:
+            return (np.ascontiguousarray(a[::-1])[::-1],
+                    "np.ascontiguousarray((%s)[::-1])[::-1]" % src)
+        if how == "unaligned" and a.size and a.dtype.itemsize > 1:
+            buf = np.zeros(a.nbytes + 1, np.uint8)
+            b = buf[1:].view(a.dtype).reshape(a.shape)
+            b[...] = a
+            return b, ("np.zeros(%d, np.uint8)[1:].view(np.%s).reshape(%r)\n_b = %s"
+                       % (a.nbytes + 1, a.dtype.name, a.shape, src))
+        if how in ("list", "tuple") and a.size and a.ndim and \
+                (a.dtype.kind in "iu" or a.dtype == np.float64):
+            v = a.tolist()
+            return (v, None) if how == "list" else (tuple(v), None)
+        if how == "tensor" and torch is not None and a.dtype in (np.int64, np.float32,
+                                                                 np.float64, np.int32):
+            return torch.from_numpy(a.copy()), "torch.from_numpy(%s)" % src
+        if how == "int_dtype" and a.dtype.kind in "iu":
+            vals = a.ravel().tolist()
+            for dt in ("int32", "int16", "uint8", "uint32", "uint64", "int8", "uint16"):
+                if dt != a.dtype.name and _fits(vals, np.dtype(dt)) and c.draw.bool():
+                    return a.astype(dt), "%s.astype(np.%s)" % (src, dt)
+        if how == "object_ints" and a.dtype.kind in "iu" and a.size:
+            return a.astype(object), "%s.astype(object)" % src
+    elif torch is not None and isinstance(a, torch.Tensor) and not a.requires_grad:
+        n = a.detach().numpy()
+        if how == "noncontig" and a.dim():
+            return (torch.from_numpy(np.repeat(n, 2, axis=-1))[..., ::2],
+                    "torch.from_numpy(np.repeat(%s, 2, axis=-1))[..., ::2]" % to_src(n))
+        if how == "np_from_torch" and a.dtype in (torch.int64, torch.int32):
+            return n.copy(), None
+    return None
+
+
+@mutator("ctc", "sm", "ed")
+def layout(c):
+    """One array argument stored another way, same values: the canonical result."""
+    args = c.build(c.spec)
+    names = _array_args(args)
+    if not names:
+        return None
+    n = c.draw.choice(names)
+    how = c.draw.choice(_LAYOUTS)
+    a = args[n]
+    if how == "list" and c.fn.torch and n in ("input", "log_probs", "target"):
+        return None
+    r = _relayout(c, a, how)
+    if r is None:
+        return None
+    if c.fn.torch and how == "np_from_torch" and n in ("input", "target", "weight"):
+        return None
+    args[n] = r[0]
+    setup = []
+    if r[1] is not None:
+        if "\n_b = " in r[1]:
+            alloc, src = r[1].split("\n_b = ")
+            setup = ["%s = %s" % (n, alloc), "%s[...] = %s" % (n, src)]
+        else:
+            setup = ["%s = %s" % (n, r[1])]
+    # object arrays of ints: accepted by the CTC/edit integer rule; the cross-entropy
+    # targets rule may refuse them (a TypeError), but a result must be the same
+    expect = "either" if (how == "object_ints" and c.fn.family != "ctc") or (
+        how in ("list", "tuple") and c.fn.family == "ed") else "same"
+    case = c.case("layout:%s" % how, args, expect, setup=setup, note=n)
+    if expect == "either":
+        want = c.build(c.spec)
+        case.check = lambda got: _assert_same(got, case.call(want))
+    return case
+
+
+_BAD_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+               "bool", "complex64", "complex128", "object", "U3", "S3", "datetime64[s]"]
+
+
+@mutator("ctc", "sm")
+def float_dtype(c):
+    """The float input in another dtype: float16 / longdouble computed (longdouble at
+    least in float64), every other dtype rejected."""
+    if c.fn.torch:
+        s = dict(c.spec)
+        dt = c.draw.choice(["float16", "bfloat16", "int64", "bool", "complex64", "int32"])
+        args = c.build(s)
+        x = "input" if "input" in args else "log_probs"
+        t = args[x]
+        args[x] = t.to(getattr(torch, dt))
+        if dt == "float16":
+            s["dtype"] = np.dtype(np.float16)
+            return c.case("float_dtype:%s" % dt, args, "ok", spec=s, setup=[
+                "%s = %s.to(torch.float16)" % (x, to_src(t))])
+        return c.case("float_dtype:%s" % dt, args, "either" if dt == "bfloat16" else "raise",
+                      check=False, setup=["%s = %s.to(torch.%s)" % (x, to_src(t), dt)])
+    s = dict(c.spec)
+    dt = c.draw.choice(["float16", "longdouble", "longdouble"] + _BAD_DTYPES)
+    s["dtype"] = np.dtype(dt)
+    if dt in ("float16", "longdouble"):
+        return c.case("float_dtype:%s" % dt, spec=s)
+    args = c.build(dict(c.spec))
+    x = c.fn.pos[0]
+    xv = s["x"] if c.fn.family == "sm" else args[x]
+    try:
+        args[x] = np.asarray(args[x]).astype(dt)
+    except (TypeError, ValueError):
+        return None
+    return c.case("float_dtype:%s" % dt, args, "raise", check=False, note=x)
+
+
+@mutator("ctc", "sm")
+def int_dtype_bad(c):
+    """An integer argument (targets, lengths) as float / bool / complex / str: rejected."""
+    args = c.build(c.spec)
+    names = [n for n in ("targets", "target", "input_lengths", "target_lengths")
+             if n in args and isinstance(args[n], np.ndarray) and args[n].dtype.kind in "iu"]
+    if c.fn.family == "sm" and c.spec["probs"] is not None and not c.fn.nll:
+        return None
+    if not names:
+        return None
+    n = c.draw.choice(names)
+    dt = c.draw.choice(["float64", "float32", "bool", "complex128", "U4", "float16"])
+    if c.fn.family == "sm" and dt.startswith("float"):
+        return None  # float targets mean probabilities
+    args[n] = args[n].astype(dt)
+    return c.case("int_dtype_bad:%s" % dt, args, "raise", check=False, note=n)
+
+
+@mutator("ctc", "sm", "ed")
+def ndim(c):
+    """An array argument with an extra, a missing or no dimension."""
+    args = c.build(c.spec)
+    names = _array_args(args)
+    if not names:
+        return None
+    n = c.draw.choice(names)
+    a = args[n]
+    how = c.draw.choice(["add", "drop", "scalar", "zero"])
+    if how == "add":
+        args[n] = a[None]
+    elif how == "drop" and a.ndim:
+        args[n] = a[0] if a.shape[0] else a.reshape(a.shape[1:]) if a.ndim > 1 else a
+    elif how == "scalar":
+        args[n] = a.reshape(-1)[0] if (a.numel() if hasattr(a, "numel") else a.size) else a
+    else:
+        sh = list(a.shape) or [0]
+        sh[c.draw.int(0, len(sh) - 1)] = 0
+        args[n] = (np.zeros(sh, dtype=a.dtype) if isinstance(a, np.ndarray)
+                   else torch.zeros(sh, dtype=a.dtype))
+    return c.case("ndim:%s" % how, args, "either", check=False, note=n)
+
+
+@mutator("ctc", "sm", "ed", "er")
+def odd_value(c):
+    """Any argument replaced by None, a string, a bytes, a dict, an object, a huge int or a
+    float: a ValueError / TypeError or a result, never another exception."""
+    args = c.build(c.spec)
+    n = c.draw.choice(list(args))
+    v = c.draw.choice([None, "", "x", b"ab", {}, object(), 2**64, -1, 1.5, float("nan"),
+                       [None], [[1, 2], [3]], [1.5], ["a", 1], Lazy([1, 2]), (), [],
+                       np.float64(1.0), np.array("abc")])
+    args[n] = v
+    return c.case("odd_value", args, "either", check=False, note=n)
+
+
+@mutator("ctc", "sm", "ed", "er")
+def unknown_kwarg(c):
+    args = c.build(c.spec)
+    if c.fn.module:
+        return None
+    args["bogus_option"] = 1
+    return c.case("unknown_kwarg", args, "raise", check=False)
+
+
+@mutator("ctc", "sm", "ed", "er")
+def n_threads(c):
+    if (c.fn.torch and c.fn.family == "ctc") or c.fn.name == "edit_distance":
+        return None
+    s = dict(c.spec)
+    s["n_threads"] = c.draw.choice(THREAD_VALUES)
+    return c.case("n_threads", spec=s, huge=False, note=repr(s["n_threads"]))
+
+
+@mutator("ctc", "sm")
+def reduction(c):
+    if c.fn.kind == "softmax":
+        return None
+    s = dict(c.spec)
+    s["reduction"] = c.draw.choice(REDUCTION_VALUES)
+    return c.case("reduction", spec=s, note=repr(s["reduction"]))
+
+
+_SPECIALS = [float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 3e38, -3e38, 1e36,
+             65504.0, 1e300, -1e300]
+
+
+@mutator("ctc", "sm")
+def float_values(c):
+    """NaN, infinities, huge and tiny values in the float input (or a huge scale)."""
+    s = dict(c.spec)
+    x = s["x"].copy()
+    how = c.draw.choice(["special", "special", "scale", "probs"])
+    if how == "special":
+        for _ in range(c.draw.int(1, 3)):
+            x.reshape(-1)[c.draw.int(0, x.size - 1)] = c.draw.choice(_SPECIALS)
+    elif how == "scale":
+        x = x * c.draw.choice([1e7, 1e5, 1e30, 1e36, -1e7, 1e-30, 3e4])
+    elif c.fn.family == "sm" and s["probs"] is not None:
+        p = s["probs"].copy()
+        p.reshape(-1)[c.draw.int(0, p.size - 1)] = c.draw.choice(_SPECIALS + [-1.0, 2.0])
+        s["probs"] = p
+        # not a distribution: no reference to hold the result to, only the exception rule
+        return c.case("float_values:probs", spec=s, expect="either", check=False)
+    if s["dtype"] == np.float32 and np.any(np.abs(x[np.isfinite(x)]) > 3.4e38):
+        x = np.clip(x, -3.4e38, 3.4e38)
+    s["x"] = x
+    return c.case("float_values:%s" % how, spec=s)
+
+
+_INT_VALUES = [-1, 0, 1, 2, 3, 5, 2**31 - 1, 2**31, 2**32, 2**63 - 1, 2**63, -2**63,
+               -2**63 - 1, 2**64, 10**400, -10**400, True, 1.0, None, "1", np.int64(1),
+               np.uint64(2**64 - 1), np.int8(-1), np.float64(1.0)]
+
+
+@mutator("ctc")
+def ctc_ints(c):
+    """Out-of-range or ill-typed blank, labels, lengths; garbage in the padding (ignored)."""
+    s = _copy_spec(c.spec)
+    how = c.draw.choice(["blank", "label", "il", "tl", "pad", "il_scalar", "tl_wrap"])
+    v = c.draw.choice(_INT_VALUES + [s["C"], s["T"] + 1, s["blank"]])
+    n = c.draw.int(0, s["N"] - 1)
+    if how == "blank":
+        s["blank"] = v
+    elif how == "label":
+        rows = [r for r in s["rows"] if r]
+        if not rows:
+            return None
+        r = c.draw.choice(rows)
+        r[c.draw.int(0, len(r) - 1)] = v
+    elif how == "il":
+        s["il"][n] = v
+    elif how == "tl":
+        s["tl"][n] = v
+    elif how == "il_scalar":
+        s["il"] = [v] * s["N"]
+        args = c.build(s)
+        args["input_lengths"] = v
+        return c.case("ctc_ints:il_scalar", args, "ok" if c.valid(s) else "raise", spec=s,
+                      note=repr(v))
+    elif how == "pad":
+        if s["form"] != "padded" or s["unbatched"] or all(len(r) == ctc_width(s)
+                                                            for r in s["rows"]):
+            return None
+        s["pad"] = c.draw.choice([-1, s["C"], 2**62, s["blank"], -2**63])
+    elif how == "tl_wrap":
+        # lengths whose int64 sum wraps around to the number of 1-D targets
+        if s["N"] < 3 or s["form"] != "concat" or s["unbatched"]:
+            return None
+        flat = [v for r in s["rows"] for v in r]
+        s["tl"] = [2**63 - 1, 2**63 - 1, len(flat) + 2] + s["tl"][3:]
+        if sum(s["tl"]) % 2**64 != len(flat) + 2 + sum(s["tl"][3:]) - 2 and False:
+            return None
+        s["tl"][2] = (len(flat) - sum(s["tl"][3:]) + 2) % 2**64
+        if not 0 <= s["tl"][2] < 2**63:
+            return None
+    case = c.case("ctc_ints:%s" % how, spec=s, note=repr(v))
+    case.msg_check = _ctc_msg_check(s)
+    return case
+
+
+def _ctc_msg_check(s):
+    """A message quoting a label 'at item n, position i' must quote the real label there."""
+    def check(e):
+        m = re.search(r"got value (-?\d+) at item (\d+), position (\d+)", str(e))
+        if not m:
+            return None
+        v, n, i = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if s["form"] == "padded" and not s["unbatched"]:
+            row = s["rows"][n] + [s["pad"]] * (ctc_width(s) - len(s["rows"][n]))
+            ok = i < len(row) and row[i] == v
+        else:
+            flat = [x for r in s["rows"] for x in r]
+            ok = any(flat[j] == v for j in range(len(flat)))
+        return None if ok else "the targets hold no such value there"
+    return check
+
+
+@mutator("sm")
+def sm_options(c):
+    """ignore_index, label_smoothing, weight, axis, targets out of range."""
+    s = _copy_spec(c.spec)
+    C = s["x"].shape[-1]
+    how = c.draw.choice(["ignore_index", "label_smoothing", "weight", "target", "axis"])
+    if how == "ignore_index":
+        s["ignore_index"] = c.draw.choice(_INT_VALUES + [C - 1, 0])
+        v = s["ignore_index"]
+    elif how == "label_smoothing":
+        if c.fn.nll:
+            return None
+        v = s["ls"] = c.draw.choice([0.5, 1, 1.0, -0.1, 1.1, float("nan"), float("inf"),
+                                     10**400, True, "0.1", None, np.float32(0.3), 2**64,
+                                     np.float16(0.5), 1e-300])
+    elif how == "weight":
+        if c.fn.kind == "softmax":
+            return None
+        v = c.draw.choice(["neg", "nan", "short", "2d", "int", "bool", "inf", "huge"])
+        w = np.ones(C)
+        w = {"neg": -w, "nan": w * np.nan, "short": w[:-1], "2d": w[None], "int": w,
+             "bool": w.astype(bool), "inf": w * np.inf, "huge": w * 1e300}[v]
+        s["weight"] = w
+        args = c.build(s) if not c.fn.torch else None
+        if args is None:
+            args = c.build(dict(s, weight=None))
+            args["weight"] = torch.from_numpy(w) if v != "bool" else torch.from_numpy(w)
+            return c.case("sm_options:weight_%s" % v, args, "either", check=False)
+        if v == "int":
+            args["weight"] = w.astype(np.int64)
+        if v in ("short", "2d", "bool", "neg", "nan"):
+            return c.case("sm_options:weight_%s" % v, args, "raise", check=False)
+        if v in ("inf", "huge"):  # inf * 0 and float32 overflow: no reference to hold to
+            return c.case("sm_options:weight_%s" % v, args, "either", check=False)
+        return c.case("sm_options:weight_%s" % v, args, "ok" if c.valid(s) else "raise",
+                      spec=s)
+    elif how == "target":
+        if s["t"].size == 0:
+            return None
+        v = c.draw.choice([C, -1, -101, 2**62, -2**63])
+        s["t"].reshape(-1)[c.draw.int(0, s["t"].size - 1)] = v
+        s["probs"] = None
+    else:
+        if c.fn.kind != "softmax":
+            return None
+        v = s["axis"] = c.draw.choice(_INT_VALUES)
+    return c.case("sm_options:%s" % how, spec=s, note=repr(v))
+
+
+@mutator("sm")
+def torch_weight_numpy(c):
+    """A NumPy weight given to a torch drop-in."""
+    if not c.fn.torch or c.fn.kind == "softmax":
+        return None
+    args = c.build(c.spec)
+    args["weight"] = np.ones(c.spec["x"].shape[-1])
+    return c.case("torch_weight_numpy", args, "either", check=False)
+
+
+@mutator("sm", "ctc")
+def torch_requires_grad(c):
+    """torch drop-ins: the input requires grad (the gradient is checked), or the
+    (probability) target does."""
+    if not c.fn.torch:
+        return None
+    s = c.spec
+    args = c.build(s)
+    x = "input" if "input" in args else "log_probs"
+    if c.draw.int(0, 2) or c.fn.family == "ctc":
+        t = args[x].detach().clone().requires_grad_(True)
+        args[x] = t
+        case = c.case("torch_requires_grad:input", args, "ok" if c.valid(s) else "raise",
+                      backward=True)
+        return case
+    if c.fn.nll or s["probs"] is None:
+        return None
+    args["target"] = args["target"].detach().clone().requires_grad_(True)
+    return c.case("torch_requires_grad:target", args, "either", check=True)
+
+
+@mutator("ctc", "sm")
+def grad_out(c):
+    """grad_out: fresh and right (the canonical result), or wrong in shape / dtype /
+    layout / type, or overlapping an input -- the float input or, through one shared
+    buffer, an integer input (targets, lengths)."""
+    if not c.fn.grad:
+        return None
+    s = c.spec
+    args = c.build(s)
+    x = args[c.fn.pos[0]]
+    how = c.draw.choice(["fresh", "shape", "dtype", "noncontig", "readonly", "list", "tensor",
+                         "is_input", "int_overlap", "int_overlap", "int_overlap",
+                         "weight_overlap", "fortran"])
+    g = np.empty(x.shape, x.dtype)
+    setup = []
+    expect = "raise"
+    if how == "fresh":
+        g = np.full(x.shape, 7.0, x.dtype)
+        args["grad_out"] = g
+        case = c.case("grad_out:fresh", args, "same")
+        return case
+    if how == "shape":
+        g = np.empty(x.shape + (1,), x.dtype)
+    elif how == "dtype":
+        g = np.empty(x.shape, c.draw.choice([np.float32, np.float64, np.float16, np.int64]))
+        if g.dtype == x.dtype:
+            return None
+    elif how == "noncontig":
+        if x.size < 2:
+            return None
+        g = np.empty(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)[..., ::2]
+    elif how == "fortran":
+        if x.ndim < 2 or x.shape[0] < 2 or x.shape[-1] < 2:
+            return None
+        g = np.asfortranarray(np.empty(x.shape, x.dtype))
+    elif how == "readonly":
+        g.flags.writeable = False
+    elif how == "list":
+        g = np.zeros(x.shape, x.dtype).tolist()
+    elif how == "tensor":
+        if torch is None:
+            return None
+        g = torch.zeros(x.shape, dtype=torch.float64 if x.dtype == np.float64
+                        else torch.float32)
+    elif how == "is_input":
+        g = x
+        setup = ["grad_out = %s" % c.fn.pos[0]]
+    elif how == "weight_overlap":
+        if c.fn.family != "sm" or x.dtype.kind != "f":
+            return None
+        C = x.shape[-1]
+        buf = np.ones(x.size + C, x.dtype)
+        g = buf[:x.size].reshape(x.shape)
+        args["weight"] = buf[x.size - C:x.size] if x.size >= C else buf[:C]
+        setup = ["_buf = np.ones(%d, np.%s)" % (x.size + C, x.dtype.name),
+                 "grad_out = _buf[:%d].reshape(%r)" % (x.size, x.shape),
+                 "weight = _buf[%d:%d]" % (x.size - C, x.size)]
+    else:  # int_overlap: integer inputs are views into grad_out's own memory
+        names = [n for n in ("targets", "input_lengths", "target_lengths")
+                 if n in args and isinstance(args[n], np.ndarray) and args[n].size
+                 and args[n].dtype == np.int64]
+        if not names or x.dtype.kind != "f":
+            return None
+        nb = x.nbytes
+        pick = [n for n in names if c.draw.bool()] or [c.draw.choice(names)]
+        need = sum(args[n].nbytes for n in pick)
+        total = max(nb, need + 8)
+        total += (-total) % 8
+        buf = np.zeros(total // 8, np.int64)
+        gb = buf.view(np.uint8)[:nb].view(x.dtype).reshape(x.shape)
+        start = (total - need) if c.draw.bool() else 0  # at the end or the start of grad_out
+        start -= start % 8
+        setup = ["_buf = np.zeros(%d, np.int64)" % (total // 8),
+                 "grad_out = _buf.view(np.uint8)[:%d].view(np.%s).reshape(%r)"
+                 % (nb, x.dtype.name, x.shape)]
+        o = start // 8
+        for n in pick:
+            a = args[n]
+            v = buf[o:o + a.size].reshape(a.shape)
+            v[...] = a
+            args[n] = v
+            setup += ["%s = _buf[%d:%d].reshape(%r)" % (n, o, o + a.size, a.shape),
+                      "%s[...] = %s" % (n, to_src(a))]
+            o += a.size
+        g = gb
+        if not np.may_share_memory(g, buf[start // 8:o]):
+            expect = "either"
+        args["grad_out"] = g
+        return c.case("grad_out:int_overlap", args, expect, setup=setup,
+                      note="+".join(pick), check=expect == "either")
+    args["grad_out"] = g
+    return c.case("grad_out:%s" % how, args, expect, check=False, setup=setup)
+
+
+@mutator("ed")
+def ed_items(c):
+    """Lazy sequences (fresh items on every access), tuples, torch tensors, None,
+    mixed kinds, huge int tokens, lone surrogates."""
+    s = _copy_spec(c.spec)
+    if not s["batch"]:
+        how = c.draw.choice(["surrogate", "bigint", "mixed", "tensor", "none", "2d",
+                             "float_array", "lazy"])
+    else:
+        how = c.draw.choice(["lazy", "lazy", "tuple", "surrogate", "bigint", "mixed",
+                             "tensor", "none", "lazy_str", "generator"])
+    if how in ("lazy", "lazy_str") and s["batch"]:
+        if s["kind"] == "padded" or not s["pairs"]:
+            return None
+        if how == "lazy_str":
+            s["kind"] = "str"
+        if s["kind"] in ("bytes", "array", "tuple"):
+            s["kind"] = "list_str"
+        args = c.build(s)
+        args["hypotheses"] = Lazy(args["hypotheses"])
+        args["references"] = Lazy(args["references"])
+        case = c.case("ed_items:%s" % how, args, "ok", spec=s)
+        inner = case.check
+
+        def again(got):  # freed items are reused only on some calls: call a few times
+            inner(got)
+            for _ in range(8):
+                junk = [("%d" % j) * 3 for j in range(64)]  # noqa: F841
+                inner(case.call())
+        case.check = again
+        return case
+    if how == "tuple":
+        if s["kind"] == "padded":
+            return None
+        args = c.build(s)
+        args["hypotheses"] = tuple(args["hypotheses"])
+        return c.case("ed_items:tuple", args, "ok", spec=s)
+    if how == "surrogate":
+        if s["kind"] not in ("str", "list_str"):
+            s["kind"] = "str"
+        if not s["pairs"]:
+            return None
+        sur = c.draw.choice(["\ud800", "\udfff", "\udc80", "\ud83d"])
+        ALPH = ALPHABET + [sur]
+        p = s["pairs"][c.draw.int(0, len(s["pairs"]) - 1)]
+        p[c.draw.int(0, 1)].append(len(ALPHABET))
+        args = c.build_with_alphabet(s, ALPH) if hasattr(c, "build_with_alphabet") else None
+        args = _ed_build_alpha(s, ALPH)
+        case = c.case("ed_items:surrogate", args, "either", spec=s, check=False)
+        case.check = _ed_check_alpha(s, ALPH)
+        return case
+    if how == "bigint":
+        s["kind"] = c.draw.choice(["list_int", "tuple"])
+        if not s["pairs"]:
+            return None
+        big = c.draw.choice([2**63, 2**64, -2**63 - 1, 10**400, 2**64 + 1, -1, 2**63 - 1])
+        p = s["pairs"][c.draw.int(0, len(s["pairs"]) - 1)]
+        side = p[c.draw.int(0, 1)]
+        side.append(big)
+        if c.draw.bool():
+            p[0].append(big if c.draw.bool() else big % 2**64)
+        return c.case("ed_items:bigint", spec=s, expect="ok")
+    if how == "mixed":
+        if s["kind"] == "padded" or not s["pairs"]:
+            return None
+        args = c.build(s)
+        k = "a" if not s["batch"] else "hypotheses"
+        s2 = dict(s, kind=c.draw.choice(["list_int", "tuple", "array", "str", "list_str"]))
+        if not s["batch"]:
+            args["a"] = ed_item(s2, s["pairs"][0][0])
+        else:
+            args[k] = [ed_item(s2, p[0]) for p in s["pairs"]]
+        kinds = {s["kind"], s2["kind"]}
+        texty = {"str", "list_str"}
+        if kinds <= texty or not (kinds & texty):
+            same_tok = len(kinds) == 1 or kinds <= {"list_int", "tuple", "array"}
+            if same_tok and not ({"bytes"} & kinds):
+                return c.case("ed_items:mixed", args, "ok", spec=s)
+        return c.case("ed_items:mixed", args, "either", spec=s, check=False)
+    if how == "tensor":
+        if torch is None or s["kind"] == "padded" or not s["pairs"]:
+            return None
+        s["kind"] = "array"
+        s["dtype"] = "int64"
+        args = c.build(s)
+        if s["batch"]:
+            args["hypotheses"] = [torch.from_numpy(a) for a in args["hypotheses"]]
+        else:
+            args["a"] = torch.from_numpy(args["a"])
+        return c.case("ed_items:tensor", args, "ok", spec=s)
+    if how == "generator":
+        args = c.build(s)
+        args["hypotheses"] = iter(args["hypotheses"]) if not isinstance(
+            args["hypotheses"], np.ndarray) else args["hypotheses"]
+        return c.case("ed_items:generator", args, "either", spec=s, check=False)
+    args = c.build(s)
+    k = "a" if not s["batch"] else "hypotheses"
+    if how == "none":
+        if s["batch"]:
+            if isinstance(args[k], np.ndarray) or not args[k]:
+                return None
+            args[k][c.draw.int(0, len(args[k]) - 1)] = None
+        else:
+            args[k] = None
+        return c.case("ed_items:none", args, "raise", check=False)
+    if how == "2d":
+        args["a"] = np.zeros((2, 2), np.int64)
+        return c.case("ed_items:2d", args, "raise", check=False)
+    if how == "float_array":
+        args["a"] = np.zeros(3)
+        return c.case("ed_items:float_array", args, "raise", check=False)
+    if how == "lazy":
+        args["a"] = Lazy(list(args["a"]) if not isinstance(args["a"], np.ndarray) else [1])
+        return c.case("ed_items:lazy", args, "either", check=False)
+    return None
+
+
+def _ed_build_alpha(s, alpha):
+    global ALPHABET
+    old = ALPHABET
+    ALPHABET = alpha
+    try:
+        return ed_build(s)
+    finally:
+        ALPHABET = old
+
+
+def _ed_check_alpha(s, alpha):
+    inner = ed_check(s)
+
+    def check(got):
+        global ALPHABET
+        old = ALPHABET
+        ALPHABET = alpha
+        try:
+            inner(got)
+        finally:
+            ALPHABET = old
+    return check
+
+
+@mutator("ed")
+def ed_lengths(c):
+    """Padded 2-D inputs: lengths over the width, negative, huge, of the wrong shape."""
+    s = c.spec
+    if s["kind"] != "padded" or not s["pairs"]:
+        return None
+    args = c.build(s)
+    k = c.draw.choice(["hyp_lengths", "ref_lengths"])
+    W = args["hypotheses" if k == "hyp_lengths" else "references"].shape[1]
+    v = c.draw.choice([W + 1, -1, 2**63 - 1, 2**64, -2**63, "shape", "float", "none_ok"])
+    arr = args[k].copy()
+    if v == "shape":
+        args[k] = np.append(arr, 0)
+        return c.case("ed_lengths:shape", args, "raise", check=False)
+    if v == "float":
+        args[k] = arr.astype(np.float64)
+        return c.case("ed_lengths:float", args, "raise", check=False)
+    if v == "none_ok":
+        del args[k]
+        return None
+    lst = arr.tolist()
+    lst[c.draw.int(0, len(lst) - 1)] = v
+    args[k] = _int_arg(lst)
+    return c.case("ed_lengths:value", args, "raise", check=False, note=repr(v))
+
+
+@mutator("ed")
+def ed_padded_dtypes(c):
+    """Padded 2-D inputs of two different integer dtypes (values preserved)."""
+    s = c.spec
+    if s["kind"] != "padded":
+        return None
+    args = c.build(s)
+    dt = c.draw.choice(["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+                        "uint64"])
+    args["references"] = args["references"].astype(dt)
+    return c.case("ed_padded_dtypes:%s" % dt, args, "ok")
+
+
+@mutator("er")
+def er_items(c):
+    """Lazy / tuple / array-of-str corpora, surrogates, exotic whitespace, non-str items."""
+    s = _copy_spec(c.spec)
+    how = c.draw.choice(["lazy", "tuple", "np_str", "surrogate", "space", "nonstr", "str",
+                         "unit", "ragged"])
+    if how == "unit":
+        if c.fn.name != "error_rates":
+            return None
+        s["unit"] = c.draw.choice(["words", "", None, "CHAR", 1])
+        return c.case("er_items:unit", spec=s)
+    if how in ("surrogate", "space"):
+        if not s["sents"]:
+            return None
+        i = c.draw.int(0, len(s["sents"]) - 1)
+        j = c.draw.int(0, 1)
+        p = list(s["sents"][i])
+        ins = c.draw.choice(["\ud800", "\udfff", "a\ud83d"] if how == "surrogate" else
+                            ["\u3000", "\x0b", "\x1c", "\u2028", "\x85", "\xa0", "\r\n",
+                             "\f", "\u200b", "  \t"])
+        pos = c.draw.int(0, len(p[j]))
+        p[j] = p[j][:pos] + ins + p[j][pos:]
+        s["sents"][i] = tuple(p)
+        return c.case("er_items:%s" % how, spec=s, expect="either", note=repr(ins))
+    args = c.build(s)
+    k = c.draw.choice(["hypotheses", "references"])
+    if how == "lazy":
+        args["hypotheses"] = Lazy(args["hypotheses"])
+        args["references"] = Lazy(args["references"])
+        # error_rates asks for __iter__: a __len__/__getitem__ sequence may be refused,
+        # but if accepted the result must be right
+        return c.case("er_items:lazy", args, "either", spec=s)
+    if how == "tuple":
+        args[k] = tuple(args[k])
+        return c.case("er_items:tuple", args, "ok", spec=s)
+    if how == "np_str":
+        args[k] = np.array(args[k], dtype=str) if args[k] else np.zeros(0, dtype="U1")
+        return c.case("er_items:np_str", args, "ok", spec=s)
+    if how == "str":
+        if len(s["sents"]) != 1:
+            return None
+        args[k] = args[k][0]
+        return c.case("er_items:str", args, "ok", spec=s)
+    if how == "ragged":
+        args[k] = list(args[k]) + ["extra"]
+        return c.case("er_items:ragged", args, "raise", check=False)
+    if not args[k]:
+        return None
+    args[k] = list(args[k])
+    args[k][c.draw.int(0, len(args[k]) - 1)] = c.draw.choice([None, b"abc", 1, ["a"], 1.5])
+    return c.case("er_items:nonstr", args, "raise", check=False)
+
+
+# ------------------------------------------------------------------ drawing a case
+
+def make_case(name, draw, mutator_name=None):
+    """One case of function ``name``: a drawn spec with a drawn (or the given) mutator
+    applied; None when the mutator does not apply to what was drawn."""
+    fn = FUNCTIONS[name]
+    c = Ctx(fn, draw)
+    names = [m for m, (fams, _) in MUTATORS.items() if fn.family in fams]
+    m = mutator_name or draw.choice(names)
+    return MUTATORS[m][1](c)
+
+
+def select(pattern=None):
+    """Function names whose name matches the regular expression ``pattern``."""
+    return [n for n in FUNCTIONS if pattern is None or re.search(pattern, n)]
+
+
+def seeded_case(seed, index, names):
+    """Case ``index`` of a run seeded ``seed`` (reproducible one by one)."""
+    for attempt in range(50):
+        d = RandomDraw("%s:%d:%d" % (seed, index, attempt))
+        c = make_case(d.choice(names), d)
+        if c is not None:
+            return c
+    return make_case(names[0], RandomDraw(seed), "canonical")
