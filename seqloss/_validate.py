@@ -120,6 +120,10 @@ def int_array(name: str, value: Any) -> np.ndarray:
         arr = value
     else:
         check_cpu(name, value)
+        if isinstance(value, (list, tuple)) and _has_bool(value):
+            # np.asarray([True, 3]) would quietly make the bool a 1: the same
+            # mistake as a bool array, the same wording
+            raise TypeError("Expected %s to have an integer dtype, but got dtype bool" % (name,))
         try:
             arr = np.asarray(value)
         except ValueError:  # ragged nested sequences
@@ -141,6 +145,16 @@ def int_array(name: str, value: Any) -> np.ndarray:
     if dt.kind == "u" and dt.itemsize == 8 and arr.size:
         _check_int64_range(name, 0, int(arr.max()))
     return arr.astype(np.int64)
+
+
+def _has_bool(seq) -> bool:
+    """Whether a (nested) list/tuple holds a bool or NumPy bool."""
+    for v in seq:
+        if isinstance(v, (bool, np.bool_)):
+            return True
+        if isinstance(v, (list, tuple)) and _has_bool(v):
+            return True
+    return False
 
 
 def _check_int64_range(name: str, lo: int, hi: int) -> None:

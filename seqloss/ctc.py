@@ -25,7 +25,11 @@ _CTC_DOC = """
         A log-probability below -6.9e29 counts as log 0 (like ``-inf``; the
         usual mask constants mean "impossible"), and so does a path whose total
         log-probability is below -3.4e29: an item that needs one is impossible
-        (``inf``, or 0 with ``zero_infinity``).
+        (``inf``, or 0 with ``zero_infinity``).  NaN, ``+inf`` or a value of
+        2**98 (3.2e29) or more in the log-probability of a class an item uses (its
+        labels and the blank, at a frame within its input length) makes that
+        item's loss and gradient NaN; from logits, NaN or ``+inf`` anywhere in a
+        used frame does.
     targets : integer ndarray
         ``(N, S)`` padded (values past each target length are ignored) or 1-D
         concatenated, of length ``sum(target_lengths)``.  Unbatched: ``(S,)``.

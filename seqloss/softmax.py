@@ -57,6 +57,11 @@ def _float_input(name, x):
     dt = x.dtype
     if dt is _F32 or dt is _F64:
         cdt = odt = dt
+    elif dt == _F32 or dt == _F64:
+        # an equal dtype that is not NumPy's own object (unpickled arrays): the
+        # kernels are picked by identity, so view the data with NumPy's own
+        x = x.view(_F64 if dt == _F64 else _F32)
+        cdt = odt = x.dtype
     else:
         cdt, odt = V.float_dtype_of(name, x)
     if x.dtype is not cdt or not x.flags.c_contiguous:

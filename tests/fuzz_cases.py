@@ -528,8 +528,29 @@ def ctc_reference(s):
     x = s["x"].astype(s["dtype"]).astype(np.float64) if s["dtype"].kind == "f" else s["x"]
     with np.errstate(all="ignore"):
         lp = R.log_softmax(x) if s["fl"] else x
+        # seqloss's documented bound: log-probabilities below -6.93e29 count as
+        # log 0, and so does a path whose total is below -3.47e29
+        lp = np.where(lp < -1e30 / math.log2(math.e), -np.inf, lp)
         losses = np.array([R.ctc_nll_single(lp[:s["il"][n], n], row, s["blank"])
                            for n, row in enumerate(ctc_rows(s))])
+        losses[losses > 0.5e30 * math.log(2)] = np.inf
+        # NaN, +inf or a value >= 2**98 in the log-probability of a class the item
+        # uses (its labels, the blank) within its input length gives NaN (from
+        # logits: NaN or +inf anywhere in such a frame), unless the item has no
+        # alignment at all (inf whatever the values)
+        for n, row in enumerate(ctc_rows(s)):
+            row = [int(v) for v in row]
+            if s["il"][n] < len(row) + sum(a == b for a, b in zip(row, row[1:])):
+                losses[n] = np.inf  # the textbook recursion may say NaN here
+                continue
+            if s["fl"]:  # from logits: NaN or +inf anywhere in a used frame (as torch)
+                used = x[:s["il"][n], n]
+                bad = np.isnan(used) | (used == np.inf)
+            else:
+                used = lp[:s["il"][n], n][:, sorted(set(row) | {s["blank"]})]
+                bad = np.isnan(used) | (used >= 2.0 ** 98)
+            if np.any(bad):
+                losses[n] = np.nan
     raw = losses.copy()
     if s["zi"]:
         losses[np.isinf(losses)] = 0.0
@@ -1183,8 +1204,8 @@ _BAD_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "
 
 @mutator("ctc", "sm")
 def float_dtype(c):
-    """The float input in another dtype: float16 / longdouble computed (longdouble at
-    least in float64), every other dtype rejected."""
+    """The float input in another dtype: float16 computed (in float32), longdouble and
+    every other dtype rejected."""
     if c.fn.torch:
         s = dict(c.spec)
         dt = c.draw.choice(["float16", "bfloat16", "int64", "bool", "complex64", "int32"])
@@ -1201,8 +1222,10 @@ def float_dtype(c):
     s = dict(c.spec)
     dt = c.draw.choice(["float16", "longdouble", "longdouble"] + _BAD_DTYPES)
     s["dtype"] = np.dtype(dt)
-    if dt in ("float16", "longdouble"):
+    if dt == "float16":
         return c.case("float_dtype:%s" % dt, spec=s)
+    if dt == "longdouble":  # rejected (TypeError): never computed in a narrower type
+        return c.case("float_dtype:%s" % dt, c.build(s), "raise", check=False, spec=s)
     args = c.build(dict(c.spec))
     x = c.fn.pos[0]
     xv = s["x"] if c.fn.family == "sm" else args[x]

@@ -56,7 +56,7 @@ struct Emissions : Common<T> {
     // blocks: cls is padded with the blank, and lim turns the padding states
     // into the sentinel.  Each block is gathered into a register (no
     // scalar-store/vector-load stall).  Returns whether a gathered value may
-    // be an inf or NaN (bit patterns; see used_is_bad).
+    // be an inf, a NaN or of magnitude >= 2^98 (bit patterns; see used_is_bad).
     static SEQLOSS_INLINE bool gather(const T* x, const int32_t* cls, const T* lim, int64_t Sp,
                                       T m, T lo, T* e) {
         IVec seen = Ops::isplat(0);
@@ -68,16 +68,23 @@ struct Emissions : Common<T> {
             Ops::store(e + s, Ops::min(Ops::max(ev, Ops::splat(kSent)), Ops::load(lim + s)));
         }
         for (int64_t j = 0; j < kLanes; ++j) e[Sp + j] = kSent;
-        return Ops::any_ge(seen, static_cast<Int>(M::kInfBits));
+        return Ops::any_ge(seen, kBigBits);
     }
 
-    // NaN or +inf in a used log-probability makes the loss NaN (-inf is a
-    // valid zero probability).  Rare path, scalar.
+    // |x| >= 2^98 (3.2e29), as bits: rows holding one take used_is_bad's scalar check.
+    static constexpr Int kBigBits = static_cast<Int>(
+        sizeof(T) == 4 ? UINT64_C(0x70800000) : UINT64_C(0x4610000000000000));
+
+    // NaN, +inf or a value >= 2^98 in a used log-probability makes the loss
+    // NaN (-inf, and any value below -6.9e29, is a valid zero probability).  A
+    // "log-probability" that large is no log-probability, and past it the
+    // sentinel arithmetic of the recursions would no longer tell impossible
+    // paths from possible ones.  Rare path, scalar.
     static bool used_is_bad(const T* x, const int32_t* cls, int64_t S) {
         bool bad = false;
         for (int64_t s = 0; s < S; ++s) {
             const T v = x[cls[s]];
-            if (fm::is_nan_bits(v) || fm::is_posinf_bits(v)) bad = true;
+            if (fm::is_nan_bits(v) || fm::is_posinf_bits(v) || v >= T(0x1p98)) bad = true;
         }
         return bad;
     }
