@@ -64,7 +64,7 @@ def main():
     import seqloss
     T, N, C, L = load_shapes("ctc")[args.shape]
     x, tg, il, tl = make_inputs(T, N, C, L)
-    default = seqloss.get_max_threads()
+    default = seqloss.get_num_threads()
     settings = [
         ("seqloss 1 thread", lambda: seqloss.ctc_loss_and_grad(x, tg, il, tl, from_logits=True,
                                                                n_threads=1)),

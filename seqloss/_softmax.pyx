@@ -5,11 +5,15 @@ Callers (seqloss/softmax.py) pass C-contiguous float32/float64 arrays already
 validated; this module only turns them into raw pointers (buffer protocol,
 cheaper than typed memoryviews for the per-call overhead), releases the GIL
 and calls C++.  One cheap validation loop over the targets lives here
-(`check_targets`) so that the server-sized call path stays a few microseconds.
+(`check_targets`), and `fast_loss` runs the common call in one step, so that
+the server-sized call path stays a few microseconds.
 """
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
+                             PyBUF_FORMAT, PyBUF_WRITABLE)
 from libc.stdint cimport int64_t
 from cpython.pycapsule cimport PyCapsule_GetPointer
+
+import numpy as np
 
 from . import _core, _isa
 
@@ -17,6 +21,7 @@ for _level, _table in _isa.tables("softmax"):
     install_softmax_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.softmax"))
 install_workers(PyCapsule_GetPointer(_core._workers, b"seqloss.workers"))
 
+from . import _validate
 from ._validate import overlap_error
 
 
@@ -46,6 +51,9 @@ cdef extern from "softmax/softmax.hpp" namespace "seqloss":
     void softmax_rows[T](const T* x, T* y, int64_t n_rows, int64_t n_classes, bint log,
                          int n_threads) except + nogil
     void install_softmax_kernels(int level, const void* table) except +
+
+cdef extern from "core/threads.hpp" namespace "seqloss":
+    int max_threads() nogil
 
 cdef extern from "core/parallel.hpp" namespace "seqloss":
     void install_workers(const void* api)
@@ -206,3 +214,119 @@ def softmax_kernel(bint is_double, x, y, int64_t n_rows, int64_t n_classes, bint
         else:
             softmax_rows[float](<const float*>xp, <float*>yp, n_rows, n_classes, log,
                                 n_threads)
+
+
+# ---------------------------------------------------------------------------
+# The common call in one step.  A server's small cross-entropy is a few
+# microseconds, and the Python-level checks were half of it (more with caches
+# cold after the model's own work): ``fast_loss`` takes C-contiguous (N, C)
+# float32/float64 logits and (N,) int64 targets, default options and no
+# grad_out, checks them in C and runs the kernel.  Anything else - and any
+# mistake - returns None and the caller takes the general path, which owns
+# every message (seqloss/_validate.py).
+# ---------------------------------------------------------------------------
+cdef dict _FAST_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+
+cdef inline bint _is_format(const char* f, char code):
+    # '<d', '=d', 'd' ... (native byte order only)
+    if f[0] == b'@' or f[0] == b'=' or f[0] == b'<':
+        f += 1
+    return f[0] == code and f[1] == 0
+
+
+def fast_loss(bint nll, x, targets, reduction, bint want_grad):
+    """(loss, grad or None) for the common case, or None (use the general path)."""
+    if type(x) is not np.ndarray or type(targets) is not np.ndarray:
+        return None
+    red_obj = _FAST_REDUCTIONS.get(reduction) if type(reduction) is str else None
+    if red_obj is None:
+        return None
+    cdef int red = red_obj
+    cdef Py_buffer xv, tv
+    try:  # NumPy refuses a C-contiguous buffer of an array that is not
+        PyObject_GetBuffer(x, &xv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+    except (BufferError, ValueError):
+        return None
+    try:
+        PyObject_GetBuffer(targets, &tv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+    except (BufferError, ValueError):
+        PyBuffer_Release(&xv)
+        return None
+    try:
+        return _fast_loss(nll, x, xv, tv, red, want_grad)
+    finally:
+        PyBuffer_Release(&tv)
+        PyBuffer_Release(&xv)
+
+
+cdef object _fast_loss(bint nll, object x, Py_buffer& xv, Py_buffer& tv, int red,
+                       bint want_grad):
+    cdef bint dbl
+    if _is_format(xv.format, b'f'):
+        dbl = False
+    elif _is_format(xv.format, b'd'):
+        dbl = True
+    else:
+        return None
+    if xv.ndim != 2 or tv.ndim != 1 or tv.itemsize != 8 or \
+            not (_is_format(tv.format, b'l') or _is_format(tv.format, b'q')):
+        return None
+    cdef int64_t n = xv.shape[0], c = xv.shape[1]
+    if tv.shape[0] != n or c < 1:
+        return None
+    cdef const int64_t* t = <const int64_t*>tv.buf
+    cdef int64_t i, v
+    for i in range(n):
+        v = t[i]
+        if (v < 0 or v >= c) and v != -100:
+            return None  # the general path raises the error
+    dt = _F64 if dbl else _F32
+    grad = None
+    if want_grad:
+        if n * c * xv.itemsize >= min(1 << 20, _validate.MEMORY_CHECK_BYTES):
+            return None  # large: the pool and the memory check of the general path
+        grad = np.empty((n, c), dtype=dt)
+    loss_rows = np.empty(n, dtype=dt) if red == 0 else None
+    cdef int nt = max_threads()
+    cdef _Buffers b = _Buffers()
+    cdef double total
+    cdef CeArgs[float] af
+    cdef CeArgs[double] ad
+    if dbl:
+        ad.logits = <const double*>xv.buf
+        ad.n_rows = n
+        ad.n_classes = c
+        ad.targets = t
+        ad.probs = NULL
+        ad.weight = NULL
+        ad.ignore_index = -100
+        ad.label_smoothing = 0.0
+        ad.reduction = <Reduction>red
+        ad.grad = <double*>b.get(grad, True)
+        ad.grad_reused = False
+        ad.grad_scale = 1.0
+        ad.loss_rows = <double*>b.get(loss_rows, True)
+        ad.n_threads = nt
+        with nogil:
+            total = nll_loss[double](ad) if nll else cross_entropy[double](ad)
+    else:
+        af.logits = <const float*>xv.buf
+        af.n_rows = n
+        af.n_classes = c
+        af.targets = t
+        af.probs = NULL
+        af.weight = NULL
+        af.ignore_index = -100
+        af.label_smoothing = 0.0
+        af.reduction = <Reduction>red
+        af.grad = <float*>b.get(grad, True)
+        af.grad_reused = False
+        af.grad_scale = 1.0
+        af.loss_rows = <float*>b.get(loss_rows, True)
+        af.n_threads = nt
+        with nogil:
+            total = nll_loss[float](af) if nll else cross_entropy[float](af)
+    return (loss_rows if red == 0 else dt.type(total)), grad

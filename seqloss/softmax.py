@@ -121,9 +121,18 @@ def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="ta
 
 def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoothing,
                n_threads, want_grad, grad_out):
-    # The common case (C-contiguous float32/float64 logits, int64 targets,
-    # default options) takes only identity tests and cheap attribute reads:
-    # the server-sized call must stay a few microseconds.
+    # The common case ((N, C) C-contiguous float32/float64 logits, (N,) int64
+    # targets, default options, a fresh gradient) is one Cython call; it
+    # returns None for anything else, which the code below handles (and raises
+    # every error).
+    if (n_threads is None and grad_out is None and weight is None
+            and type(ignore_index) is int and ignore_index == -100
+            and type(label_smoothing) is float and label_smoothing == 0.0):
+        r = _k.fast_loss(nll, logits, targets, reduction, want_grad)
+        if r is not None:
+            return r
+    # Then only identity tests and cheap attribute reads where possible: a
+    # server-sized call must stay a few microseconds.
     # -- logits
     x = logits
     if type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64) and x.flags.c_contiguous:

@@ -3,9 +3,9 @@
 //   parallel_for(n, n_threads, schedule, make_state, body)
 //
 // runs body(begin, end, state) over disjoint ranges covering [0, n):
-//   Schedule::blocks()       ranges of equal size, at least 8 per thread and
-//                            at most kBlockRows items each (rows of equal
-//                            cost);
+//   Schedule::blocks()       ranges of equal size, 8 per thread (one range on
+//                            one thread) and at most kBlockRows items each
+//                            (rows of equal cost);
 //   Schedule::dynamic(chunk) ranges of `chunk` consecutive items (items of
 //                            uneven cost).
 // Ranges are claimed in increasing order from one atomic counter by whichever
@@ -138,7 +138,9 @@ void parallel_for(int64_t n, int n_threads, Schedule sched, MakeState&& make_sta
 #endif
     int64_t chunk = sched.chunk;
     if (sched.kind == Schedule::kBlocks) {
-        const int64_t want = std::min<int64_t>(n, 8 * nt);
+        // several ranges per thread (a helper that starts late takes fewer);
+        // one range per kBlockRows rows at most (Ctrl-C checks between them)
+        const int64_t want = nt > 1 ? std::min<int64_t>(n, 8 * nt) : 1;
         chunk = std::min<int64_t>((n + want - 1) / want, kBlockRows);
     }
     const int64_t n_ranges = (n - 1) / chunk + 1;

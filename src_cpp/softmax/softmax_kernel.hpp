@@ -373,15 +373,21 @@ void write_grad(T* e, const T* chunk_m, const T* w, const T* q, T* g, int64_t C,
     if (!stream && y >= 0) g[y] = gy;
 }
 
-// Per-thread scratch: the row's exponentials and per-chunk maxima.
+// Per-thread scratch: the row's exponentials and per-chunk maxima, kept by
+// the thread between calls (grown only; a row of C classes needs about 4 C
+// bytes) so that small calls allocate nothing.
 template <typename T>
 struct Scratch {
-    AlignedBuffer<T> e;
-    AlignedBuffer<T> chunk_m;
-    explicit Scratch(int64_t C) {
+    AlignedBuffer<T>& e;
+    AlignedBuffer<T>& chunk_m;
+    explicit Scratch(int64_t C) : e(kept(0)), chunk_m(kept(1)) {
         const int64_t cp = (C + K<T>::kLanes - 1) / K<T>::kLanes * K<T>::kLanes;
         e.resize(static_cast<size_t>(cp));
         chunk_m.resize(static_cast<size_t>((C + K<T>::kChunk - 1) / K<T>::kChunk + 1));
+    }
+    static AlignedBuffer<T>& kept(int which) {
+        static thread_local AlignedBuffer<T> buffers[2];
+        return buffers[which];
     }
 };
 
