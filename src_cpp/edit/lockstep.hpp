@@ -235,8 +235,8 @@ inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int
         if constexpr (UB == 1) {
             e = _mm512_cmpeq_epi8_mask(P0, v);
         } else {
-            e = (uint32_t)_mm512_cmpeq_epi16_mask(P0, v);
-            if constexpr (TWO) e |= (uint64_t)_mm512_cmpeq_epi16_mask(P1, v) << 32;
+            if constexpr (TWO) e = join_masks32(_mm512_cmpeq_epi16_mask(P0, v), _mm512_cmpeq_epi16_mask(P1, v));
+            else e = (uint32_t)_mm512_cmpeq_epi16_mask(P0, v);  // bits >= m <= 32: don't-care
         }
         eq[j * kLanes] = e;
     }
@@ -413,8 +413,8 @@ inline void band_masks_narrow(const Lane<T>& lane, int64_t lo, uint64_t range, u
         if constexpr (UB == 1) {
             e = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512(w), v);
         } else {
-            e = (uint32_t)_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w), v) |
-                ((uint64_t)_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w + 64), v) << 32);
+            e = join_masks32(_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w), v),
+                             _mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w + 64), v));
         }
         eq[j * kLanes] = e;
     }
