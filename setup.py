@@ -24,7 +24,13 @@ Environment knobs (all optional):
   SEQLOSS_OPENMP=0        build without OpenMP (the kernels run on one thread)
   SEQLOSS_NATIVE=1        add -march=native (not portable; local use only)
   SEQLOSS_DEBUG=1         keep debug information (profiling with source lines)
-  SEQLOSS_OPT=0           compile with -O0 (tests of the ISA isolation)
+  SEQLOSS_OPT=N           compile with -ON, N in 0..3 (default 3; 0 for the tests
+                          of the ISA isolation)
+  SEQLOSS_SANITIZE=1      build with AddressSanitizer and UBSan (-fsanitize=address,
+                          undefined -fno-omit-frame-pointer -g); a comma-separated
+                          list (e.g. "undefined" or "shift,alignment") picks the
+                          -fsanitize= checks instead.  Import the result with libasan
+                          preloaded (.ci/sanitize shows how)
   SEQLOSS_GENERIC_SIMD=1  use the portable (non-GNU-vector) SIMD fallback
   SEQLOSS_JOBS=N          parallel compile jobs (default: the CPU count)
 """
@@ -138,10 +144,16 @@ class BuildExt(build_ext):
             base = ["/O2", "/EHsc", "/std:c++17"]
             omp = ["/openmp"] if use_omp else []
             return msvc, base, omp, []
-        opt = "-O0" if os.environ.get("SEQLOSS_OPT") == "0" else "-O3"
+        opt = os.environ.get("SEQLOSS_OPT", "3").strip() or "3"
+        if opt not in ("0", "1", "2", "3"):
+            raise SystemExit("seqloss: SEQLOSS_OPT must be 0, 1, 2 or 3, but got %r" % opt)
         # -MMD: record each object's headers (rebuild only what a change touches)
-        base = [opt, "-std=c++17", "-fvisibility=hidden", "-Wno-unused-function", "-MMD"]
-        if os.environ.get("SEQLOSS_DEBUG") != "1":
+        base = ["-O" + opt, "-std=c++17", "-fvisibility=hidden", "-Wno-unused-function", "-MMD"]
+        sanitize = os.environ.get("SEQLOSS_SANITIZE", "0").strip()
+        sanitize = {"0": "", "": "", "1": "address,undefined"}.get(sanitize, sanitize)
+        if sanitize:
+            base += ["-fsanitize=" + sanitize, "-fno-omit-frame-pointer", "-g"]
+        elif os.environ.get("SEQLOSS_DEBUG") != "1":
             base.append("-g0")  # Python's default -g makes 4 MB wheels
         if os.environ.get("SEQLOSS_NATIVE") == "1":
             base.append("-march=native")
@@ -149,7 +161,7 @@ class BuildExt(build_ext):
         if omp and not _compiler_accepts(self.compiler, omp, OMP_PROBE):
             print("seqloss: the compiler does not accept -fopenmp; building without OpenMP")
             omp = []
-        link = list(omp)
+        link = list(omp) + (["-fsanitize=" + sanitize] if sanitize else [])
         if sys.platform.startswith("linux"):
             # export only PyInit_*: no symbol of one module can stand in for
             # another's (RTLD_LOCAL does the rest)

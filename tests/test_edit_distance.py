@@ -499,6 +499,50 @@ def test_isa_variants_match_reference(isa, run_isa):
     assert got == run_isa(None, ISA_CODE, inputs)
 
 
+def band_pairs_16bit():
+    """(hyps, refs): 65..256-token patterns, texts at most 31 longer, values spanning
+    256..65533 (the band's 16-bit lanes: the match mask of a step joins two 32-lane
+    compares), distances under, at and over the band's bound 31."""
+    rng = random.Random(9)
+    hs, rs = [], []
+    for _ in range(160):
+        vocab = rng.choice([300, 4000, 65000])
+        m = rng.choice([65, 66, 96, 127, 128, 129, 200, 255, 256])
+        p = [rng.randrange(vocab) for _ in range(m)]
+        t = list(p)
+        for _ in range(rng.choice([0, 1, 7, 20, 31])):
+            t.insert(rng.randrange(len(t) + 1), rng.randrange(vocab))
+        for i in rng.sample(range(len(t)), min(len(t), rng.choice([0, 1, 5, 15, 30, 40]))):
+            t[i] = rng.randrange(vocab)
+        t[0] = p[0] + 1 if t[0] == p[0] else t[0]  # no common prefix / suffix
+        t[-1] = p[-1] + 1 if t[-1] == p[-1] else t[-1]
+        hs.append(t if rng.random() < 0.5 else p)
+        rs.append(p if hs[-1] is t else t)
+    return hs, rs
+
+
+BAND16_CODE = """
+hs, rs = inp["hyps"], inp["refs"]
+for dt in ("uint16", "int32", "int64"):
+    out[dt] = seqloss.edit_distance_batch([np.array(x, dt) for x in hs],
+                                          [np.array(x, dt) for x in rs]).tolist()
+out["single"] = [seqloss.edit_distance(np.array(h, np.uint16), np.array(r, np.uint16))
+                 for h, r in zip(hs, rs)]
+"""
+
+
+def test_band_lanes_of_16_bit_values_on_every_isa(isa, run_isa):
+    """Band lanes of 16-bit values (two 32-lane compares per step) give the
+    Wagner-Fischer distances on every level (GCC 12 once miscompiled the join of the
+    two masks under the sanitizers: most distances came out too small)."""
+    hs, rs = band_pairs_16bit()
+    expected = [levenshtein_np(h, r) for h, r in zip(hs, rs)]
+    assert any(e > 31 for e in expected) and any(e <= 31 for e in expected)
+    got = run_isa(isa, BAND16_CODE, dict(hyps=hs, refs=rs))
+    for key in ("uint16", "int32", "int64", "single"):
+        assert got[key] == expected, key
+
+
 # ---------------------------------------------------------------- WER / CER
 
 WORDS = ["a", "b", "ab", "the", "cat", "x\ty", "über", "東京", "\U0001F600", "z"]

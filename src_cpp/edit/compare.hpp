@@ -23,6 +23,21 @@
 SEQLOSS_ISA_BEGIN
 namespace {
 
+#if defined(SEQLOSS_USE_AVX512BW)
+// The 64-bit match mask of 64 16-bit lanes compared as two registers: lo's
+// lanes in bits 0..31, hi's in bits 32..63, joined in the mask registers
+// (kunpckdq).  Not `(uint32_t)lo | (uint64_t)hi << 32`: GCC 12.2 at -O1 with
+// -fsanitize=address,undefined compiles that zero extension of a 32-bit mask,
+// where it spills it, to a 32-bit `kmovd` store and a 64-bit reload of the same
+// stack slot, so bits 32..63 of the low half are whatever the slot held before
+// (a wrong-code bug, not undefined behaviour: the expression is well defined;
+// it gave wrong band distances, tests/test_edit_distance.py
+// test_band_lanes_of_16_bit_values_on_every_isa).
+SEQLOSS_INLINE uint64_t join_masks32(__mmask32 lo, __mmask32 hi) {
+    return _cvtmask64_u64(_mm512_kunpackd((__mmask64)hi, (__mmask64)lo));
+}
+#endif
+
 // ---------------------------------------------------------------------------
 // Pattern of at most 64 tokens: match mask of one text token by SIMD compares.
 template <typename T>
@@ -57,10 +72,9 @@ struct ShortPattern {
             return _mm512_cmpeq_epi8_mask(_mm512_load_si512(p), _mm512_set1_epi8((char)c));
         } else if constexpr (sizeof(T) == 2) {
             const __m512i v = _mm512_set1_epi16((short)c);
-            uint64_t r = _mm512_cmpeq_epi16_mask(_mm512_load_si512(p), v);
-            if (chunks > 1)
-                r |= (uint64_t)_mm512_cmpeq_epi16_mask(_mm512_load_si512(p + 32), v) << 32;
-            return r;
+            const __mmask32 lo = _mm512_cmpeq_epi16_mask(_mm512_load_si512(p), v);
+            const __mmask32 hi = chunks > 1 ? _mm512_cmpeq_epi16_mask(_mm512_load_si512(p + 32), v) : 0;
+            return join_masks32(lo, hi);
         } else if constexpr (sizeof(T) == 4) {
             const __m512i v = _mm512_set1_epi32((int)c);
             uint64_t r = 0;

@@ -235,8 +235,8 @@ inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int
         if constexpr (UB == 1) {
             e = _mm512_cmpeq_epi8_mask(P0, v);
         } else {
-            e = (uint32_t)_mm512_cmpeq_epi16_mask(P0, v);
-            if constexpr (TWO) e |= (uint64_t)_mm512_cmpeq_epi16_mask(P1, v) << 32;
+            if constexpr (TWO) e = join_masks32(_mm512_cmpeq_epi16_mask(P0, v), _mm512_cmpeq_epi16_mask(P1, v));
+            else e = (uint32_t)_mm512_cmpeq_epi16_mask(P0, v);  // bits >= m <= 32: don't-care
         }
         eq[j * kLanes] = e;
     }
@@ -249,6 +249,7 @@ inline void short_masks_narrow(const T* p, int64_t m, const T* t, int64_t n, int
 template <int C, typename T>
 inline void short_masks_wide(const T* p, int64_t m, const T* t, int64_t n, uint64_t* eq) {
     constexpr int kPerReg = 64 / (int)sizeof(T);
+    static_assert(C == 1 || C == 2, "short_masks_wide: one or two registers");
     __m512i P[C];
     for (int c = 0; c < C; ++c) {
         if constexpr (sizeof(T) == 8) P[c] = _mm512_maskz_loadu_epi64((__mmask8)low_bits(m - kPerReg * c), p + kPerReg * c);
@@ -256,13 +257,19 @@ inline void short_masks_wide(const T* p, int64_t m, const T* t, int64_t n, uint6
     }
 #pragma GCC unroll 4
     for (int64_t j = 0; j < n; ++j) {
-        uint64_t e = 0;
+        // bits >= m (past the first C * kPerReg) are don't-care; two registers
+        // are joined in the mask registers (kunpckbw / kunpckwd), as join_masks32 does
+        uint64_t e;
         if constexpr (sizeof(T) == 8) {
             const __m512i v = _mm512_set1_epi64((long long)t[j]);
-            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi64_mask(P[c], v) << (kPerReg * c);
+            const __mmask8 lo = _mm512_cmpeq_epi64_mask(P[0], v);
+            if constexpr (C == 2) e = _cvtmask16_u32(_mm512_kunpackb(_mm512_cmpeq_epi64_mask(P[1], v), lo));
+            else e = lo;
         } else {
             const __m512i v = _mm512_set1_epi32((int)t[j]);
-            for (int c = 0; c < C; ++c) e |= (uint64_t)_mm512_cmpeq_epi32_mask(P[c], v) << (kPerReg * c);
+            const __mmask16 lo = _mm512_cmpeq_epi32_mask(P[0], v);
+            if constexpr (C == 2) e = _cvtmask32_u32(_mm512_kunpackw(_mm512_cmpeq_epi32_mask(P[1], v), lo));
+            else e = lo;
         }
         eq[j * kLanes] = e;
     }
@@ -413,8 +420,8 @@ inline void band_masks_narrow(const Lane<T>& lane, int64_t lo, uint64_t range, u
         if constexpr (UB == 1) {
             e = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512(w), v);
         } else {
-            e = (uint32_t)_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w), v) |
-                ((uint64_t)_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w + 64), v) << 32);
+            e = join_masks32(_mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w), v),
+                             _mm512_cmpeq_epi16_mask(_mm512_loadu_si512(w + 64), v));
         }
         eq[j * kLanes] = e;
     }
