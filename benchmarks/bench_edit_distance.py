@@ -23,25 +23,21 @@ warm-up call, then the tools take turns in a rotating order, median of repeats):
                  (the .tolist() conversion excluded).
   jiwer / wer    jiwer.wer(refs, hyps) vs seqloss.wer(hyps, refs) on lists of str.
 
-OMP_WAIT_POLICY defaults to PASSIVE for this script (set it to override; it
-is printed with the machine line): with libgomp's default spin-waiting, an
-idle worker spins for milliseconds after each call, which on a 2-core
-machine shared with other busy processes made 2 threads slower than 1.
+seqloss runs no OpenMP team (its own helper pool, src_cpp/core/workers.hpp:
+a helper that has not started never delays a call), so this script leaves
+OMP_WAIT_POLICY alone; it is printed with the machine line.
 
 Usage:  python benchmarks/bench_edit_distance.py [--shapes words,chars] [--repeat 7]
         [--threads N] [--corpus 100000]
 """
+import argparse
 import os
+import platform
+import statistics
+import sys
+import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))

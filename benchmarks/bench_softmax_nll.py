@@ -15,27 +15,19 @@ loss and gradient agree with torch.  Timings are never asserted.
 
     python benchmarks/bench_softmax_nll.py [--threads 2] [--reps 9] [--shapes a,b]
 
-Two OpenMP runtimes share the process (torch bundles its own libgomp): with
-libgomp's default spin-waiting each one's idle workers burn the two cores
-while the other runs (torch ~2-3x and the NumPy copy ~2x slower here), while
-OMP_WAIT_POLICY=PASSIVE made torch's 50 x 40 call 7x slower (its workers
-sleep between the tiny parallel regions of one call).  So unless
-OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, this script sets GOMP_SPINCOUNT=20000
-(a short spin, then sleep) for both runtimes; it is printed with the machine.
+seqloss runs no OpenMP team (its own helper pool, src_cpp/core/workers.hpp),
+so torch's libgomp runs with whatever OMP_WAIT_POLICY / GOMP_SPINCOUNT the
+environment has (printed with the machine); this script sets neither.
 """
+import argparse
 import os
+import time
 
-if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-    os.environ["GOMP_SPINCOUNT"] = "20000"
+import numpy as np
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import seqloss  # noqa: E402
-from seqloss.softmax import cross_entropy_and_grad  # noqa: E402
-from _common import cpu_name, load_shapes  # noqa: E402
+import seqloss
+from seqloss.softmax import cross_entropy_and_grad
+from _common import cpu_name, load_shapes
 
 
 def fmt_time(s):
