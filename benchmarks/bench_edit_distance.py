@@ -42,8 +42,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import seqloss  # noqa: E402
-from _common import cpu_name, load_shapes  # noqa: E402
+import seqloss
+from _common import cpu_name, load_shapes
 
 
 
