@@ -43,6 +43,9 @@ CHILD = textwrap.dedent(r"""
     elif case == "edit_batch":
         a = rng.integers(0, 50, (1000, 3000))
         call = lambda: seqloss.edit_distance_batch(a, a[::-1], n_threads=n_threads)
+    elif case == "edit_one_pair":
+        a, b = rng.integers(0, 50, 300000), rng.integers(0, 50, 300000)  # one pair of ~9 s
+        call = lambda: seqloss.edit_distance(a, b)
     elif case == "ctc_batch":
         T, N, C, L = 400, 500, 32, 80
         x = rng.standard_normal((T, N, C)).astype(np.float32)
@@ -82,8 +85,8 @@ CHILD = textwrap.dedent(r"""
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("case", ["wer", "edit_batch", "ctc_batch", "ctc_one_item",
-                                  "cross_entropy"])
+@pytest.mark.parametrize("case", ["wer", "edit_batch", "edit_one_pair", "ctc_batch",
+                                  "ctc_one_item", "cross_entropy"])
 def test_ctrl_c_stops_long_calls_promptly(case, n_threads):
     """SIGINT during a long call raises KeyboardInterrupt within ~0.2 s and
     later calls give the same results as before it."""

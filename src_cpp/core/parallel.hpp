@@ -28,7 +28,8 @@
 // in Python).  Which items ran is then unspecified; the outputs are not used.
 //
 // Ctrl-C: between ranges (and inside long items that call check_interrupt())
-// the calling thread runs the pool's signal check every kPollInterval; when a
+// the calling thread runs the pool's signal check every kPollInterval (the
+// first check starts the clock: a call of one short range reads none); when a
 // Python signal handler raised, every participant stops at its next range or
 // check_interrupt(), and the call throws Interrupted with the Python
 // exception (KeyboardInterrupt) already set - Cython's `except +` then
@@ -104,6 +105,10 @@ inline thread_local Current* t_current = nullptr;
 
 inline void poll_signals(Current& c) {
     const auto now = std::chrono::steady_clock::now();
+    if (c.next_poll == std::chrono::steady_clock::time_point{}) {  // the first check
+        c.next_poll = now + kPollInterval;                         // starts the clock
+        return;
+    }
     if (now < c.next_poll) return;
     c.next_poll = now + kPollInterval;
     const WorkerApi* api = workers();
@@ -148,7 +153,7 @@ void parallel_for(int64_t n, int n_threads, Schedule sched, MakeState&& make_sta
 
     // One participant: claims ranges until none is left or the loop stops.
     auto participate = [&](bool caller) {
-        par::Current cur{&ctl, caller, std::chrono::steady_clock::now() + kPollInterval};
+        par::Current cur{&ctl, caller, {}};  // (no clock read for calls of one range)
         par::Current* outer = par::t_current;
         par::t_current = &cur;
         try {
@@ -157,10 +162,10 @@ void parallel_for(int64_t n, int n_threads, Schedule sched, MakeState&& make_sta
                 auto state = make_state();
                 for (;;) {
                     body(r * chunk, std::min(n, (r + 1) * chunk), state);
-                    if (caller) par::poll_signals(cur);
                     if (ctl.stop.load(std::memory_order_relaxed)) break;
                     r = ctl.next.fetch_add(1, std::memory_order_relaxed);
                     if (r >= n_ranges) break;
+                    if (caller) par::poll_signals(cur);
                 }
             }
         } catch (...) {
@@ -178,7 +183,7 @@ void parallel_for(int64_t n, int n_threads, Schedule sched, MakeState&& make_sta
         if (api->close() > 0) {
             // helpers still finishing a range: they are running, so spin a
             // little, then yield the core (one may be waiting for it)
-            par::Current cur{&ctl, true, std::chrono::steady_clock::now() + kPollInterval};
+            par::Current cur{&ctl, true, {}};
             for (int i = 0; api->active() > 0; ++i) {
                 if (i < 2000) {
                     SEQLOSS_CPU_RELAX();

@@ -198,9 +198,9 @@ void levenshtein_batch_impl(int token_type, const SeqBatch& hyp, const SeqBatch&
     }
 }
 
-int64_t levenshtein_pair_impl(int token_type, const void* h, int64_t n, const void* r, int64_t m) {
-    ScratchLease lease;  // kept between calls while small
-    Scratch& s = lease.s;
+// pair_distance for a token type code (TOKEN_*).
+inline int64_t pair_distance_any(int token_type, const void* h, int64_t n, const void* r,
+                                 int64_t m, Scratch& s) {
     switch (token_type) {
         case TOKEN_U8:
             return pair_distance(static_cast<const uint8_t*>(h), n, static_cast<const uint8_t*>(r), m, s);
@@ -214,6 +214,16 @@ int64_t levenshtein_pair_impl(int token_type, const void* h, int64_t n, const vo
             return pair_distance(static_cast<const int64_t*>(h), n, static_cast<const int64_t*>(r), m, s);
         default: throw std::invalid_argument("levenshtein_pair: unknown token type");
     }
+}
+
+int64_t levenshtein_pair_impl(int token_type, const void* h, int64_t n, const void* r, int64_t m) {
+    // one item through parallel_for: a long pair stops on Ctrl-C like a batch
+    int64_t d = 0;
+    parallel_for(1, 1, Schedule::blocks(), [] { return ScratchLease(); },
+                 [&](int64_t, int64_t, ScratchLease& lease) {
+                     d = pair_distance_any(token_type, h, n, r, m, lease.s);
+                 });
+    return d;
 }
 
 void error_counts_impl(const TextRef* hyps, const TextRef* refs, int64_t N, int word_unit,

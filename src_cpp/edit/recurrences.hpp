@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "core/isa.hpp"
+#include "core/parallel.hpp"
 #include "edit/compare.hpp"
 #include "edit/scratch.hpp"
 
@@ -103,6 +104,7 @@ inline int64_t lev_block_banded(const int32_t* tid, int64_t n, int64_t m, int64_
     }
     const uint64_t* pm = s.pm.data();
     for (int64_t j = 0; j < n; ++j) {
+        if ((j & 1023) == 0) check_interrupt();  // long pairs stop on Ctrl-C
         const uint64_t* col = pm + (size_t)tid[j] * W;
         // extend the band downwards
         const int64_t want_last = std::min<int64_t>(W - 1, (j + 1 + down) >> 6);
