@@ -262,6 +262,34 @@ def fast_loss(bint nll, x, targets, reduction, bint want_grad):
         PyBuffer_Release(&xv)
 
 
+cdef double _fast_run(const real* x, bint nll, int64_t n, int64_t c, const int64_t* t,
+                      int red, object grad, object loss_rows) except *:
+    """The kernel call of fast_loss: default options, fresh outputs."""
+    cdef _Buffers b = _Buffers()
+    cdef CeArgs[real] a
+    a.logits = x
+    a.n_rows = n
+    a.n_classes = c
+    a.targets = t
+    a.probs = NULL
+    a.weight = NULL
+    a.ignore_index = -100
+    a.label_smoothing = 0.0
+    a.reduction = <Reduction>red
+    a.grad = <real*>b.get(grad, True)
+    a.grad_reused = False
+    a.grad_scale = 1.0
+    a.loss_rows = <real*>b.get(loss_rows, True)
+    a.n_threads = max_threads()
+    cdef double r
+    with nogil:
+        if real is float:
+            r = nll_loss[float](a) if nll else cross_entropy[float](a)
+        else:
+            r = nll_loss[double](a) if nll else cross_entropy[double](a)
+    return r
+
+
 cdef object _fast_loss(bint nll, object x, Py_buffer& xv, Py_buffer& tv, int red,
                        bint want_grad):
     cdef bint dbl
@@ -290,43 +318,9 @@ cdef object _fast_loss(bint nll, object x, Py_buffer& xv, Py_buffer& tv, int red
             return None  # large: the pool and the memory check of the general path
         grad = np.empty((n, c), dtype=dt)
     loss_rows = np.empty(n, dtype=dt) if red == 0 else None
-    cdef int nt = max_threads()
-    cdef _Buffers b = _Buffers()
     cdef double total
-    cdef CeArgs[float] af
-    cdef CeArgs[double] ad
     if dbl:
-        ad.logits = <const double*>xv.buf
-        ad.n_rows = n
-        ad.n_classes = c
-        ad.targets = t
-        ad.probs = NULL
-        ad.weight = NULL
-        ad.ignore_index = -100
-        ad.label_smoothing = 0.0
-        ad.reduction = <Reduction>red
-        ad.grad = <double*>b.get(grad, True)
-        ad.grad_reused = False
-        ad.grad_scale = 1.0
-        ad.loss_rows = <double*>b.get(loss_rows, True)
-        ad.n_threads = nt
-        with nogil:
-            total = nll_loss[double](ad) if nll else cross_entropy[double](ad)
+        total = _fast_run(<const double*>xv.buf, nll, n, c, t, red, grad, loss_rows)
     else:
-        af.logits = <const float*>xv.buf
-        af.n_rows = n
-        af.n_classes = c
-        af.targets = t
-        af.probs = NULL
-        af.weight = NULL
-        af.ignore_index = -100
-        af.label_smoothing = 0.0
-        af.reduction = <Reduction>red
-        af.grad = <float*>b.get(grad, True)
-        af.grad_reused = False
-        af.grad_scale = 1.0
-        af.loss_rows = <float*>b.get(loss_rows, True)
-        af.n_threads = nt
-        with nogil:
-            total = nll_loss[float](af) if nll else cross_entropy[float](af)
+        total = _fast_run(<const float*>xv.buf, nll, n, c, t, red, grad, loss_rows)
     return (loss_rows if red == 0 else dt.type(total)), grad

@@ -7,6 +7,7 @@ import pytest
 import seqloss
 import seqloss._ctc
 import seqloss._validate as V
+from fuzz_cases import Lazy  # builds fresh items (and fresh strings) on every access
 
 torch = pytest.importorskip("torch")
 import seqloss.torch as ST  # noqa: E402
@@ -97,22 +98,6 @@ def test_overlap_rule_is_exact_for_interleaved_strided_inputs():
 
 
 # ------------------------------------------------------------- 2. lazy sequences
-
-class Lazy:
-    """A sequence that builds fresh items (and fresh strings) on every access."""
-
-    def __init__(self, r):
-        self.r = r
-
-    def __len__(self):
-        return len(self.r)
-
-    def __getitem__(self, i):
-        item = self.r[i]
-        if isinstance(item, str):
-            return item.upper().lower()
-        return [w.upper().lower() for w in item]
-
 
 def test_edit_distance_batch_of_lazy_word_lists_holds_its_items():
     """Items built on access stay alive for the call: identical lazy batches have distance 0."""
