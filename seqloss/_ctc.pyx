@@ -293,10 +293,14 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
 
 
 cdef inline bint _get(object obj, Py_buffer* view, int flags):
-    """Acquire a C-contiguous buffer; False (no exception) when impossible."""
+    """Acquire a C-contiguous, aligned buffer; False (no exception, nothing held) when
+    impossible (the general path then copies: the kernels read typed pointers)."""
     try:
         PyObject_GetBuffer(obj, view, flags)
     except Exception:
+        return False
+    if view.itemsize > 0 and (<size_t>view.buf) % <size_t>view.itemsize != 0:
+        PyBuffer_Release(view)
         return False
     return True
 

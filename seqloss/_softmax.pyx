@@ -256,6 +256,8 @@ def fast_loss(bint nll, x, targets, reduction, bint want_grad):
         PyBuffer_Release(&xv)
         return None
     try:
+        if (<size_t>xv.buf) % <size_t>max(xv.itemsize, 1) != 0 or (<size_t>tv.buf) % 8 != 0:
+            return None  # misaligned: the general path copies
         return _fast_loss(nll, x, xv, tv, red, want_grad)
     finally:
         PyBuffer_Release(&tv)

@@ -99,6 +99,15 @@ def check_cpu(name: str, x: Any) -> None:
                          "on %s" % (name, device))
 
 
+def carray(a: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """``a`` C-contiguous and aligned (the kernels read raw typed pointers), converted to
+    ``dtype`` when given: ``a`` itself when it already is all that."""
+    f = a.flags
+    if f.c_contiguous and f.aligned and (dtype is None or a.dtype == dtype):
+        return a
+    return np.require(a, dtype, ("C", "A"))
+
+
 def as_array(name: str, x: Any) -> np.ndarray:
     """``x`` as an ndarray (no copy for ndarrays and CPU tensors); device checked first."""
     if type(x) is _ndarray:
@@ -173,7 +182,7 @@ def lengths(name: str, value: Any, n: int) -> np.ndarray:
     if arr.shape[0] != n:
         raise ValueError("Expected %s to have size %d (the batch size), but got size %d"
                          % (name, n, arr.shape[0]))
-    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+    return carray(arr)
 
 
 def length_error(name: str, index: int, value: int, limit: int = -1,

@@ -118,12 +118,11 @@ def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, ze
             "Expected targets to be %s, but got shape %s" % (
                 "1-D for an unbatched (T, C) input" if unbatched
                 else "2-D (N, S) padded or 1-D concatenated", tg.shape))
-    flat = tg.reshape(-1) if tg.flags.c_contiguous else np.ascontiguousarray(tg).reshape(-1)
+    flat = V.carray(tg).reshape(-1)
 
     if dt is not x.dtype and dt != x.dtype:
         x = x.astype(dt)
-    if not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x)
+    x = V.carray(x)
     if unbatched or batch_first:
         stride_t, stride_n = C, T * C
     else:

@@ -265,8 +265,8 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, prog
         rl = _check_lengths("ref_lengths", r.shape[1] if ref_lengths is None else ref_lengths,
                             n, r.shape[1], "padded width of references")
         h, r = _common_int_arrays(h, r)
-        h = np.ascontiguousarray(h)
-        r = np.ascontiguousarray(r)
+        h = V.carray(h)
+        r = V.carray(r)
         out = np.empty(n, dtype=np.int64)
         if n:
             report, chunk = reporter(progress, n, "edit_distance_batch")
@@ -300,8 +300,8 @@ def _distances(hypotheses, references, hyp_lengths, ref_lengths, n_threads, prog
     out = np.empty(n, dtype=np.int64)
     if n:
         report, chunk = reporter(progress, n, "edit_distance_batch")
-        _edit.distance_batch(np.ascontiguousarray(hb), ho, 0, hl,
-                             np.ascontiguousarray(rb), ro, 0, rl, out, nt, report, chunk)
+        _edit.distance_batch(V.carray(hb), ho, 0, hl,
+                             V.carray(rb), ro, 0, rl, out, nt, report, chunk)
     return out, rl
 
 

@@ -64,8 +64,9 @@ def _float_input(name, x):
         cdt = odt = x.dtype
     else:
         cdt, odt = V.float_dtype_of(name, x)
-    if x.dtype is not cdt or not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x, dtype=cdt)
+    if x.dtype is not cdt:
+        x = x.astype(cdt)
+    x = V.carray(x)
     return x, odt
 
 
@@ -80,7 +81,7 @@ def _check_weight(weight, n_classes, cdt):
         raise ValueError(
             "Expected weight to be a 1-D array of length %d (the number of classes), "
             "but got shape %s" % (n_classes, w.shape))
-    w = np.ascontiguousarray(w, dtype=cdt)
+    w = V.carray(w, cdt)
     bad = ~(w >= 0)
     if bad.any():
         raise ValueError(
@@ -109,8 +110,9 @@ def _check_index_targets(targets, batch_shape, n_classes, ignore_index, name="ta
             "Expected %s to have the logits' batch shape %s (logits shape %s without the "
             "class axis), but got shape %s"
             % (name, batch_shape, batch_shape + (n_classes,), t.shape))
-    if dt is not _I64 or not t.flags.c_contiguous:
-        t = np.ascontiguousarray(t, dtype=_I64)
+    if dt is not _I64:
+        t = t.astype(_I64)
+    t = V.carray(t)
     bad = _k.check_targets(t, n_classes, ignore_index)
     if bad is not None:
         raise ValueError(
@@ -135,7 +137,7 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     # server-sized call must stay a few microseconds.
     # -- logits
     x = logits
-    if type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64) and x.flags.c_contiguous:
+    if type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64) and x.flags.carray:
         cdt = odt = x.dtype
     else:
         x, odt = _float_input("log_probs" if nll else "logits", x)
@@ -165,7 +167,7 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
     probs = t = None
     tt = targets if type(targets) is _ndarray else V.as_array("targets", targets)
     tdt = tt.dtype
-    if tdt is _I64 and tt.shape == shape[:-1] and tt.flags.c_contiguous:
+    if tdt is _I64 and tt.shape == shape[:-1] and V.carray(tt) is tt:
         t = tt
         bad = _k.check_targets(t, C, ignore_index)
         if bad is not None:
@@ -180,7 +182,7 @@ def _loss_call(nll, logits, targets, weight, ignore_index, reduction, label_smoo
             raise ValueError(
                 "Expected probability targets to have the logits' shape %s, but got shape %s"
                 % (shape, tt.shape))
-        probs = np.ascontiguousarray(tt, dtype=cdt)
+        probs = V.carray(tt, cdt)
     else:
         t = _check_index_targets(tt, shape[:-1], C, ignore_index)
     # -- outputs
@@ -364,7 +366,7 @@ def _softmax_call(x, axis, n_threads, log):
         V.check_memory(xa.nbytes * (3 if moved else 1), "%s's output of shape %s (%s)"
                        % ("log_softmax" if log else "softmax", xa.shape, xa.dtype))
     if moved:
-        xa = np.ascontiguousarray(np.moveaxis(xa, ax, -1))
+        xa = V.carray(np.moveaxis(xa, ax, -1))
     y = np.empty(xa.shape, dtype=xa.dtype)
     C = xa.shape[-1]
     n_rows = xa.size // C if C else 0

@@ -346,3 +346,36 @@ def test_longdouble_is_rejected_by_every_float_taking_function():
         seqloss.cross_entropy(np.zeros((2, 3)), t, weight=np.ones(3, ld))
     with raises(TypeError, "targets", dt):
         seqloss.cross_entropy(np.zeros((2, 3)), np.full((2, 3), 1 / 3, ld))
+
+
+# ------------------------------------------------------------- unaligned buffers
+
+def _unaligned(a):
+    """A copy of ``a`` whose data starts one byte past an aligned address."""
+    buf = np.zeros(a.nbytes + 1, np.uint8)[1:]
+    out = buf.view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+def test_unaligned_arrays_are_copied_not_read_misaligned():
+    """Misaligned (but C-contiguous) inputs give the aligned inputs' results: the kernels
+    read typed pointers, so such arrays are copied first (UBSan flagged the reads)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 2, 5))
+    tg = np.array([[1, 2], [3, 3]])
+    il, tl = np.array([6, 5]), np.array([2, 2])
+    want = seqloss.ctc_loss_and_grad(x, tg, il, tl, from_logits=True)
+    got = seqloss.ctc_loss_and_grad(_unaligned(x), _unaligned(tg), _unaligned(il),
+                                    _unaligned(tl), from_logits=True)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    logits, y = x.reshape(-1, 5), np.arange(12) % 5
+    for f in (seqloss.cross_entropy_and_grad, seqloss.nll_loss_and_grad):
+        for a, b in zip(f(_unaligned(logits), _unaligned(y)), f(logits, y)):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(seqloss.softmax(_unaligned(logits)), seqloss.softmax(logits))
+    h, r = rng.integers(0, 4, (3, 9)), rng.integers(0, 4, (3, 7))
+    np.testing.assert_array_equal(seqloss.edit_distance_batch(_unaligned(h), _unaligned(r)),
+                                  seqloss.edit_distance_batch(h, r))

@@ -29,6 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
+sys.path.insert(0, TESTS)  # fuzz_cases (also for reproducers of crashed batches)
 
 
 def _env():
