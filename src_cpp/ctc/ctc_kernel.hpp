@@ -261,13 +261,16 @@ struct CtcKernel : ctc::Common<T> {
         const bool pairs = a.from_logits && !stream && C >= kLanes &&
                            static_cast<std::size_t>(C) * sizeof(T) <= 1024;
         bool have_next = false;  // row t's normaliser came with row t - 1
-        T next_m = 0, next_lo = 0;
+        typename Softmax::Shift next_sh{0, 0, false};  // (log-probabilities: no shift)
+        T next_lo = 0;
         for (int64_t tb = 0; tb < Tn; tb += kCheckFrames) {
             check_interrupt();  // long items stop on Ctrl-C
             const int64_t te = std::min<int64_t>(Tn, tb + kCheckFrames);
             for (int64_t t = tb; t < te; ++t) {
                 const T* x = in_row(t, n);
-                T rm = 0, lo = 0;  // the row's log2 normaliser rm log2 e + lo (Emissions::gather)
+                // the row's log2 normaliser sh.mm + lo (RowSoftmax::expo, Emissions::gather)
+                typename Softmax::Shift sh{0, 0, false};
+                T lo = 0;
                 if (ahead && t + 2 < Tn) {
                     const char* xa = reinterpret_cast<const char*>(in_row(t + 2, n));
                     for (std::size_t o = 0; o < ahead_bytes; o += 64) prefetch_bytes(xa + o, false);
@@ -280,7 +283,7 @@ struct CtcKernel : ctc::Common<T> {
                     }
                 }
                 if (a.from_logits && have_next) {
-                    rm = next_m, lo = next_lo;
+                    sh = next_sh, lo = next_lo;
                     have_next = false;
                 } else if (pairs && t + 1 < Tn) {
                     const T* x1 = in_row(t + 1, n);
@@ -292,15 +295,17 @@ struct CtcKernel : ctc::Common<T> {
                     double s0, s1, l0, l1;
                     T* rb0 = w.rowbuf.data();
                     T* rb1 = rb0 + C + kLanes;
-                    Softmax::row_lse2_store2(x, x1, C, m0, m1, rb0, rb1, s0, s1, l0, l1);
+                    typename Softmax::Shift h0 = Softmax::shift_of(m0), h1 = Softmax::shift_of(m1);
+                    h0.exact = h1.exact = h0.exact || h1.exact;  // one form for the pair
+                    Softmax::row_lse2_store2(x, x1, C, h0, h1, rb0, rb1, s0, s1, l0, l1);
                     scale[t] = static_cast<T>(gs / s0);
                     scale[t + 1] = static_cast<T>(gs / s1);
                     if (pre) {
                         Softmax::copy_row_scaled(grad_row(t, n), rb0, C, scale[t]);
                         Softmax::copy_row_scaled(grad_row(t + 1, n), rb1, C, scale[t + 1]);
                     }
-                    rm = m0, lo = static_cast<T>(l0);
-                    next_m = m1, next_lo = static_cast<T>(l1);
+                    sh = h0, lo = static_cast<T>(l0);
+                    next_sh = h1, next_lo = static_cast<T>(l1);
                     have_next = true;
                 } else if (a.from_logits) {
                     // rows shorter than one vector are padded (lowest() adds nothing)
@@ -318,7 +323,8 @@ struct CtcKernel : ctc::Common<T> {
                     // recomputes them (streaming)
                     double sum;
                     T* rb = pad ? obuf : w.rowbuf.data();
-                    const double l2 = Softmax::row_lse2_store(xr, Cr, m, rb, sum);
+                    sh = Softmax::shift_of(m);
+                    const double l2 = Softmax::row_lse2_store(xr, Cr, sh, rb, sum);
                     scale[t] = static_cast<T>(gs / sum);  // softmax scale
                     if (stream) w.shift.data()[t] = m;
                     if (pre) {
@@ -327,12 +333,13 @@ struct CtcKernel : ctc::Common<T> {
                         else
                             Softmax::copy_row_scaled(grad_row(t, n), rb, C, scale[t]);
                     }
-                    rm = m, lo = static_cast<T>(l2);
+                    lo = static_cast<T>(l2);
                 }
                 // NaN or +inf in a used log-probability makes the loss NaN;
                 // from_logits checked whole rows.
                 T* e = w.E.data() + t * RS + kLanes;
-                const bool maybe_bad = Emit::gather(x, it.cls, it.lim, Sp, rm, lo, e);
+                const bool maybe_bad =
+                    Emit::gather(x, it.cls, it.lim, Sp, sh.m, sh.mm, sh.exact, lo, e);
                 if (!a.from_logits && maybe_bad && Emit::used_is_bad(x, it.cls, it.S)) return false;
             }
         }
@@ -436,7 +443,9 @@ struct CtcKernel : ctc::Common<T> {
         }
         if (stream) {
             T* rb = w.rowbuf.data();
-            Softmax::softmax_row(in_row(t, it.n), a.C, w.shift.data()[t], it.scale[t], rb);
+            // (streamed rows go one at a time: their form is shift_of(m) alone)
+            Softmax::softmax_row(in_row(t, it.n), a.C, Softmax::shift_of(w.shift.data()[t]),
+                                 it.scale[t], rb);
             Grad::subtract(rb, a.blank, p, it.S, gam, live, it.cls, it.gsT);
             Softmax::stream_row(gr, rb, a.C);
             return;

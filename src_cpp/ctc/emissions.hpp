@@ -6,14 +6,15 @@
 // the blank to Sp = round_up(S, kLanes)), skip[kLanes + s] is 0 where the
 // transition s - 2 -> s is allowed (a label differing from the previous one)
 // and kSent elsewhere, lim[s] is max() on real states and kSent on padding.
-// A frame's emission row is e[s] = log2 y_t(cls[s]) =
-// (x[cls[s]] - m) log2 e - lo, where m log2 e + lo is the row's log2
-// normaliser (m the row max, lo the log2 of the sum of exponentials; both 0
-// for log-probabilities), clamped to [kSent, lim[s]], written as whole
-// vectors of e[0, Sp) plus kLanes sentinel elements after them.  x - m is
-// exact near the row max, so logits of any finite size keep their precision
-// (with x log2 e minus the rounded normaliser, logits of 1e7 in float32 - or
-// 1e18 in float64 - lost whole units of log2 and gave a wrong finite loss).
+// A frame's emission row is e[s] = log2 y_t(cls[s]) = expo(x[cls[s]]) - lo,
+// where expo is the row softmax's exponent (RowSoftmax::expo: x log2 e - mm,
+// or (x - m) log2 e for rows with a huge max m; both 0 for log-probabilities)
+// and lo the log2 of the row's sum of exponentials, clamped to [kSent,
+// lim[s]], written as whole vectors of e[0, Sp) plus kLanes sentinel elements
+// after them.  mm and lo stay apart and the exponents are the softmax's own,
+// so logits of any finite size keep their precision (with x log2 e minus the
+// normaliser rounded to one number, logits of 1e7 in float32 - or 1e18 in
+// float64 - lost whole units of log2 and gave a wrong finite loss).
 //
 // Log-probabilities (or logits below their row max) of less than kSent / log2
 // e = -6.9e29 count as log 0, like -inf: the usual mask constants (-1e30,
@@ -58,13 +59,13 @@ struct Emissions : Common<T> {
     // scalar-store/vector-load stall).  Returns whether a gathered value may
     // be an inf, a NaN or of magnitude >= 2^98 (bit patterns; see used_is_bad).
     static SEQLOSS_INLINE bool gather(const T* x, const int32_t* cls, const T* lim, int64_t Sp,
-                                      T m, T lo, T* e) {
+                                      T m, T mm, bool exact, T lo, T* e) {
         IVec seen = Ops::isplat(0);
         for (int64_t s = 0; s < Sp; s += kLanes) {
             const Vec v = Ops::gather(x, cls + s);
             const IVec b = simd::bits<IVec>(v) & static_cast<Int>(M::kAbsMask);
             seen = simd::select<IVec>(b > seen, b, seen);
-            const Vec ev = (v - m) * kLog2e - lo;
+            const Vec ev = (exact ? (v - m) * kLog2e : v * kLog2e - mm) - lo;
             Ops::store(e + s, Ops::min(Ops::max(ev, Ops::splat(kSent)), Ops::load(lim + s)));
         }
         for (int64_t j = 0; j < kLanes; ++j) e[Sp + j] = kSent;

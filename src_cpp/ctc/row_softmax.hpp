@@ -82,11 +82,33 @@ struct RowSoftmax : Common<T> {
         return all_neg_inf;
     }
 
+    // The exponent of x in a row whose max is m, in log2 units: x log2 e -
+    // mm (one fused multiply-add where the level has FMA), with mm = m log2 e
+    // rounded to T.  The rounding of mm shifts every exponent of the row
+    // alike, so it cancels in the normalised softmax and in the emissions
+    // (Emissions::gather uses the same mm); the rounding of x log2 e (no FMA)
+    // is at most half an ulp of 92 while |x| < 64, as for any such logit.
+    // Rows with |m| >= kExactFrom take (x - m) log2 e instead (one more
+    // operation; x - m is exact near the max), so logits of any finite size
+    // keep their precision.
+    static constexpr T kExactFrom = T(64);
+    struct Shift {
+        T m;      // the row max
+        T mm;     // m log2 e rounded to T
+        bool exact;
+    };
+    static Shift shift_of(T m) {
+        return {m, m * kLog2e, !(m < kExactFrom && m > -kExactFrom)};
+    }
+    template <bool kExact>
+    static SEQLOSS_INLINE Vec expo(Vec x, Vec mv, Vec mmv) {
+        if (kExact) return (x - mv) * kLog2e;
+        return x * kLog2e - mmv;
+    }
+
     // log2 of a sum of exponentials (in double).  The row's log2 normaliser
-    // is m log2 e + this; the two parts are kept apart, and every exponent is
-    // (x - m) log2 e, never x log2 e - m log2 e: with m large, the rounding
-    // of m log2 e alone would be larger than the exponents (see
-    // Emissions::gather).
+    // is mm + this (see expo); the two parts are kept apart: with m large,
+    // the rounding of mm + log2 sum would swamp the small part.
     static double log2_sum(Vec acc) {
         const T s = Ops::hsum(acc);
         if (sizeof(T) == 4)  // the result is used in float: a float log2 is enough
@@ -94,31 +116,35 @@ struct RowSoftmax : Common<T> {
         return fm::Math<double>::log2(static_cast<double>(s));
     }
 
-    // log2 sum_c 2^((x_c - m) log2 e) (the row's normaliser without its
-    // m log2 e part, see log2_sum); also stores the
-    // unnormalised exponentials out[c] = 2^((x_c - m) log2 e) (the row
+    // log2 sum_c 2^expo(x_c) (the row's normaliser without its mm part, see
+    // expo and log2_sum); also stores the
+    // unnormalised exponentials out[c] = 2^expo(x_c) (the row
     // buffer, which pass 1 writes out scaled) and returns their sum in `sum`.
     // One code path for the loss with and without gradient, so both give the
     // same bits.  Needs C >= kLanes (callers pad shorter rows with lowest()).
-    static double row_lse2_store(const T* x, int64_t C, T m, T* out, double& sum) {
-        const Vec mv = Ops::splat(m);
+    static double row_lse2_store(const T* x, int64_t C, const Shift& sh, T* out, double& sum) {
+        return sh.exact ? lse2_store<true>(x, C, sh, out, sum) : lse2_store<false>(x, C, sh, out, sum);
+    }
+    template <bool kExact>
+    static double lse2_store(const T* x, int64_t C, const Shift& sh, T* out, double& sum) {
+        const Vec mv = Ops::splat(sh.m), mmv = Ops::splat(sh.mm);
         Vec acc0 = Ops::splat(0), acc1 = acc0;
         int64_t c = 0;
         for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
-            const Vec p0 = Ops::exp2((Ops::load(x + c) - mv) * kLog2e, kRowCut);
-            const Vec p1 = Ops::exp2((Ops::load(x + c + kLanes) - mv) * kLog2e, kRowCut);
+            const Vec p0 = Ops::exp2(expo<kExact>(Ops::load(x + c), mv, mmv), kRowCut);
+            const Vec p1 = Ops::exp2(expo<kExact>(Ops::load(x + c + kLanes), mv, mmv), kRowCut);
             Ops::store(out + c, p0);
             Ops::store(out + c + kLanes, p1);
             acc0 += p0;
             acc1 += p1;
         }
         for (; c + kLanes <= C; c += kLanes) {
-            const Vec p = Ops::exp2((Ops::load(x + c) - mv) * kLog2e, kRowCut);
+            const Vec p = Ops::exp2(expo<kExact>(Ops::load(x + c), mv, mmv), kRowCut);
             Ops::store(out + c, p);
             acc0 += p;
         }
         if (c < C) {  // the overlapping last vector: same values rewritten
-            const Vec p = Ops::exp2((Ops::load(x + C - kLanes) - mv) * kLog2e, kRowCut);
+            const Vec p = Ops::exp2(expo<kExact>(Ops::load(x + C - kLanes), mv, mmv), kRowCut);
             Ops::store(out + C - kLanes, p);
             acc1 += simd::select<Vec>(fresh_lanes(C - c), p, Ops::splat(0));
         }
@@ -152,16 +178,27 @@ struct RowSoftmax : Common<T> {
 
     // row_lse2_store for two rows at once, each with exactly the operations
     // (and so the bits) of row_lse2_store.
-    static void row_lse2_store2(const T* x0, const T* x1, int64_t C, T m0, T m1, T* out0,
-                                T* out1, double& sum0, double& sum1, double& l0, double& l1) {
-        const Vec mv0 = Ops::splat(m0), mv1 = Ops::splat(m1);
+    static void row_lse2_store2(const T* x0, const T* x1, int64_t C, const Shift& s0,
+                                const Shift& s1, T* out0, T* out1, double& sum0, double& sum1,
+                                double& l0, double& l1) {
+        if (s0.exact || s1.exact)
+            lse2_store2<true>(x0, x1, C, s0, s1, out0, out1, sum0, sum1, l0, l1);
+        else
+            lse2_store2<false>(x0, x1, C, s0, s1, out0, out1, sum0, sum1, l0, l1);
+    }
+    template <bool kExact>
+    static void lse2_store2(const T* x0, const T* x1, int64_t C, const Shift& s0,
+                            const Shift& s1, T* out0, T* out1, double& sum0, double& sum1,
+                            double& l0, double& l1) {
+        const Vec mv0 = Ops::splat(s0.m), mv1 = Ops::splat(s1.m);
+        const Vec mmv0 = Ops::splat(s0.mm), mmv1 = Ops::splat(s1.mm);
         Vec a00 = Ops::splat(0), a01 = a00, a10 = a00, a11 = a00;
         int64_t c = 0;
         for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
-            const Vec p00 = Ops::exp2((Ops::load(x0 + c) - mv0) * kLog2e, kRowCut);
-            const Vec p10 = Ops::exp2((Ops::load(x1 + c) - mv1) * kLog2e, kRowCut);
-            const Vec p01 = Ops::exp2((Ops::load(x0 + c + kLanes) - mv0) * kLog2e, kRowCut);
-            const Vec p11 = Ops::exp2((Ops::load(x1 + c + kLanes) - mv1) * kLog2e, kRowCut);
+            const Vec p00 = Ops::exp2(expo<kExact>(Ops::load(x0 + c), mv0, mmv0), kRowCut);
+            const Vec p10 = Ops::exp2(expo<kExact>(Ops::load(x1 + c), mv1, mmv1), kRowCut);
+            const Vec p01 = Ops::exp2(expo<kExact>(Ops::load(x0 + c + kLanes), mv0, mmv0), kRowCut);
+            const Vec p11 = Ops::exp2(expo<kExact>(Ops::load(x1 + c + kLanes), mv1, mmv1), kRowCut);
             Ops::store(out0 + c, p00);
             Ops::store(out1 + c, p10);
             Ops::store(out0 + c + kLanes, p01);
@@ -172,16 +209,16 @@ struct RowSoftmax : Common<T> {
             a11 += p11;
         }
         for (; c + kLanes <= C; c += kLanes) {
-            const Vec p0 = Ops::exp2((Ops::load(x0 + c) - mv0) * kLog2e, kRowCut);
-            const Vec p1 = Ops::exp2((Ops::load(x1 + c) - mv1) * kLog2e, kRowCut);
+            const Vec p0 = Ops::exp2(expo<kExact>(Ops::load(x0 + c), mv0, mmv0), kRowCut);
+            const Vec p1 = Ops::exp2(expo<kExact>(Ops::load(x1 + c), mv1, mmv1), kRowCut);
             Ops::store(out0 + c, p0);
             Ops::store(out1 + c, p1);
             a00 += p0;
             a10 += p1;
         }
         if (c < C) {
-            const Vec p0 = Ops::exp2((Ops::load(x0 + C - kLanes) - mv0) * kLog2e, kRowCut);
-            const Vec p1 = Ops::exp2((Ops::load(x1 + C - kLanes) - mv1) * kLog2e, kRowCut);
+            const Vec p0 = Ops::exp2(expo<kExact>(Ops::load(x0 + C - kLanes), mv0, mmv0), kRowCut);
+            const Vec p1 = Ops::exp2(expo<kExact>(Ops::load(x1 + C - kLanes), mv1, mmv1), kRowCut);
             Ops::store(out0 + C - kLanes, p0);
             Ops::store(out1 + C - kLanes, p1);
             const IVec fresh = fresh_lanes(C - c);
@@ -196,15 +233,23 @@ struct RowSoftmax : Common<T> {
     }
 
 
-    // out[c] = 2^((x_c - m) log2 e) * scale, C >= kLanes: the same operations as
+    // out[c] = 2^expo(x_c) * scale, C >= kLanes: the same operations as
     // row_lse2_store + copy_row_scaled, so all paths give the same bits.
-    static void softmax_row(const T* x, int64_t C, T m, T scale, T* out) {
-        const Vec mv = Ops::splat(m);
+    static void softmax_row(const T* x, int64_t C, const Shift& sh, T scale, T* out) {
+        if (sh.exact)
+            softmax_row_t<true>(x, C, sh, scale, out);
+        else
+            softmax_row_t<false>(x, C, sh, scale, out);
+    }
+    template <bool kExact>
+    static void softmax_row_t(const T* x, int64_t C, const Shift& sh, T scale, T* out) {
+        const Vec mv = Ops::splat(sh.m), mmv = Ops::splat(sh.mm);
         int64_t c = 0;
         for (; c + kLanes <= C; c += kLanes)
-            Ops::store(out + c, Ops::exp2((Ops::load(x + c) - mv) * kLog2e, kRowCut) * scale);
+            Ops::store(out + c, Ops::exp2(expo<kExact>(Ops::load(x + c), mv, mmv), kRowCut) * scale);
         if (c < C)  // overlapping last vector: same values rewritten
-            Ops::store(out + C - kLanes, Ops::exp2((Ops::load(x + C - kLanes) - mv) * kLog2e, kRowCut) * scale);
+            Ops::store(out + C - kLanes,
+                       Ops::exp2(expo<kExact>(Ops::load(x + C - kLanes), mv, mmv), kRowCut) * scale);
     }
 
     // dst[0, C) = src[0, C) with non-temporal stores where dst is aligned.
