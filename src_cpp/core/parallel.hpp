@@ -181,17 +181,13 @@ void parallel_for(int64_t n, int n_threads, Schedule sched, MakeState&& make_sta
     participate(true);
     if (shared) {
         if (api->close() > 0) {
-            // helpers still finishing a range: they are running, so spin a
-            // little, then yield the core (one may be waiting for it)
+            // helpers still finishing a range: spin a little (they are
+            // running), then sleep until the last one leaves - an idle core
+            // lets the scheduler move a helper that another process's (or
+            // runtime's) thread pushed aside
             par::Current cur{&ctl, true, {}};
-            for (int i = 0; api->active() > 0; ++i) {
-                if (i < 2000) {
-                    SEQLOSS_CPU_RELAX();
-                } else {
-                    std::this_thread::yield();
-                    par::poll_signals(cur);
-                }
-            }
+            for (int i = 0; i < 500 && api->active() > 0; ++i) SEQLOSS_CPU_RELAX();
+            while (api->active() > 0 && api->wait(20000) > 0) par::poll_signals(cur);
         }
         api->release();
     }

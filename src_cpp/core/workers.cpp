@@ -14,6 +14,10 @@
 #include <unistd.h>
 #define SEQLOSS_HAVE_GETPID 1
 #endif
+#if defined(__linux__)
+#include <sched.h>
+#define SEQLOSS_STEER_HELPERS 1
+#endif
 
 
 namespace seqloss {
@@ -38,6 +42,9 @@ public:
         grow(helpers);
         job_ = job;
         wanted_.store(helpers, std::memory_order_relaxed);
+#if SEQLOSS_STEER_HELPERS
+        caller_cpu_.store(sched_getcpu(), std::memory_order_relaxed);
+#endif
         const uint64_t gen = gen_of(state_.load(std::memory_order_relaxed)) + 1;
         {
             // under the mutex, so a helper deciding to sleep cannot miss it
@@ -56,6 +63,15 @@ public:
         return static_cast<int>(state_.load(std::memory_order_acquire) & kActiveMask);
     }
     void release() { busy_.unlock(); }
+    int wait(int timeout_us) {
+        std::unique_lock<std::mutex> lock(done_m_);
+        caller_waiting_.store(true, std::memory_order_seq_cst);
+        done_.wait_for(lock, std::chrono::microseconds(timeout_us), [&] {
+            return (state_.load(std::memory_order_seq_cst) & kActiveMask) == 0;
+        });
+        caller_waiting_.store(false, std::memory_order_relaxed);
+        return active();
+    }
 
 private:
     // Starts helper threads up to `n` (they live as long as the process).
@@ -78,12 +94,47 @@ private:
                         wanted_.load(std::memory_order_relaxed))
                     break;
                 if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+                    // off the caller's core, then free to move again (the
+                    // scheduler may pull it to an idle core later)
+                    if (steer_off_caller()) unsteer();
                     job_->run(job_->ctx);
-                    state_.fetch_sub(1, std::memory_order_acq_rel);
+                    const uint64_t prev = state_.fetch_sub(1, std::memory_order_seq_cst);
+                    if ((prev & kActiveMask) == 1 && caller_waiting_.load(std::memory_order_seq_cst)) {
+                        std::lock_guard<std::mutex> lock(done_m_);
+                        done_.notify_one();
+                    }
                     break;
                 }
             }
         }
+    }
+
+    // A woken helper is often placed on the CPU of the thread that woke it
+    // (the caller) when the other cores look busy - e.g. with another
+    // runtime's spinning threads - and then only takes turns with the caller
+    // on one core.  A helper that finds itself there moves off that CPU for
+    // the job (its own affinity only, within the set it was given, restored
+    // right after the move); true when it moved.
+    bool steer_off_caller() {
+#if SEQLOSS_STEER_HELPERS
+        const int caller = caller_cpu_.load(std::memory_order_relaxed);
+        if (caller < 0 || caller >= CPU_SETSIZE || sched_getcpu() != caller) return false;
+        if (!have_mask_) {
+            have_mask_ = sched_getaffinity(0, sizeof(mask_), &mask_) == 0;
+            if (!have_mask_) return false;
+        }
+        cpu_set_t other = mask_;
+        CPU_CLR(caller, &other);
+        if (CPU_COUNT(&other) == 0) return false;
+        return sched_setaffinity(0, sizeof(other), &other) == 0;
+#else
+        return false;
+#endif
+    }
+    void unsteer() {
+#if SEQLOSS_STEER_HELPERS
+        sched_setaffinity(0, sizeof(mask_), &mask_);
+#endif
     }
 
     // Returns the state once its generation differs from `seen`.
@@ -108,9 +159,23 @@ private:
     std::atomic<uint64_t> state_{0};
     std::atomic<int> wanted_{0};
     std::atomic<int> sleeping_{0};
+    std::atomic<int> caller_cpu_{-1};
+    std::mutex done_m_;  // the caller's wait for the last helper
+    std::condition_variable done_;
+    std::atomic<bool> caller_waiting_{false};
+#if SEQLOSS_STEER_HELPERS
+    // per helper thread: the affinity it started with
+    static thread_local cpu_set_t mask_;
+    static thread_local bool have_mask_;
+#endif
     const WorkerJob* job_ = nullptr;
     int started_ = 0;  // under busy_
 };
+
+#if SEQLOSS_STEER_HELPERS
+thread_local cpu_set_t Pool::mask_;
+thread_local bool Pool::have_mask_ = false;
+#endif
 
 std::mutex g_pool_mutex;
 Pool* g_pool = nullptr;  // never deleted: detached helpers use it until exit
@@ -142,6 +207,7 @@ bool api_open(const WorkerJob* job, int helpers) {
 }
 int api_close() { return t_open->close(); }
 int api_active() { return t_open->active(); }
+int api_wait(int timeout_us) { return t_open->wait(timeout_us); }
 void api_release() {
     t_open->release();
     t_open = nullptr;
@@ -153,7 +219,7 @@ int api_poll() {
     return f ? f() : 0;
 }
 
-const WorkerApi kApi = {api_open, api_close, api_active, api_release, api_poll};
+const WorkerApi kApi = {api_open, api_close, api_active, api_wait, api_release, api_poll};
 
 }  // namespace
 

@@ -41,6 +41,11 @@ struct WorkerApi {
     int (*close)();
     // Helpers still inside the closed job (the caller waits for 0).
     int (*active)();
+    // Blocks the caller until no helper is inside the closed job, or for at
+    // most timeout_us; returns active().  (A sleeping caller leaves its core
+    // idle, and the scheduler can move a helper that another thread had
+    // pushed off its core there.)
+    int (*wait)(int timeout_us);
     // Once active() is 0: the pool is free for the next job.
     void (*release)();
     // Pending-signal check for long calls, installed by seqloss._core: on the
