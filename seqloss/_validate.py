@@ -52,7 +52,7 @@ __all__ = [
     "resolve_n_threads", "reduction_code", "float_dtype_of", "check_grad_out",
     "check_ignore_index", "check_label_smoothing", "check_blank", "ctc_item_error",
     "overlap_error", "check_lengths_within", "check_memory", "available_memory",
-    "MEMORY_CHECK_BYTES", "check_not_extended", "overlaps",
+    "MEMORY_CHECK_BYTES", "check_not_extended", "overlaps", "carray",
 ]
 
 MAX_THREADS = 1024          # n_threads limit (or OpenMP's maximum, if larger)
@@ -326,7 +326,7 @@ def check_grad_out(grad_out: Any, shape: tuple, dtype: np.dtype, of: str,
     ``inputs``: ``(name, array)`` pairs it must not overlap (every input the
     kernel reads; non-arrays and None are skipped).  TypeError when grad_out
     is not an ndarray or has the wrong dtype; ValueError for the wrong shape,
-    a non-C-contiguous or read-only array, or memory shared with an input.
+    a non-C-contiguous, misaligned or read-only array, or memory shared with an input.
     """
     if type(grad_out) is not _ndarray:
         raise TypeError("Expected grad_out to be a numpy.ndarray, but got %s"
@@ -340,6 +340,9 @@ def check_grad_out(grad_out: Any, shape: tuple, dtype: np.dtype, of: str,
     flags = grad_out.flags
     if not flags.c_contiguous:
         raise ValueError("Expected grad_out to be C-contiguous")
+    if not flags.aligned:  # the kernels write through typed pointers
+        raise ValueError("Expected grad_out to be aligned to its dtype, but its data starts "
+                         "at a misaligned address")
     if not flags.writeable:
         raise ValueError("Expected grad_out to be writeable")
     for name, arr in inputs:

@@ -379,3 +379,19 @@ def test_unaligned_arrays_are_copied_not_read_misaligned():
     h, r = rng.integers(0, 4, (3, 9)), rng.integers(0, 4, (3, 7))
     np.testing.assert_array_equal(seqloss.edit_distance_batch(_unaligned(h), _unaligned(r)),
                                   seqloss.edit_distance_batch(h, r))
+
+
+@pytest.mark.parametrize("family", ["ctc", "cross_entropy", "nll"])
+def test_misaligned_grad_out_is_a_value_error(family):
+    """A grad_out whose data starts at a misaligned address is refused (it cannot be
+    copied first, and the kernels write through typed pointers)."""
+    x = np.random.default_rng(4).standard_normal((6, 2, 5))
+    g = _unaligned(np.zeros_like(x))
+    with pytest.raises(ValueError, match="grad_out to be aligned"):
+        if family == "ctc":
+            seqloss.ctc_loss_and_grad(x, np.array([[1, 2], [3, 3]]), [6, 5], [2, 2],
+                                      from_logits=True, grad_out=g)
+        else:
+            f = seqloss.cross_entropy_and_grad if family == "cross_entropy" \
+                else seqloss.nll_loss_and_grad
+            f(x.reshape(-1, 5), np.arange(12) % 5, grad_out=g.reshape(-1, 5))
