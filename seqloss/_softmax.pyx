@@ -122,19 +122,22 @@ def check_targets(object targets, int64_t n_classes, int64_t ignore_index):
     """
     cdef _Buffers b = _Buffers()
     cdef const int64_t* t = <const int64_t*>b.get(targets, False)
-    cdef Py_ssize_t n = b.views[0].len // 8
+    cdef Py_ssize_t i
+    with nogil:
+        i = _first_bad_target(t, b.views[0].len // 8, n_classes, ignore_index)
+    return t[i] if i >= 0 else None
+
+
+cdef inline Py_ssize_t _first_bad_target(const int64_t* t, Py_ssize_t n, int64_t n_classes,
+                                         int64_t ignore_index) noexcept nogil:
+    """Index of the first target outside [0, n_classes) other than ignore_index, or -1."""
     cdef Py_ssize_t i
     cdef int64_t v
-    cdef int64_t bad = 0
-    cdef bint found = False
-    with nogil:
-        for i in range(n):
-            v = t[i]
-            if (v < 0 or v >= n_classes) and v != ignore_index:
-                bad = v
-                found = True
-                break
-    return bad if found else None
+    for i in range(n):
+        v = t[i]
+        if (v < 0 or v >= n_classes) and v != ignore_index:
+            return i
+    return -1
 
 
 ctypedef fused real:
@@ -308,11 +311,8 @@ cdef object _fast_loss(bint nll, object x, Py_buffer& xv, Py_buffer& tv, int red
     if tv.shape[0] != n or c < 1:
         return None
     cdef const int64_t* t = <const int64_t*>tv.buf
-    cdef int64_t i, v
-    for i in range(n):
-        v = t[i]
-        if (v < 0 or v >= c) and v != -100:
-            return None  # the general path raises the error
+    if _first_bad_target(t, n, c, -100) >= 0:
+        return None  # the general path raises the error
     dt = _F64 if dbl else _F32
     grad = None
     if want_grad:

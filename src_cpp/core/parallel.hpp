@@ -45,7 +45,6 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <thread>
 
 #include "core/threads.hpp"
 #include "core/workers.hpp"
