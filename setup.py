@@ -57,6 +57,8 @@ FAMILIES = {
               [("src_cpp/edit/edit_kernels.cpp", [])]),
     "_softmax": (["src_cpp/softmax/softmax.cpp", "src_cpp/softmax/softmax_ieee.cpp"],
                  [("src_cpp/softmax/softmax_kernels.cpp", ["fastmath"])]),
+    "_decode": (["src_cpp/decode/decode.cpp", "src_cpp/decode/ngram.cpp"],
+                [("src_cpp/decode/decode_kernels.cpp", [])]),
 }
 CORE_SOURCES = ["src_cpp/core/pool.cpp", "src_cpp/core/workers.cpp"]  # seqloss._core
 KERNEL_MODULE_GLUE = "seqloss/_kernels.cpp"  # PyInit of seqloss._kernels_<level>

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ctc/ctc.hpp"
+#include "decode/decode.hpp"
 #include "edit/edit_distance.hpp"
 #include "softmax/softmax.hpp"
 
@@ -11,5 +12,6 @@
 // the level's accessor is <name>_kernels().
 #define SEQLOSS_KERNEL_FAMILIES(X) \
     X(ctc, CtcKernels)             \
+    X(decode, DecodeKernels)       \
     X(edit, EditKernels)           \
     X(softmax, SoftmaxKernels)

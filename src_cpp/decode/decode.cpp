@@ -1,0 +1,224 @@
+// Greedy and beam-search decoding: checks, threads, results (compiled once,
+// into seqloss._decode).  Semantics: decode/decode.hpp.
+#include "decode/decode.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "core/dispatch.hpp"
+#include "core/parallel.hpp"
+#include "decode/beam_search.hpp"
+
+namespace seqloss {
+namespace {
+
+using Registry = KernelRegistry<DecodeKernels>;
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+template <typename T>
+void check(const Emissions<T>& e, int64_t blank) {
+    if (e.n_frames < 0 || e.batch < 0) throw std::invalid_argument("negative shape");
+    if (e.n_classes < 1) throw std::invalid_argument("log_probs needs at least one class");
+    if (blank < 0 || blank >= e.n_classes)
+        throw std::invalid_argument("blank " + std::to_string(blank) + " out of range [0, " +
+                                    std::to_string(e.n_classes) + ")");
+    if (e.n_classes > (int64_t(1) << 31) - 1) throw std::invalid_argument("too many classes");
+    if (e.n_frames > (int64_t(1) << 31) - 2) throw std::invalid_argument("too many frames");
+    if (e.batch > 0 && e.n_frames > 0 && !e.x) throw std::invalid_argument("log_probs is null");
+    if (e.lengths)
+        for (int64_t n = 0; n < e.batch; ++n)
+            if (e.lengths[n] < 0 || e.lengths[n] > e.n_frames)
+                throw std::invalid_argument("input length " + std::to_string(e.lengths[n]) +
+                                            " out of range [0, " + std::to_string(e.n_frames) + "]");
+}
+
+template <typename T>
+const auto& argmax_fn() {
+    if constexpr (std::is_same<T, float>::value) return Registry::active().argmax_f32;
+    else return Registry::active().argmax_f64;
+}
+
+// Items in decreasing length (the longest start first), ties by index.
+template <typename T>
+std::vector<int64_t> longest_first(const Emissions<T>& e) {
+    std::vector<int64_t> order(e.batch);
+    std::iota(order.begin(), order.end(), 0);
+    if (e.lengths)
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int64_t a, int64_t b) { return e.lengths[a] > e.lengths[b]; });
+    return order;
+}
+
+// Row log-sum-exp (from_logits), in double.
+template <typename T>
+double row_lse(const T* row, int64_t C) {
+    double m = kNegInf;
+    for (int64_t c = 0; c < C; ++c) m = std::max(m, double(row[c]));
+    if (!(m > kNegInf && m < std::numeric_limits<double>::infinity())) return m;
+    double s = 0;
+    for (int64_t c = 0; c < C; ++c) s += std::exp(double(row[c]) - m);
+    return m + std::log(s);
+}
+
+template <typename T>
+struct GreedyScratch {
+    std::vector<int32_t> idx;
+    std::vector<T> val;
+};
+
+template <typename T>
+void greedy_item(const Emissions<T>& e, int64_t n, int64_t blank, bool merge,
+                 GreedyScratch<T>& s, ItemHyps& out) {
+    const int64_t len = e.length(n);
+    s.idx.resize(len);
+    s.val.resize(len);
+    if (len > 0)
+        argmax_fn<T>()(e.row(0, n), len, e.stride_t, e.n_classes, s.idx.data(), s.val.data());
+    HypInfo h;
+    double score = 0;
+    out.spans.clear();
+    int32_t prev = -1;
+    for (int64_t t = 0; t < len; ++t) {
+        const int32_t k = s.idx[t];
+        const double lse = e.from_logits ? row_lse(e.row(t, n), e.n_classes) : 0.0;
+        const double lp = double(s.val[t]) - lse;
+        score += lp;
+        const double p = std::exp(lp);
+        if (k != blank) {
+            if (merge && k == prev) {
+                TokenSpan& sp = out.spans.back();
+                sp.end = t + 1;
+                sp.conf_mean += p;  // (a sum until the run ends)
+                sp.conf_min = std::min(sp.conf_min, p);
+            } else {
+                out.spans.push_back(TokenSpan{k, t, t + 1, p, p});
+            }
+        }
+        prev = k;
+    }
+    for (TokenSpan& sp : out.spans) sp.conf_mean /= double(sp.end - sp.start);
+    h.score = score;
+    h.acoustic = score;
+    h.length = static_cast<int64_t>(out.spans.size());
+    out.hyps.assign(1, h);
+}
+
+}  // namespace
+
+int64_t DecodeResult::max_length() const {
+    int64_t w = 0;
+    for (const ItemHyps& it : items)
+        for (const HypInfo& h : it.hyps) w = std::max(w, h.length);
+    return w;
+}
+
+void DecodeResult::emit(int64_t width, int64_t* counts, int64_t* lengths, double* scores,
+                        double* acoustic, double* lm, double* hotword, int64_t* words,
+                        int64_t* tokens, int64_t* starts, int64_t* ends, double* conf_mean,
+                        double* conf_min) const {
+    if (width < max_length()) throw std::invalid_argument("emit: width too small");
+    const int64_t N = static_cast<int64_t>(items.size());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (int64_t n = 0; n < N; ++n) {
+        const ItemHyps& it = items[n];
+        counts[n] = static_cast<int64_t>(it.hyps.size());
+        for (int64_t r = 0; r < nbest; ++r) {
+            const int64_t o = n * nbest + r;
+            const bool have = r < counts[n];
+            const HypInfo h = have ? it.hyps[r] : HypInfo{};
+            const double missing = it.invalid ? nan : kNegInf;
+            lengths[o] = have ? h.length : 0;
+            scores[o] = have ? h.score : missing;
+            acoustic[o] = have ? h.acoustic : missing;
+            lm[o] = have ? h.lm : 0.0;
+            hotword[o] = have ? h.hotword : 0.0;
+            words[o] = have ? h.words : 0;
+            const int64_t base = o * width;
+            for (int64_t j = 0; j < width; ++j) {
+                if (j < lengths[o]) {
+                    const TokenSpan& s = it.spans[h.offset + j];
+                    tokens[base + j] = s.token;
+                    starts[base + j] = s.start;
+                    ends[base + j] = s.end;
+                    conf_mean[base + j] = s.conf_mean;
+                    conf_min[base + j] = s.conf_min;
+                } else {
+                    tokens[base + j] = -1;
+                    starts[base + j] = -1;
+                    ends[base + j] = -1;
+                    conf_mean[base + j] = 0.0;
+                    conf_min[base + j] = 0.0;
+                }
+            }
+        }
+    }
+}
+
+template <typename T>
+void ctc_greedy(const Emissions<T>& e, int64_t blank, bool merge_repeated, int n_threads,
+                DecodeResult& out) {
+    check(e, blank);
+    if (n_threads < 1) throw std::invalid_argument("n_threads must be positive");
+    out.nbest = 1;
+    out.items.assign(e.batch, ItemHyps{});
+    // a few microseconds per item: threads only for big batches
+    const int64_t cells = e.batch * e.n_frames * e.n_classes;
+    const int nt = cells < (int64_t(1) << 18) ? 1 : n_threads;
+    parallel_for(
+        e.batch, nt, Schedule::blocks(), [] { return GreedyScratch<T>(); },
+        [&](int64_t b, int64_t end, GreedyScratch<T>& s) {
+            for (int64_t n = b; n < end; ++n) greedy_item(e, n, blank, merge_repeated, s, out.items[n]);
+        });
+}
+
+template <typename T>
+void ctc_beam_search(const Emissions<T>& e, const BeamOptions& opt, const Lexicon* lexicon,
+                     const NgramModel* lm, const HotwordSet* hotwords, int n_threads,
+                     DecodeResult& out) {
+    check(e, opt.blank);
+    if (n_threads < 1) throw std::invalid_argument("n_threads must be positive");
+    if (opt.beam_width < 1) throw std::invalid_argument("beam_width must be positive");
+    if (opt.nbest < 1 || opt.nbest > opt.beam_width)
+        throw std::invalid_argument("nbest must be in [1, beam_width]");
+    if ((lm || hotwords) && !lexicon) throw std::invalid_argument("an LM or hotwords need tokens");
+    if (lexicon && lexicon->size() != e.n_classes)
+        throw std::invalid_argument("tokens must have one entry per class");
+    if (lm && !opt.lm_tokens && !lexicon->words())
+        throw std::invalid_argument("a word-level LM needs a word delimiter");
+    if (std::isnan(opt.lm_weight) || std::isnan(opt.word_score) || std::isnan(opt.unk_offset) ||
+        std::isnan(opt.token_min_logp) || std::isnan(opt.beam_prune_logp))
+        throw std::invalid_argument("NaN decoding option");
+    out.nbest = opt.nbest;
+    out.items.assign(e.batch, ItemHyps{});
+    const beam::Search search(opt, lexicon, lm, hotwords, e.n_classes);
+    const std::vector<int64_t> order = longest_first(e);
+    parallel_for(
+        e.batch, n_threads, Schedule::dynamic(1),
+        [] {
+            static thread_local beam::Workspace ws;
+            struct Lease {  // gives a huge workspace's memory back afterwards
+                beam::Workspace* w;
+                ~Lease() { w->trim(); }
+            };
+            return Lease{&ws};
+        },
+        [&](int64_t b, int64_t end, auto& lease) {
+            for (int64_t i = b; i < end; ++i) search.run(e, order[i], *lease.w, out.items[order[i]]);
+        });
+}
+
+template void ctc_greedy<float>(const Emissions<float>&, int64_t, bool, int, DecodeResult&);
+template void ctc_greedy<double>(const Emissions<double>&, int64_t, bool, int, DecodeResult&);
+template void ctc_beam_search<float>(const Emissions<float>&, const BeamOptions&, const Lexicon*,
+                                     const NgramModel*, const HotwordSet*, int, DecodeResult&);
+template void ctc_beam_search<double>(const Emissions<double>&, const BeamOptions&,
+                                      const Lexicon*, const NgramModel*, const HotwordSet*, int,
+                                      DecodeResult&);
+
+void install_decode_kernels(int level, const void* table) { Registry::install(level, table); }
+
+}  // namespace seqloss
