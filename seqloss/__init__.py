@@ -1,6 +1,7 @@
 """seqloss: fast sequence losses and scores on the CPU.
 
-CTC loss (log-space forward-backward with fused softmax), Levenshtein edit
+CTC loss (log-space forward-backward with fused softmax), CTC decoding
+(greedy, prefix beam search with n-gram LM and hotwords), Levenshtein edit
 distance with WER/CER, and fused softmax / cross-entropy kernels: OpenMP C++
 under a NumPy API, with optional torch autograd drop-ins in ``seqloss.torch``.
 """
@@ -9,6 +10,8 @@ from ._core import is_openmp_enabled as openmp_enabled
 from ._core import release_memory
 from ._isa import simd_level
 from .ctc import ctc_loss, ctc_loss_and_grad
+from .decode import (CTCHypotheses, Hypothesis, NgramLM, WordSpan, ctc_beam_search,
+                     ctc_greedy_decode)
 from .edit_distance import ErrorRates, cer, edit_distance, edit_distance_batch, error_rates, wer
 from .softmax import (cross_entropy, cross_entropy_and_grad, log_softmax, nll_loss,
                       nll_loss_and_grad, softmax)
@@ -22,6 +25,12 @@ __all__ = [
     "release_memory",
     "ctc_loss",
     "ctc_loss_and_grad",
+    "ctc_greedy_decode",
+    "ctc_beam_search",
+    "CTCHypotheses",
+    "Hypothesis",
+    "WordSpan",
+    "NgramLM",
     "ErrorRates",
     "cer",
     "edit_distance",

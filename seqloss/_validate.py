@@ -108,11 +108,17 @@ def carray(a: np.ndarray, dtype: Any = None) -> np.ndarray:
     return np.require(a, dtype, ("C", "A"))
 
 
-def as_array(name: str, x: Any) -> np.ndarray:
-    """``x`` as an ndarray (no copy for ndarrays and CPU tensors); device checked first."""
+def as_array(name: str, x: Any, *, detach: bool = False) -> np.ndarray:
+    """``x`` as an ndarray (no copy for ndarrays and CPU tensors); device checked first.
+
+    ``detach``: a tensor that requires grad is read through ``.detach()`` (for inputs
+    whose result carries no gradient, such as decoders).
+    """
     if type(x) is _ndarray:
         return x
     check_cpu(name, x)
+    if detach and getattr(x, "requires_grad", False):
+        x = x.detach()
     return np.asarray(x)
 
 

@@ -223,12 +223,13 @@ void NgramModel::index_words() {
 }
 
 void NgramModel::finish() {
+    index_words();
     if (find("<unk>") < 0) {  // as KenLM: <unk> with log10 prob -100
         add_word("<unk>");
         uni_prob_.push_back(-100.0f);
         uni_backoff_.push_back(0.0f);
+        index_words();
     }
-    index_words();
     const int64_t V = vocab_size();
     for (int n = 2; n <= order_; ++n) {
         Order& o = orders_[n - 2];
