@@ -101,6 +101,7 @@ struct Workspace {
     std::vector<double> y, lse;  // the frame's log-probs; per-frame normalisers
     std::vector<int32_t> toks;   // tokens tried this frame
     std::vector<int32_t> order;
+    std::vector<double> heap;
     std::vector<std::pair<double, int32_t>> finals;
 
     void reset() {
@@ -159,9 +160,6 @@ private:
     void complete_word(Workspace& w, Node& n, std::string_view word) const;
     double lm_word(Workspace& w, Node& n, int32_t id, bool oov) const;
     void finals(Workspace& w, const Node& n, double* lm, int64_t* words, double* hot) const;
-    double entry_gain(const Node& n, int32_t c) const {
-        return gain_ + hot_gain_[c] - (lm_ ? opt_.lm_weight * n.penalty : 0.0);
-    }
     void materialise(Workspace& w, Hist& h) const {
         if (!h.pending) return;
         if (h.src_ls >= 0) {
@@ -423,21 +421,26 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
             if (ps < 0 || !ok(nd.token)) continue;
             extend(w.beam[ps], nd.token, w.cand[i]);
         }
-        // 3. theta, then new prefixes
+        // 3. theta = the beam_width-th best score so far (a min-heap of the
+        // best scores): it rises as candidates come, best entries and tokens first
+        auto heap_less = [](double a, double b) { return a > b; };
+        auto heap_add = [&](double v) {
+            w.heap.push_back(v);
+            std::push_heap(w.heap.begin(), w.heap.end(), heap_less);
+            if (static_cast<int64_t>(w.heap.size()) > K) {
+                std::pop_heap(w.heap.begin(), w.heap.end(), heap_less);
+                w.heap.pop_back();
+            }
+        };
         double best_score = kNegInf;
-        w.finals.clear();
+        w.heap.clear();
         for (Entry& x : w.cand) {
             x.score = log_add(x.pb, x.pnb) + w.nodes[x.node].fusion;
             best_score = std::max(best_score, x.score);
-            w.finals.push_back({x.score, x.node});
+            heap_add(x.score);
         }
-        double theta = kNegInf;
-        if (static_cast<int64_t>(w.finals.size()) >= K) {
-            std::nth_element(w.finals.begin(), w.finals.begin() + (K - 1), w.finals.end(),
-                             [](const auto& a, const auto& b) { return a.first > b.first; });
-            theta = w.finals[K - 1].first;
-        }
-        theta = std::max(theta, best_score + opt_.beam_prune_logp);
+        double theta = best_score + opt_.beam_prune_logp;
+        if (static_cast<int64_t>(w.heap.size()) == K) theta = std::max(theta, w.heap.front());
         // tokens that can reach theta from some entry, best first
         double top = kNegInf;
         for (const Entry& b : w.beam) {
@@ -448,21 +451,29 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         w.toks.clear();
         const double ymin = theta - top;
         for (int64_t c = 0; c < C_; ++c)
-            if (c != blank && y[c] > kNegInf && y[c] >= ymin && ok(c)) w.toks.push_back(static_cast<int32_t>(c));
+            if (c != blank && y[c] >= ymin && y[c] > kNegInf && ok(c))
+                w.toks.push_back(static_cast<int32_t>(c));
         std::sort(w.toks.begin(), w.toks.end(), [&](int32_t a, int32_t b) {
             return y[a] > y[b] || (y[a] == y[b] && a < b);
         });
-        const std::size_t n_old = w.beam.size();
-        for (std::size_t i = 0; i < n_old; ++i) {
-            const Entry p = w.beam[i];
+        w.order.resize(w.beam.size());
+        for (std::size_t i = 0; i < w.beam.size(); ++i) w.order[i] = static_cast<int32_t>(i);
+        std::sort(w.order.begin(), w.order.end(),
+                  [&](int32_t a, int32_t b) { return w.cand[a].score > w.cand[b].score; });
+        for (const int32_t i : w.order) {
+            const Entry& p = w.beam[i];
+            const Node& pn = w.nodes[p.node];
             const double tot = log_add(p.pb, p.pnb);
             if (tot == kNegInf) continue;
-            const double base = tot + w.nodes[p.node].fusion;
-            const double lim = base + gain_ + max_hot_gain_ -
-                               (lm_ ? opt_.lm_weight * w.nodes[p.node].penalty : 0.0);
-            for (int32_t c : w.toks) {
+            const double fus = pn.fusion;
+            const double pen = lm_ ? -opt_.lm_weight * pn.penalty : 0.0;
+            const double lim = tot + fus + gain_ + max_hot_gain_ + pen;
+            const int32_t last = pn.token;
+            const double pb = p.pb;
+            for (const int32_t c : w.toks) {
                 if (lim + y[c] < theta) break;  // (tokens in decreasing y)
-                if (base + y[c] + entry_gain(w.nodes[p.node], c) < theta) continue;
+                const double pe = (c == last ? pb : tot) + y[c];
+                if (pe + fus + gain_ + hot_gain_[c] + pen < theta) continue;
                 const int32_t ch = child(w, p.node, c);
                 if (w.nodes[ch].slot >= 0) continue;  // in the beam: done in step 2
                 Entry x;
@@ -471,11 +482,13 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
                 x.vb = kNegInf;
                 x.pnb = kNegInf;
                 x.vnb = kNegInf;
-                extend(p, c, x);
+                extend(w.beam[i], c, x);
                 x.score = x.pnb + w.nodes[ch].fusion;
                 if (x.score < theta) continue;
                 w.nodes[ch].slot = static_cast<int32_t>(w.cand.size());
                 w.cand.push_back(x);
+                heap_add(x.score);
+                if (static_cast<int64_t>(w.heap.size()) == K) theta = std::max(theta, w.heap.front());
             }
         }
         // 4. selection
