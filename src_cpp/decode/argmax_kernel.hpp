@@ -1,12 +1,14 @@
 // Row argmax for greedy decoding, one native vector at a time (per-ISA).
 //
 // torch.argmax's result exactly: the first index of the maximum, and a NaN
-// counts as the maximum (the first NaN wins).  Rows are short (tens to a few
-// thousand classes) and mostly in cache; one pass takes the lane-wise maximum
-// and notes any NaN, a second (scalar, stops at the hit) finds the first index.
+// counts as the maximum (the first NaN wins).  One pass keeps each lane's
+// maximum and the first index where the lane saw it (strict >), then the
+// lanes holding the row's maximum give the smallest index; a row with a NaN
+// is scanned again for its first NaN.
 // Compiled without the fast-math group: the NaN tests must stay.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/simd_math.hpp"
@@ -19,33 +21,47 @@ void argmax_rows(const T* x, int64_t n_rows, int64_t row_stride, int64_t C, int3
                  T* val) {
     using B = simd::Block<T>;
     using V = typename B::V;
+    using I = typename B::I;
+    using Int = typename B::Int;
     constexpr int N = B::N;
     for (int64_t r = 0; r < n_rows; ++r) {
         const T* row = x + r * row_stride;
+        // lane-wise maximum with the lane's first index of it; NaNs noted
         T m = row[0];
+        int64_t k = 0;
         bool nan = false;
         int64_t c = 0;
         if (C >= N) {
             V vm = B::load(row);
-            V vnan = B::splat(T(0));
-            for (; c + N <= C; c += N) {
+            I vi = B::iota();
+            I vnan = (vm != vm);  // -1 in lanes that saw a NaN
+            const I step = B::isplat(static_cast<Int>(N));
+            I cur = vi;
+            for (c = N; c + N <= C; c += N) {
                 const V v = B::load(row + c);
-                vnan = simd::select<V>(v != v, B::splat(T(1)), vnan);
-                vm = simd::select<V>(v > vm, v, vm);
+                cur += step;
+                vnan |= (v != v);
+                const auto gt = v > vm;
+                vm = simd::select<V>(gt, v, vm);
+                vi = simd::select<I>(gt, cur, vi);
             }
             m = B::hmax(vm);
-            for (int j = 0; j < N; ++j) nan |= vnan[j] != T(0);
+            nan = B::any_ge(-vnan, 1);
+            const I cand = simd::select<I>(vm == B::splat(m), vi, B::isplat(static_cast<Int>(C)));
+            k = C;
+            for (int j = 0; j < N; ++j) k = std::min<int64_t>(k, cand[j]);
         }
-        for (; c < C; ++c) {
+        for (; c < C; ++c) {  // the tail (or a short row)
             const T v = row[c];
             nan |= v != v;
-            if (v > m) m = v;
+            if (v > m) {
+                m = v;
+                k = c;
+            }
         }
-        int64_t k = 0;
-        if (nan) {
+        if (nan) {  // the first NaN is the maximum
+            k = 0;
             while (row[k] == row[k]) ++k;
-        } else {
-            while (row[k] != m) ++k;
         }
         idx[r] = static_cast<int32_t>(k);
         val[r] = row[k];

@@ -36,10 +36,13 @@ void check(const Emissions<T>& e, int64_t blank) {
                                             " out of range [0, " + std::to_string(e.n_frames) + "]");
 }
 
+// Short rows run the AVX2 variant even where AVX-512 is available (half the
+// lanes to reduce per row).
 template <typename T>
-const auto& argmax_fn() {
-    if constexpr (std::is_same<T, float>::value) return Registry::active().argmax_f32;
-    else return Registry::active().argmax_f64;
+auto argmax_fn(int64_t C) {
+    const DecodeKernels& k = C < 128 ? Registry::at_most(Isa::Avx2) : Registry::active();
+    if constexpr (std::is_same<T, float>::value) return k.argmax_f32;
+    else return k.argmax_f64;
 }
 
 // Items in decreasing length (the longest start first), ties by index.
@@ -64,31 +67,61 @@ double row_lse(const T* row, int64_t C) {
     return m + std::log(s);
 }
 
+// The argmax of every used frame, as idx[t * st + n * sn] / val[...]: in one
+// pass over memory order when the input is a dense (T, N, C) block (rows of
+// one frame side by side), else item by item.
 template <typename T>
-struct GreedyScratch {
+struct Argmax {
     std::vector<int32_t> idx;
     std::vector<T> val;
+    int64_t st = 0, sn = 0;
 };
 
 template <typename T>
-void greedy_item(const Emissions<T>& e, int64_t n, int64_t blank, bool merge,
-                 GreedyScratch<T>& s, ItemHyps& out) {
+void argmax_all(const Emissions<T>& e, int nt, Argmax<T>& a) {
+    const auto fn = argmax_fn<T>(e.n_classes);
+    const int64_t T_ = e.n_frames, N = e.batch, C = e.n_classes;
+    a.idx.resize(T_ * N);
+    a.val.resize(T_ * N);
+    if (e.stride_n == C && e.stride_t == N * C) {
+        int64_t used = 0;  // frames any item uses
+        for (int64_t n = 0; n < N; ++n) used = std::max(used, e.length(n));
+        a.st = N;
+        a.sn = 1;
+        const int64_t rows = used * N;
+        constexpr int64_t kRows = 2048;
+        parallel_for((rows + kRows - 1) / kRows, nt, Schedule::blocks(), [&](int64_t b, int64_t end) {
+            const int64_t r0 = b * kRows, r1 = std::min(rows, end * kRows);
+            fn(e.x + r0 * C, r1 - r0, C, C, a.idx.data() + r0, a.val.data() + r0);
+        });
+    } else {
+        a.st = 1;
+        a.sn = T_;
+        parallel_for(N, nt, Schedule::blocks(), [&](int64_t b, int64_t end) {
+            for (int64_t n = b; n < end; ++n)
+                if (e.length(n) > 0)
+                    fn(e.row(0, n), e.length(n), e.stride_t, C, a.idx.data() + n * T_,
+                       a.val.data() + n * T_);
+        });
+    }
+}
+
+template <typename T>
+void greedy_item(const Emissions<T>& e, int64_t n, int64_t blank, bool merge, const Argmax<T>& a,
+                 ItemHyps& out) {
     const int64_t len = e.length(n);
-    s.idx.resize(len);
-    s.val.resize(len);
-    if (len > 0)
-        argmax_fn<T>()(e.row(0, n), len, e.stride_t, e.n_classes, s.idx.data(), s.val.data());
+    const int32_t* idx = a.idx.data() + n * a.sn;
+    const T* val = a.val.data() + n * a.sn;
     HypInfo h;
     double score = 0;
-    out.spans.clear();
     int32_t prev = -1;
     for (int64_t t = 0; t < len; ++t) {
-        const int32_t k = s.idx[t];
+        const int32_t k = idx[t * a.st];
         const double lse = e.from_logits ? row_lse(e.row(t, n), e.n_classes) : 0.0;
-        const double lp = double(s.val[t]) - lse;
+        const double lp = double(val[t * a.st]) - lse;
         score += lp;
-        const double p = std::exp(lp);
         if (k != blank) {
+            const double p = std::exp(lp);
             if (merge && k == prev) {
                 TokenSpan& sp = out.spans.back();
                 sp.end = t + 1;
@@ -168,11 +201,11 @@ void ctc_greedy(const Emissions<T>& e, int64_t blank, bool merge_repeated, int n
     // a few microseconds per item: threads only for big batches
     const int64_t cells = e.batch * e.n_frames * e.n_classes;
     const int nt = cells < (int64_t(1) << 18) ? 1 : n_threads;
-    parallel_for(
-        e.batch, nt, Schedule::blocks(), [] { return GreedyScratch<T>(); },
-        [&](int64_t b, int64_t end, GreedyScratch<T>& s) {
-            for (int64_t n = b; n < end; ++n) greedy_item(e, n, blank, merge_repeated, s, out.items[n]);
-        });
+    Argmax<T> a;
+    argmax_all(e, nt, a);
+    parallel_for(e.batch, nt, Schedule::blocks(), [&](int64_t b, int64_t end) {
+        for (int64_t n = b; n < end; ++n) greedy_item(e, n, blank, merge_repeated, a, out.items[n]);
+    });
 }
 
 template <typename T>
