@@ -38,6 +38,23 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+
+def _reexec():
+    """--peers-python PY: run this script with PY (a venv with the peers), the checkout
+    first on its path (before anything is imported here)."""
+    argv = sys.argv[1:]
+    if "--peers-python" not in argv:
+        return
+    i = argv.index("--peers-python")
+    python = argv[i + 1]
+    del argv[i:i + 2]
+    root = os.path.dirname(HERE)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    sys.exit(subprocess.call([python, os.path.abspath(__file__)] + argv, env=env))
+
+
+_reexec()
+
 import seqloss  # noqa: E402
 from seqloss import _synthetic as S  # noqa: E402
 from _common import cpu_name, load_shapes  # noqa: E402
@@ -176,14 +193,6 @@ def main():
     ap.add_argument("--save", default=None, help="write the inputs to this folder")
     ap.add_argument("--only", default=None, help="greedy,beam,lm,scaling")
     args = ap.parse_args()
-    if args.peers_python:
-        root = os.path.dirname(HERE)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-        argv = [a for a in sys.argv[1:]]
-        i = argv.index("--peers-python")
-        del argv[i:i + 2]
-        sys.exit(subprocess.call([args.peers_python, os.path.abspath(__file__)] + argv, env=env))
-
     only = set((args.only or "greedy,beam,lm,scaling").split(","))
     shapes = load_shapes("decode")
     print("machine: %s, %d cores, seqloss simd=%s, openmp=%s, numpy %s, peers %s"

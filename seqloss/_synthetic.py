@@ -250,6 +250,8 @@ def random_arpa(words, order=3, seed=0, n_bigrams=None, n_trigrams=None, with_un
             line = f"{logp[g]:.6f}\t{' '.join(g)}"
             if k < order and g in backoff:
                 line += f"\t{backoff[g]:.6f}"
+            elif k == 1 and g != ("</s>",) and order > 1:
+                line += "\t0"  # as KenLM's lmplz writes unigrams (readers expect it)
             lines.append(line)
     lines += ["", "\\end\\", ""]
     return "\n".join(lines)

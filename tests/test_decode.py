@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import seqloss
+import seqloss._synthetic  # noqa: F401 (the generators, as seqloss._synthetic)
 import reference as R
 from strategies import float_arrays
 
