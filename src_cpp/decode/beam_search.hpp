@@ -85,7 +85,8 @@ struct Entry {
     int32_t node;
     double pb, pnb, vb, vnb;
     Hist hb, hnb;
-    double score;  // (pb (+) pnb) + fusion
+    double tot;    // pb (+) pnb
+    double score;  // tot + fusion
 };
 
 // Scratch of one thread, kept across utterances (and calls).
@@ -326,6 +327,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         z.pnb = kNegInf;
         z.vb = 0;
         z.vnb = kNegInf;
+        z.tot = 0;
         z.score = w.nodes[r].fusion;
         w.beam.push_back(z);
     }
@@ -373,7 +375,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
             Node& nd = w.nodes[b.node];
             Entry x;
             x.node = b.node;
-            const double tot = log_add(b.pb, b.pnb);
+            const double tot = b.tot;
             x.pb = tot + yb;
             if (b.vb >= b.vnb) {
                 x.vb = b.vb + yb;
@@ -398,7 +400,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         auto extend = [&](const Entry& p, int32_t c, Entry& x) {
             const Node& pn = w.nodes[p.node];
             const bool same = pn.token == c;
-            const double pe = (same ? p.pb : log_add(p.pb, p.pnb)) + y[c];
+            const double pe = (same ? p.pb : p.tot) + y[c];
             x.pnb = log_add(x.pnb, pe);
             const bool from_b = same || p.vb >= p.vnb;
             const double ve = (from_b ? p.vb : p.vnb) + y[c];
@@ -435,7 +437,8 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         double best_score = kNegInf;
         w.heap.clear();
         for (Entry& x : w.cand) {
-            x.score = log_add(x.pb, x.pnb) + w.nodes[x.node].fusion;
+            x.tot = log_add(x.pb, x.pnb);
+            x.score = x.tot + w.nodes[x.node].fusion;
             best_score = std::max(best_score, x.score);
             heap_add(x.score);
         }
@@ -445,7 +448,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         double top = kNegInf;
         for (const Entry& b : w.beam) {
             const Node& nd = w.nodes[b.node];
-            top = std::max(top, log_add(b.pb, b.pnb) + nd.fusion + gain_ + max_hot_gain_ -
+            top = std::max(top, b.tot + nd.fusion + gain_ + max_hot_gain_ -
                                     (lm_ ? opt_.lm_weight * nd.penalty : 0.0));
         }
         w.toks.clear();
@@ -463,7 +466,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         for (const int32_t i : w.order) {
             const Entry& p = w.beam[i];
             const Node& pn = w.nodes[p.node];
-            const double tot = log_add(p.pb, p.pnb);
+            const double tot = p.tot;
             if (tot == kNegInf) continue;
             const double fus = pn.fusion;
             const double pen = lm_ ? -opt_.lm_weight * pn.penalty : 0.0;
@@ -483,6 +486,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
                 x.pnb = kNegInf;
                 x.vnb = kNegInf;
                 extend(w.beam[i], c, x);
+                x.tot = x.pnb;
                 x.score = x.pnb + w.nodes[ch].fusion;
                 if (x.score < theta) continue;
                 w.nodes[ch].slot = static_cast<int32_t>(w.cand.size());
@@ -498,21 +502,22 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         auto better = [&](const Entry& a, const Entry& b) {
             return a.score > b.score || (a.score == b.score && a.node < b.node);
         };
-        for (const Entry& x : w.cand) w.nodes[x.node].slot = -1;
-        std::size_t keep = w.cand.size();
-        if (static_cast<int64_t>(keep) > K) {
-            std::nth_element(w.cand.begin(), w.cand.begin() + (K - 1), w.cand.end(), better);
-            keep = static_cast<std::size_t>(K);
-        }
-        for (std::size_t i = 0; i < keep; ++i) {
-            Entry& x = w.cand[i];
-            if (!(x.score >= floor) || x.score == kNegInf) continue;
+        // the heap holds the beam_width best scores: keep what reaches its
+        // smallest (ties beyond beam_width broken by node id)
+        const double kth = static_cast<int64_t>(w.heap.size()) == K ? w.heap.front() : kNegInf;
+        const double cut = std::max(kth, floor);
+        w.beam.clear();
+        for (Entry& x : w.cand) {
+            w.nodes[x.node].slot = -1;
+            if (!(x.score >= cut) || x.score == kNegInf) continue;
             materialise(w, x.hb);
             materialise(w, x.hnb);
+            w.beam.push_back(x);
         }
-        w.beam.clear();
-        for (std::size_t i = 0; i < keep; ++i)
-            if (w.cand[i].score >= floor && w.cand[i].score > kNegInf) w.beam.push_back(w.cand[i]);
+        if (static_cast<int64_t>(w.beam.size()) > K) {
+            std::nth_element(w.beam.begin(), w.beam.begin() + (K - 1), w.beam.end(), better);
+            w.beam.resize(K);
+        }
         if (w.beam.empty()) break;  // every path impossible
     }
     // final scores
@@ -525,7 +530,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
     for (std::size_t i = 0; i < w.beam.size(); ++i) {
         const Entry& b = w.beam[i];
         Final& f = fin[i];
-        f.acoustic = log_add(b.pb, b.pnb);
+        f.acoustic = b.tot;
         finals(w, w.nodes[b.node], &f.lm, &f.words, &f.hot);
         f.total = f.acoustic + opt_.word_score * double(f.words) + f.hot +
                   (lm_ ? opt_.lm_weight * f.lm : 0.0);
