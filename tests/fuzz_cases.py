@@ -980,6 +980,10 @@ def known_bug(case):
     - ARPA text that is not UTF-8 or holds a line of over 60 bytes with a non-ASCII
       character: an error message quoting it (cut at 60 bytes, possibly inside a
       character) is a UnicodeDecodeError, not a ValueError;
+    - an ARPA error message quoting text with a NUL byte is cut at the NUL (the
+      C++ message goes through a C string): checked only with SEQLOSS_FUZZ_KNOWN_BUGS;
+    - an ARPA number "+-1" (or "+-inf") is read as -1: the "+" is skipped before
+      std::from_chars, which then takes the "-";
     - an ARPA log-probability of tiny magnitude (-1e-50: a probability of ~1) is read
       as -inf (probability 0): float32 underflow taken for overflow;
     - decoder tokens with a lone surrogate (beam search), an ARPA str with one:
@@ -994,23 +998,29 @@ def known_bug(case):
     a = case.args
     if case.name == "NgramLM":
         v = a.get("path_or_text")
+        text = None  # the ARPA text seqloss parses
         if isinstance(v, (str, bytes, os.PathLike)) and _TMP and \
                 os.fsdecode(v).startswith(_TMP[0]) and os.path.isfile(v):
             import gzip
             with (gzip.open(v, "rb") if os.fsdecode(v).endswith(".gz") else open(v, "rb")) as f:
-                v = f.read()
-        if isinstance(v, str):
+                text = f.read()
+        elif isinstance(v, str) and "\\data\\" in v:
             try:
-                v = v.encode("utf-8")
+                text = v.encode("utf-8")
             except UnicodeEncodeError:
                 return "surrogates in ARPA str"
-        if isinstance(v, (bytes, bytearray)) and b"\\data\\" in v:
+        elif isinstance(v, (bytes, bytearray)) and b"\\data\\" in v:
+            text = bytes(v)
+        if text is not None:
+            v = text
             try:
                 v.decode("utf-8")
             except UnicodeDecodeError:
                 return "ARPA bytes not UTF-8"
             if any(len(ln) > 60 and max(ln) >= 0x80 for ln in bytes(v).split(b"\n")):
                 return "ARPA line over 60 bytes with a multi-byte character"
+            if re.search(rb"(^|[ \t\n])\+-", bytes(v)):
+                return "a number '+-1' read as -1"
             for f in re.findall(rb"-[0-9.eE+-]+", bytes(v)):
                 try:
                     x = float(f)
@@ -1299,10 +1309,22 @@ def arpa_msg_check(data, order_hint=None):
         return b.strip(b" \t")
 
     def check(e):
+        try:
+            return _check(e)
+        except (AttributeError, ValueError, IndexError):  # a message not in its form
+            if b"\x00" in data and not KNOWN_BUGS:
+                return None  # cut at the NUL byte: an open defect (see known_bug)
+            return "the message is not in its documented form (cut short?)"
+
+    def _check(e):
         msg = str(e)
+        if msg.count("'") % 2:  # an unterminated quote: the message was cut
+            if b"\x00" in data and not KNOWN_BUGS:
+                return None  # at the NUL byte: an open defect (see known_bug)
+            return "the message is cut short"
         m = _ARPA_LINE.match(msg)
         if not m:
-            if msg.startswith("ARPA") and "line" in msg.split(":")[0]:
+            if re.match(r"^ARPA line", msg):
                 return "an ARPA line message in an unexpected form"
             return _arpa_other_msg(msg, lines)
         n, what = int(m.group(1)), m.group(2)
@@ -1310,7 +1332,7 @@ def arpa_msg_check(data, order_hint=None):
             return "line %d of %d lines" % (n, len(lines))
         line = lines[n - 1]
         t = trim(line)
-        fields = t.replace(b"\t", b" ").split()
+        fields = [f for f in re.split(rb"[ \t]+", t) if f]  # (ARPA's white space only)
         quoted = re.search(r"(?:got |: )'(.*)'$", what, re.S)
         if quoted:
             q = quoted.group(1).encode("utf-8", "surrogateescape")
@@ -1321,14 +1343,27 @@ def arpa_msg_check(data, order_hint=None):
         if what.startswith("expected '\\data\\' before anything else"):
             if any(trim(ln) for ln in lines[:n - 1]):
                 return "a non-blank line before line %d" % n
-        elif what.startswith("expected 'ngram N=count'"):
-            if re.match(rb"^ngram\s*\d+\s*=\s*\d+$", t):
-                return "line %d is a well-formed count line" % n
-        elif what.startswith("expected the count of order"):
-            k = int(re.search(r"order (\d+)", what).group(1))
-            mm = re.match(rb"^ngram\s*(\d+)", t)
-            if not mm or int(mm.group(1)) == k:
-                return "line %d (%r) is not a count line of another order" % (n, t)
+        elif what.startswith(("expected 'ngram N=count'", "expected the count of order",
+                              "expected a non-negative n-gram count", "n-gram count too")):
+            # the header: \data\, then count lines up to line n (no blank line)
+            head = [i for i, ln in enumerate(lines[:n - 1]) if trim(ln) == b"\\data\\"]
+            between = [trim(ln) for ln in lines[head[0] + 1:n - 1]] if head else None
+            if between is None or any(not re.match(rb"^ngram\s*\d+\s*=\s*\d+$", b)
+                                      for b in between if b) or \
+                    (b"" in between and any(between[between.index(b""):])):
+                return "line %d is not where the header's count lines end" % n
+            if what.startswith("expected 'ngram N=count'"):
+                if re.match(rb"^ngram\s*\d+\s*=\s*\d+$", t):
+                    return "line %d is a well-formed count line" % n
+            elif what.startswith("expected the count of order"):
+                k = int(re.search(r"order (\d+)", what).group(1))
+                mm = re.match(rb"^ngram\s*(\d+)", t)
+                if not mm or int(mm.group(1)) == k or len([b for b in between if b]) != k - 1:
+                    return "line %d (%r) is not the count line of order %d" % (n, t, k)
+            elif what.startswith("n-gram count too"):
+                v = what.rsplit(" ", 1)[-1].encode()
+                if not re.search(rb"^ngram.*=\s*" + re.escape(v) + rb"$", t):
+                    return "line %d (%r) does not hold the count %r" % (n, t, v)
         elif what.startswith("section "):
             mm = re.match(r"section (\d+)-grams has (\d+) entries, the header says (\d+)", what)
             if not mm or not t.startswith(b"\\"):
@@ -1345,7 +1380,9 @@ def arpa_msg_check(data, order_hint=None):
             if len(fields) in (k + 1, k + 2):
                 return "line %d has %d fields, right for order %d" % (n, len(fields), k)
         elif what.startswith("a backoff weight on a highest-order n-gram"):
-            if order_hint is not None and len(fields) != order_hint + 2:
+            heads = [int(mm.group(1)) for mm in (re.match(rb"^\\(\d+)-grams:$", trim(ln))
+                                                 for ln in lines[:n - 1]) if mm]
+            if not heads or len(fields) != heads[-1] + 2:
                 return "line %d has %d fields" % (n, len(fields))
         elif what.startswith("word '"):
             w = re.match(r"word '(.*)' of an n-gram", what, re.S).group(1)
@@ -1360,7 +1397,7 @@ def arpa_msg_check(data, order_hint=None):
                 elif tt.startswith(b"\\"):
                     sec = False
                 elif sec and tt:
-                    f = tt.replace(b"\t", b" ").split()
+                    f = [v for v in re.split(rb"[ \t]+", tt) if v]
                     if len(f) >= 2:
                         uni.add(f[1])
             if w in uni:
@@ -1391,7 +1428,7 @@ def _arpa_other_msg(msg, lines):
     m = re.match(r"duplicate unigram '(.*)'$", msg, re.S)
     if m:
         w = m.group(1).encode("utf-8", "surrogateescape")
-        n = sum(1 for ln in lines if w in ln.replace(b"\t", b" ").split())
+        n = sum(1 for ln in lines if w in re.split(rb"[ \t]+", ln))
         if n < 2:
             return "%r is on %d lines" % (w, n)
     return None
@@ -3167,8 +3204,9 @@ def lm_text(c):
         expect, exact, note = "ok", True, repr(sp)
     elif how == "blank_lines":
         last_count = max(i for i, ln in enumerate(lines) if ln.startswith("ngram"))
-        for _ in range(c.draw.int(1, 3)):
-            i = c.draw.choice([0] + list(range(last_count + 1, len(lines) + 1)))
+        at = [c.draw.choice([0] + list(range(last_count + 1, len(lines) + 1)))
+              for _ in range(c.draw.int(1, 3))]
+        for i in sorted(at, reverse=True):  # (not inside the header's count lines)
             lines.insert(i, c.draw.choice(["", " ", "\t", " \t "]))
         new, expect, exact = "\n".join(lines), "ok", True
     elif how == "after_end":

@@ -43,6 +43,7 @@ namespace beam {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 constexpr double kLn10 = 2.302585092994045684;
+constexpr uint64_t kHashStart = 0xcbf29ce484222325ULL;  // hash_bytes of ""
 
 inline double log_add(double a, double b) {
     if (a < b) std::swap(a, b);
@@ -71,6 +72,7 @@ struct Node {
     int32_t slot = -1;                 // index in the frame's candidates, or -1
     int32_t ctx = 0, ctx_len = 0;      // LM context in the context arena
     int32_t part = 0, part_len = 0;    // partial word in the text arena (bytes)
+    uint64_t part_hash = kHashStart;   // hash_bytes of the partial word (running)
     int32_t part_chars = 0;
     int32_t hot = 0;                   // hotword state
     bool hot_space = false;            // the last hotword unit was a space
@@ -92,8 +94,11 @@ struct Entry {
 // Scratch of one thread, kept across utterances (and calls).
 struct Workspace {
     std::vector<Node> nodes;
-    std::vector<uint64_t> keys;  // child index: (parent << 32 | token) + 1, 0 = empty
-    std::vector<int32_t> vals;
+    struct Slot {
+        uint64_t key;  // (parent << 32 | token) + 1, 0 = empty
+        int32_t node;
+    };
+    std::vector<Slot> index;  // child lookup, open addressing
     std::size_t n_keys = 0;
     std::vector<int32_t> ctx;    // LM context arena
     std::string text;            // partial word arena
@@ -107,7 +112,7 @@ struct Workspace {
 
     void reset() {
         nodes.clear();
-        if (n_keys) std::fill(keys.begin(), keys.end(), 0);
+        if (n_keys) std::fill(index.begin(), index.end(), Slot{0, 0});
         n_keys = 0;
         ctx.clear();
         text.clear();
@@ -130,10 +135,22 @@ public:
         if (lm_ && opt_.lm_tokens) {
             for (int64_t c = 0; c < C_; ++c) lm_ids_.push_back(lm_->find(lex_->full(c)));
         }
-        // the most the fusion can rise with one token (besides the partial
-        // word's penalty, added per entry)
-        gain_ = std::max(0.0, opt_.word_score);
-        if (lm_) gain_ += opt_.lm_weight * std::max(0.0, double(lm_->max_score()) * kLn10);
+        // How much the fusion can rise with one token.  A token that completes
+        // a word (a delimiter or a word start; every token of a token LM) adds
+        // at most one word and one LM log-prob; when the partial word carried
+        // the penalty the word is out of the vocabulary, so dropping the penalty
+        // is offset by unk_offset (see bound()).  A letter appended to a
+        // partial word adds nothing: no word, no LM term, and the penalty can
+        // only stay or grow.  Hotwords add at most max_unit_gain per unit.
+        gain_word_ = std::max(0.0, opt_.word_score);
+        if (lm_) gain_word_ += opt_.lm_weight * std::max(0.0, double(lm_->max_score()) * kLn10);
+        completes_.assign(C_, 0);
+        for (int64_t c = 0; c < C_; ++c) {
+            const TokenKind k = lex_ ? lex_->kind(c) : TokenKind::Plain;
+            completes_[c] = (lm_ && opt_.lm_tokens) ||
+                            (lex_ && lex_->words() &&
+                             (k == TokenKind::Delimiter || k == TokenKind::WordStart));
+        }
         hot_gain_.assign(C_, 0.0);
         if (hot_)
             for (int64_t c = 0; c < C_; ++c)
@@ -151,14 +168,24 @@ private:
     const HotwordSet* hot_;
     int64_t C_;
     std::vector<int32_t> lm_ids_;
-    double gain_ = 0;
-    std::vector<double> hot_gain_;
+    double gain_word_ = 0;          // bound of a word-completing token's rise
+    std::vector<char> completes_;   // the token completes a word
+    std::vector<double> hot_gain_;  // hotword bound per token
     double max_hot_gain_ = 0;
+
+    // The rise of the fusion from node n by a word-completing token is at
+    // most complete_bound(n) (+ the token's hotword bound); bound_any: by any token.
+    double complete_bound(const Node& n) const {
+        double g = gain_word_;
+        if (lm_ && n.penalty < 0) g += opt_.lm_weight * std::max(0.0, opt_.unk_offset - n.penalty);
+        return g;
+    }
+    double bound_any(const Node& n) const { return complete_bound(n) + max_hot_gain_; }
 
     int32_t root(Workspace& w) const;
     int32_t child(Workspace& w, int32_t parent, int32_t c) const;
     void make_node(Workspace& w, Node& n, const Node& p, int32_t c) const;
-    void complete_word(Workspace& w, Node& n, std::string_view word) const;
+    void complete_word(Workspace& w, Node& n, std::string_view word, uint64_t hash) const;
     double lm_word(Workspace& w, Node& n, int32_t id, bool oov) const;
     void finals(Workspace& w, const Node& n, double* lm, int64_t* words, double* hot) const;
     void materialise(Workspace& w, Hist& h) const {
@@ -204,10 +231,11 @@ inline double Search::lm_word(Workspace& w, Node& n, int32_t id, bool oov) const
     return s;
 }
 
-inline void Search::complete_word(Workspace& w, Node& n, std::string_view word) const {
+inline void Search::complete_word(Workspace& w, Node& n, std::string_view word,
+                                  uint64_t hash) const {
     n.words += 1;
     if (!lm_) return;
-    const int32_t id = lm_->find(word);
+    const int32_t id = lm_->find(word, hash_finish(hash));
     n.lm += lm_word(w, n, id < 0 ? lm_->unk() : id, id < 0);
 }
 
@@ -218,34 +246,34 @@ inline void Search::make_node(Workspace& w, Node& n, const Node& p, int32_t c) c
         const int32_t id = lm_ids_[c];
         n.lm += lm_word(w, n, id < 0 ? lm_->unk() : id, id < 0);
     } else if (lex_ && lex_->words()) {
+        const std::string_view t = lex_->text(c);  // letters (a word-start token's after "▁")
         if (kind == TokenKind::Plain) {
-            const std::string_view t = lex_->text(c);
             if (lm_) {
                 const int32_t off = static_cast<int32_t>(w.text.size());
                 w.text.append(w.text, p.part, p.part_len);
                 w.text.append(t.data(), t.size());
                 n.part = off;
+                n.part_hash = hash_bytes(t.data(), t.size(), p.part_hash);
             }
             n.part_len = p.part_len + static_cast<int32_t>(t.size());
             n.part_chars = p.part_chars + static_cast<int32_t>(lex_->n_units(c));
         } else {
             if (p.part_len > 0) {
-                const std::string word = lm_ ? w.text.substr(p.part, p.part_len) : std::string();
-                complete_word(w, n, word);
+                const std::string_view word =
+                    lm_ ? std::string_view(w.text).substr(p.part, p.part_len) : std::string_view();
+                complete_word(w, n, word, p.part_hash);
             }
-            const std::string_view t = lex_->text(c);  // a word-start token's letters
             if (lm_) {
                 n.part = static_cast<int32_t>(w.text.size());
                 w.text.append(t.data(), t.size());
+                n.part_hash = hash_bytes(t.data(), t.size(), kHashStart);
             }
             n.part_len = static_cast<int32_t>(t.size());
             n.part_chars = static_cast<int32_t>(lex_->n_units(c)) - 1;
         }
         n.penalty = 0;
-        if (lm_ && n.part_len > 0 &&
-            !lm_->is_word_prefix(std::string_view(w.text.data() + n.part, n.part_len))) {
+        if (lm_ && n.part_len > 0 && !lm_->is_word_prefix_hash(hash_finish(n.part_hash)))
             n.penalty = opt_.unk_offset * (n.part_chars > 6 ? n.part_chars / 6.0 : 1.0);
-        }
     }
     if (hot_) {
         const uint32_t* u = lex_->units(c);
@@ -261,28 +289,25 @@ inline void Search::make_node(Workspace& w, Node& n, const Node& p, int32_t c) c
 }
 
 inline int32_t Search::child(Workspace& w, int32_t parent, int32_t c) const {
-    if (2 * (w.n_keys + 1) > w.keys.size()) {  // grow the index
-        std::vector<uint64_t> keys(std::max<std::size_t>(1024, w.keys.size() * 2), 0);
-        std::vector<int32_t> vals(keys.size());
-        const std::size_t mask = keys.size() - 1;
-        for (std::size_t i = 0; i < w.keys.size(); ++i) {
-            if (!w.keys[i]) continue;
-            std::size_t s = hash_finish(w.keys[i]) & mask;
-            while (keys[s]) s = (s + 1) & mask;
-            keys[s] = w.keys[i];
-            vals[s] = w.vals[i];
+    using Slot = Workspace::Slot;
+    if (2 * (w.n_keys + 1) > w.index.size()) {  // grow the index
+        std::vector<Slot> index(std::max<std::size_t>(1024, w.index.size() * 2), Slot{0, 0});
+        const std::size_t mask = index.size() - 1;
+        for (const Slot& e : w.index) {
+            if (!e.key) continue;
+            std::size_t s = hash_finish(e.key) & mask;
+            while (index[s].key) s = (s + 1) & mask;
+            index[s] = e;
         }
-        w.keys.swap(keys);
-        w.vals.swap(vals);
+        w.index.swap(index);
     }
     const uint64_t key = ((static_cast<uint64_t>(parent) << 32) | static_cast<uint32_t>(c)) + 1;
-    const std::size_t mask = w.keys.size() - 1;
+    const std::size_t mask = w.index.size() - 1;
     std::size_t s = hash_finish(key) & mask;
-    for (; w.keys[s]; s = (s + 1) & mask)
-        if (w.keys[s] == key) return w.vals[s];
+    for (; w.index[s].key; s = (s + 1) & mask)
+        if (w.index[s].key == key) return w.index[s].node;
     const int32_t id = static_cast<int32_t>(w.nodes.size());
-    w.keys[s] = key;
-    w.vals[s] = id;
+    w.index[s] = Slot{key, id};
     ++w.n_keys;
     Node n = w.nodes[parent];
     n.parent = parent;
@@ -299,8 +324,9 @@ inline void Search::finals(Workspace& w, const Node& node, double* lm, int64_t* 
                            double* hot) const {
     Node n = node;
     if (!(lm_ && opt_.lm_tokens) && lex_ && lex_->words() && n.part_len > 0) {
-        const std::string word = lm_ ? w.text.substr(n.part, n.part_len) : std::string();
-        complete_word(w, n, word);
+        const std::string_view word =
+            lm_ ? std::string_view(w.text).substr(n.part, n.part_len) : std::string_view();
+        complete_word(w, n, word, n.part_hash);
     }
     if (lm_) n.lm += lm_word(w, n, lm_->eos(), false);
     double banked = n.hot_banked;
@@ -448,8 +474,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         double top = kNegInf;
         for (const Entry& b : w.beam) {
             const Node& nd = w.nodes[b.node];
-            top = std::max(top, b.tot + nd.fusion + gain_ + max_hot_gain_ -
-                                    (lm_ ? opt_.lm_weight * nd.penalty : 0.0));
+            top = std::max(top, b.tot + nd.fusion + bound_any(nd));
         }
         w.toks.clear();
         const double ymin = theta - top;
@@ -469,14 +494,14 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
             const double tot = p.tot;
             if (tot == kNegInf) continue;
             const double fus = pn.fusion;
-            const double pen = lm_ ? -opt_.lm_weight * pn.penalty : 0.0;
-            const double lim = tot + fus + gain_ + max_hot_gain_ + pen;
+            const double lim = tot + fus + bound_any(pn);
+            const double cb = complete_bound(pn);
             const int32_t last = pn.token;
             const double pb = p.pb;
             for (const int32_t c : w.toks) {
                 if (lim + y[c] < theta) break;  // (tokens in decreasing y)
                 const double pe = (c == last ? pb : tot) + y[c];
-                if (pe + fus + gain_ + hot_gain_[c] + pen < theta) continue;
+                if (pe + fus + (completes_[c] ? cb : 0.0) + hot_gain_[c] < theta) continue;
                 const int32_t ch = child(w, p.node, c);
                 if (w.nodes[ch].slot >= 0) continue;  // in the beam: done in step 2
                 Entry x;

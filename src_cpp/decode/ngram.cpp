@@ -128,9 +128,13 @@ int64_t NgramModel::count(int n) const {
 }
 
 int32_t NgramModel::find(std::string_view w) const {
+    return find(w, hash_finish(hash_bytes(w.data(), w.size())));
+}
+
+int32_t NgramModel::find(std::string_view w, uint64_t hash) const {
     if (word_index_.empty()) return -1;
     const std::size_t mask = word_index_.size() - 1;
-    for (std::size_t s = hash_finish(hash_bytes(w.data(), w.size())) & mask;; s = (s + 1) & mask) {
+    for (std::size_t s = hash & mask;; s = (s + 1) & mask) {
         const int32_t id = word_index_[s];
         if (id < 0) return -1;
         if (word(id) == w) return id;
@@ -182,8 +186,11 @@ float NgramModel::score(const int32_t* ctx, int n_ctx, int32_t w) const {
 }
 
 bool NgramModel::is_word_prefix(std::string_view s) const {
+    return is_word_prefix_hash(hash_finish(hash_bytes(s.data(), s.size())));
+}
+
+bool NgramModel::is_word_prefix_hash(uint64_t h) const {
     if (prefixes_.empty()) return false;
-    const uint64_t h = hash_finish(hash_bytes(s.data(), s.size()));
     const std::size_t mask = prefixes_.size() - 1;
     for (std::size_t i = h & mask;; i = (i + 1) & mask) {
         if (prefixes_[i] == 0) return false;

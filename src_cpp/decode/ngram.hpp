@@ -44,6 +44,8 @@ public:
         return std::string_view(words_.data() + word_off_[id], word_off_[id + 1] - word_off_[id]);
     }
     int32_t find(std::string_view w) const;  // word id, or -1
+    // the same with w's hash_finish(hash_bytes(w)) already known
+    int32_t find(std::string_view w, uint64_t hash) const;
     int32_t id_or_unk(std::string_view w) const {
         const int32_t i = find(w);
         return i < 0 ? unk_ : i;
@@ -59,6 +61,7 @@ public:
     float max_score() const { return max_score_; }
     // A prefix (in bytes) of some vocabulary word other than <s>, </s>, <unk>.
     bool is_word_prefix(std::string_view s) const;
+    bool is_word_prefix_hash(uint64_t hash) const;  // hash = hash_finish(hash_bytes(s))
     // log10 of a sentence: <s> context (bos), each word, </s> (eos).
     double sentence(const std::vector<std::string_view>& words, bool bos, bool eos) const;
 
