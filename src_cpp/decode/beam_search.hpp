@@ -84,7 +84,8 @@ struct Node {
 };
 
 struct Entry {
-    int32_t node;
+    int32_t node;          // -1: a new prefix not in the trie yet (parent slot, token)
+    int32_t pslot = -1, tok = -1;
     double pb, pnb, vb, vnb;
     Hist hb, hnb;
     double tot;    // pb (+) pnb
@@ -108,7 +109,16 @@ struct Workspace {
     std::vector<int32_t> toks;   // tokens tried this frame
     std::vector<int32_t> order;
     std::vector<double> heap;
+    std::vector<uint64_t> inbeam;  // (parent slot << 32 | token) + 1 of the frame's
+                                   // in-beam children, open addressing
     std::vector<std::pair<double, int32_t>> finals;
+    std::vector<char> allowed;   // tokens kept by token_min_logp this frame
+    struct Final {
+        double total, acoustic, lm, hot;
+        int64_t words;
+    };
+    std::vector<Final> fin;
+    std::vector<int32_t> path;   // a hypothesis's tokens, last first
 
     void reset() {
         nodes.clear();
@@ -156,6 +166,7 @@ public:
             for (int64_t c = 0; c < C_; ++c)
                 hot_gain_[c] = hot_->max_unit_gain() * double(lex_->n_units(c));
         max_hot_gain_ = *std::max_element(hot_gain_.begin(), hot_gain_.end());
+        defer_ = !lm_ && !hot_;
     }
 
     template <typename T>
@@ -172,6 +183,7 @@ private:
     std::vector<char> completes_;   // the token completes a word
     std::vector<double> hot_gain_;  // hotword bound per token
     double max_hot_gain_ = 0;
+    bool defer_ = false;            // no LM and no hotwords: nodes made for survivors only
 
     // The rise of the fusion from node n by a word-completing token is at
     // most complete_bound(n) (+ the token's hotword bound); bound_any: by any token.
@@ -357,7 +369,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         z.score = w.nodes[r].fusion;
         w.beam.push_back(z);
     }
-    std::vector<char> allowed;  // (token pruning only)
+    std::vector<char>& allowed = w.allowed;  // (token pruning only)
     if (prune_tokens) allowed.resize(C_);
     for (int64_t t = 0; t < len; ++t) {
         if ((t & 255) == 255) check_interrupt();
@@ -442,13 +454,33 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
                 x.hnb = h;
             }
         };
+        std::size_t in_mask = 0;
+        if (defer_) {
+            std::size_t sz = 16;
+            while (sz < 4 * w.cand.size()) sz <<= 1;
+            w.inbeam.assign(sz, 0);
+            in_mask = sz - 1;
+        }
         for (std::size_t i = 0; i < w.cand.size(); ++i) {
             const Node& nd = w.nodes[w.cand[i].node];
             if (nd.parent < 0) continue;
             const int32_t ps = w.nodes[nd.parent].slot;
-            if (ps < 0 || !ok(nd.token)) continue;
+            if (ps < 0) continue;
+            if (defer_) {
+                const uint64_t key = ((uint64_t(ps) << 32) | uint32_t(nd.token)) + 1;
+                std::size_t h = hash_finish(key) & in_mask;
+                while (w.inbeam[h]) h = (h + 1) & in_mask;
+                w.inbeam[h] = key;
+            }
+            if (!ok(nd.token)) continue;
             extend(w.beam[ps], nd.token, w.cand[i]);
         }
+        auto in_beam = [&](int32_t ps, int32_t c) {
+            const uint64_t key = ((uint64_t(ps) << 32) | uint32_t(c)) + 1;
+            for (std::size_t h = hash_finish(key) & in_mask; w.inbeam[h]; h = (h + 1) & in_mask)
+                if (w.inbeam[h] == key) return true;
+            return false;
+        };
         // 3. theta = the beam_width-th best score so far (a min-heap of the
         // best scores): it rises as candidates come, best entries and tokens first
         auto heap_less = [](double a, double b) { return a > b; };
@@ -498,10 +530,32 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
             const double cb = complete_bound(pn);
             const int32_t last = pn.token;
             const double pb = p.pb;
+            const bool has_part = pn.part_len > 0;
             for (const int32_t c : w.toks) {
                 if (lim + y[c] < theta) break;  // (tokens in decreasing y)
                 const double pe = (c == last ? pb : tot) + y[c];
                 if (pe + fus + (completes_[c] ? cb : 0.0) + hot_gain_[c] < theta) continue;
+                if (defer_) {
+                    // no LM, no hotwords: the fusion only counts words, so the score
+                    // is known without the node; nodes are made for the survivors
+                    const double score = pe + fus + (completes_[c] && has_part ? opt_.word_score : 0.0);
+                    if (score < theta || in_beam(i, c)) continue;
+                    Entry x;
+                    x.node = -1;
+                    x.pslot = i;
+                    x.tok = c;
+                    x.pb = kNegInf;
+                    x.vb = kNegInf;
+                    x.pnb = kNegInf;
+                    x.vnb = kNegInf;
+                    extend(w.beam[i], c, x);
+                    x.tot = x.pnb;
+                    x.score = score;
+                    w.cand.push_back(x);
+                    heap_add(x.score);
+                    if (static_cast<int64_t>(w.heap.size()) == K) theta = std::max(theta, w.heap.front());
+                    continue;
+                }
                 const int32_t ch = child(w, p.node, c);
                 if (w.nodes[ch].slot >= 0) continue;  // in the beam: done in step 2
                 Entry x;
@@ -531,14 +585,19 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         // smallest (ties beyond beam_width broken by node id)
         const double kth = static_cast<int64_t>(w.heap.size()) == K ? w.heap.front() : kNegInf;
         const double cut = std::max(kth, floor);
-        w.beam.clear();
         for (Entry& x : w.cand) {
-            w.nodes[x.node].slot = -1;
-            if (!(x.score >= cut) || x.score == kNegInf) continue;
+            if (x.node >= 0) w.nodes[x.node].slot = -1;
+            if (!(x.score >= cut) || x.score == kNegInf) {
+                x.score = kNegInf;  // dropped
+                continue;
+            }
+            if (x.node < 0) x.node = child(w, w.beam[x.pslot].node, x.tok);  // (old beam)
             materialise(w, x.hb);
             materialise(w, x.hnb);
-            w.beam.push_back(x);
         }
+        w.beam.clear();
+        for (const Entry& x : w.cand)
+            if (x.score > kNegInf) w.beam.push_back(x);
         if (static_cast<int64_t>(w.beam.size()) > K) {
             std::nth_element(w.beam.begin(), w.beam.begin() + (K - 1), w.beam.end(), better);
             w.beam.resize(K);
@@ -547,11 +606,9 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
     }
     // final scores
     w.finals.clear();
-    struct Final {
-        double total, acoustic, lm, hot;
-        int64_t words;
-    };
-    std::vector<Final> fin(w.beam.size());
+    using Final = Workspace::Final;
+    std::vector<Final>& fin = w.fin;
+    fin.resize(w.beam.size());
     for (std::size_t i = 0; i < w.beam.size(); ++i) {
         const Entry& b = w.beam[i];
         Final& f = fin[i];
@@ -567,7 +624,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
                (a.first == b.first && w.beam[a.second].node < w.beam[b.second].node);
     });
     const int64_t n_out = std::min<int64_t>(opt_.nbest, static_cast<int64_t>(w.finals.size()));
-    std::vector<int32_t> toks;
+    std::vector<int32_t>& toks = w.path;
     for (int64_t r = 0; r < n_out; ++r) {
         const int32_t i = w.finals[r].second;
         if (w.finals[r].first == kNegInf) break;
