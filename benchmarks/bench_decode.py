@@ -13,8 +13,11 @@ Runs (each peer that imports; best paths compared before timing):
   ``unique_consecutive`` + drop blank per item;
 * beam search without LM, one thread, beam 16 and 100, per utterance:
   ``ctc_beam_search(n_threads=1)`` on the batch vs each peer item by item;
+  seqloss exact (its default) and, against the peers that prune by default
+  (pyctcdecode, ctc-beam-decoder: token_min_logp -5, beam_prune_logp -10),
+  also with those values (equal settings);
 * beam search with the 3-gram LM (alpha 0.5, beta 0, same beam) vs pyctcdecode
-  + kenlm and ctc-beam-decoder: time and top-hypothesis agreement;
+  + kenlm and ctc-beam-decoder: time and top-hypothesis agreement, likewise;
 * seqloss batch scaling, 2 threads vs 1.
 
 pyctcdecode pins numpy<2: run the script with a Python that has the peers
@@ -136,39 +139,58 @@ def peer_beam(kind, labels, beam, arpa=None, alpha=0.5, beta=0.0):
     return P.ctc_beam_decoder_beam(labels, beam, arpa_path=arpa, alpha=alpha, beta=beta)
 
 
+# pyctcdecode's (and ctc-beam-decoder's) default pruning; fast-ctc-decode is run
+# without its beam_cut_threshold (0), i.e. unpruned like seqloss's exact default
+PEER_PRUNING = dict(token_min_logp=-5.0, beam_prune_logp=-10.0)
+
+
 def run_beam(name, shape, vocab, reps, rows, peers, beams, lm=None, arpa=None, x=None,
              n_peer_items=8):
+    """Per utterance, one thread: the peer item by item vs seqloss on the same items as
+    one batch (its time / items).  Against peers that prune, seqloss runs twice: exact
+    (its default) and with the peer's pruning values (equal settings)."""
     T, N, C = shape
     if x is None:
         x, _ = S.peaked_log_probs(T, N, C, seed=2)
+    sub = np.ascontiguousarray(x[:, :n_peer_items])
     for beam in beams:
         kw = dict(beam_width=beam, n_threads=1)
         if lm is not None:
             kw.update(tokens=vocab, lm=lm, lm_weight=0.5, word_score=0.0)
-        h = seqloss.ctc_beam_search(x, **kw)
-        sub = x[:, :n_peer_items]
         for peer in peers:
             try:
                 dec = peer_beam(peer, vocab, beam, arpa)
             except P.PeerUnavailable as e:
                 print("%s unavailable: %s" % (peer, e))
                 continue
-            prepared = [dec.prepare(np.ascontiguousarray(x[:, n])) for n in range(n_peer_items)]
-            if lm is not None or peer != "fast-ctc-decode":
-                texts = [dec.run_text(p) for p in prepared]
-                mine = [P.ids_to_pyctcdecode_text(ids_of(h, n), vocab) for n in range(n_peer_items)]
-                agree = sum(a == b for a, b in zip(texts, mine))
+            # agreement on every item, timing on the first n_peer_items
+            prepared_all = [dec.prepare(np.ascontiguousarray(x[:, n])) for n in range(N)]
+            prepared = prepared_all[:n_peer_items]
+            by_ids = lm is None and peer == "fast-ctc-decode"
+            variants = {"exact": kw}
+            if not by_ids:
+                variants["same pruning"] = dict(kw, **PEER_PRUNING)
+            if by_ids:
+                peer_out = [dec.run(p) for p in prepared_all]
             else:
-                agree = sum(dec.run(p) == ids_of(h, n) for n, p in enumerate(prepared))
-            # one utterance per call for the peer, the batch of n_peer_items for
-            # seqloss (its per-utterance time is the batch time / items)
-            fns = {"seqloss": lambda: seqloss.ctc_beam_search(sub, **kw),
-                   "peer": lambda: [dec.run(p) if lm is None and peer == "fast-ctc-decode"
-                                    else dec.run_text(p) for p in prepared]}
+                peer_out = [dec.run_text(p) for p in prepared_all]
+            fns = {"peer": (lambda: [dec.run(p) for p in prepared]) if by_ids
+                   else (lambda: [dec.run_text(p) for p in prepared])}
+            agree = {}
+            for v, vkw in variants.items():
+                h = seqloss.ctc_beam_search(x, **vkw)
+                if by_ids:
+                    mine = [ids_of(h, n) for n in range(N)]
+                else:
+                    mine = [P.ids_to_pyctcdecode_text(ids_of(h, n), vocab) for n in range(N)]
+                agree[v] = sum(a == b for a, b in zip(peer_out, mine))
+                fns[v] = (lambda vkw=vkw: seqloss.ctc_beam_search(sub, **vkw))
             med = alternate(fns, reps)
-            rows.append(("beam %d%s" % (beam, " + 3-gram LM" if lm is not None else ""), name,
-                         "per utterance, 1 thread", peer, med["peer"] / n_peer_items,
-                         med["seqloss"] / n_peer_items, "%d/%d" % (agree, n_peer_items)))
+            for v in variants:
+                rows.append(("beam %d%s" % (beam, " + 3-gram LM" if lm is not None else ""),
+                             name, "per utterance, 1 thread, seqloss " + v, peer,
+                             med["peer"] / n_peer_items, med[v] / n_peer_items,
+                             "%d/%d" % (agree[v], N)))
             print("beam %-3d %-8s vs %-16s done" % (beam, name, peer), flush=True)
 
 
