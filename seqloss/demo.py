@@ -91,15 +91,9 @@ class Task:
 
 
 def greedy_decode(logits_ntc, il):
-    """Best path: argmax per frame, merge repeats, drop blanks."""
-    best = logits_ntc.argmax(-1)
-    out = []
-    for i in range(best.shape[0]):
-        path = best[i, : il[i]]
-        keep = np.ones(len(path), dtype=bool)
-        keep[1:] = path[1:] != path[:-1]
-        out.append(path[keep & (path != 0)])
-    return out
+    """Best path (seqloss.ctc_greedy_decode: argmax per frame, merge repeats, drop blanks)."""
+    h = seqloss.ctc_greedy_decode(np.ascontiguousarray(logits_ntc), il, batch_first=True)
+    return [h.tokens[i, 0, : h.lengths[i, 0]] for i in range(len(h))]
 
 
 def score(decoded, tg, tl):
