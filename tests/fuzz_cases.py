@@ -974,6 +974,26 @@ def _float_overflow(v):
     return is_int(v) and abs(int(v)) >= 2**1024
 
 
+def _beam_dies_before_bad_frame(a):
+    """An item whose paths all die (a frame of -inf only, or sums beyond the float
+    range) before its first NaN / +inf frame."""
+    x = a.get("log_probs")
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.ndim not in (2, 3) or \
+            not x.size:
+        return False
+    x = x.astype(np.float64)
+    x = x[:, None] if x.ndim == 2 else (x.transpose(1, 0, 2) if a.get("batch_first") else x)
+    with np.errstate(all="ignore"):
+        for n in range(x.shape[1]):
+            xi = x[:, n]
+            bad = np.flatnonzero(np.any(np.isnan(xi) | (xi == np.inf), axis=1))
+            if bad.size and bad[0] > 0:
+                pre = xi[:bad[0]]
+                if np.any(np.all(pre == -np.inf, axis=1)) or np.any(np.abs(pre) > 1e300):
+                    return True
+    return False
+
+
 def known_bug(case):
     """The open defect a case would hit, or None.
 
@@ -991,6 +1011,12 @@ def known_bug(case):
     - beam_width >= 2**63: OverflowError (from the Cython int64 argument);
     - token_min_logp / beam_prune_logp / lm_weight / word_score / unk_score_offset or a
       hotword weight an int beyond the float range (10**400): OverflowError;
+    - word_delimiter="\u2581" (documented: SentencePiece word starts) when a token is
+      "\u2581" itself (as in most SentencePiece vocabularies): the "\u2581" token becomes
+      a delimiter, the "\u2581x" tokens plain text ("\u2581a", "b" -> the word
+      "\u2581ab"), and a ValueError when "\u2581" is the blank's string;
+    - beam search: an item whose every path dies (a frame of -inf only) before a NaN /
+      +inf frame gets scores -inf, not the documented NaN (the search stops early);
     - from_logits with huge logits (greedy and beam search): each frame's log-softmax
       is x - (max + log(sum)), whose rounding loses the log(sum) (logits [1e17, 1e17]
       give log-probabilities [0, 0], confidences 1.0; 1e12 is already 3e-5 off).
@@ -1036,8 +1062,14 @@ def known_bug(case):
                 f = np.abs(x[np.isfinite(x)].astype(np.float64))
             if f.size and f.max() >= 1e6:
                 return "from_logits with logits of 1e6 or more: the normaliser is lost"
+    toks = a.get("tokens")
+    if a.get("word_delimiter") == "\u2581" and isinstance(toks, (list, tuple)) and \
+            "\u2581" in toks:
+        return "word_delimiter '\u2581' with a '\u2581' token: a delimiter, not word starts"
     if case.name != "ctc_beam_search":
         return None
+    if _beam_dies_before_bad_frame(a):
+        return "NaN / +inf after every path died: scores -inf, not NaN"
     toks = a.get("tokens")
     if isinstance(toks, (list, tuple)) and any(
             isinstance(t, str) and re.search("[\ud800-\udfff]", t) for t in toks):
@@ -1254,14 +1286,24 @@ def lm_valid(s):
 
 
 def lm_check(s, exact=True):
-    """A loaded model scores like the reference: the drawn model itself (``exact``), or
-    reference.ArpaLM of the (mutated) text."""
+    """A loaded model scores like the reference: the drawn model itself (``exact``: its
+    data, and reference.ArpaLM of its text), or reference.ArpaLM of the (mutated) text."""
     def check(got):
         assert isinstance(got, seqloss.NgramLM), "type %s" % type(got).__name__
         unit = "word" if s["unit"] is None else s["unit"]
         assert got.unit == unit, "unit %r, asked %r" % (got.unit, unit)
         if exact:
-            ref = lambda ws, b, e: arpa_logprob(s, ws, b, e)  # noqa: E731
+            m, why = _ref_arpa_model(_lm_data(s))
+            assert m is not None or not why.startswith("refused"), \
+                "reference.ArpaLM %s a drawn model" % why
+
+            def ref(ws, b, e):
+                v = arpa_logprob(s, ws, b, e)
+                if m is not None:
+                    w = m.sentence_logprob(ws, b, e)
+                    assert abs(v - w) <= 1e-9 * max(1.0, abs(v)), \
+                        "the two references differ on %r: %r %r" % (ws, v, w)
+                return v
             order = s["order"]
             names = {g[0] for g, _ in s["grams"][1]}
             counts = [len(names | {"<unk>"})] + [len(s["grams"][n])
@@ -1603,7 +1645,7 @@ def dec_word_mode(s):
             if c in toks and toks.index(c) != blank:
                 return "delim", c
         return "none", ""
-    if d == "\u2581" and d not in toks:
+    if d == "\u2581":  # documented: SentencePiece word starts (see known_bug)
         return "prefix", d
     return "delim", d
 
@@ -1633,8 +1675,7 @@ def dec_valid(s):
         if d is not None:
             if not isinstance(d, str):
                 return False
-            if not (d == "\u2581" and d not in toks) and \
-                    (d not in toks or toks.index(d) == s["blank"]):
+            if d != "\u2581" and (d not in toks or toks.index(d) == s["blank"]):
                 return False
     if not s["beam"]:
         return True
@@ -1796,6 +1837,12 @@ def greedy_check(s):
             assert got.counts[n] == 1, "item %d: count %d" % (n, got.counts[n])
             tk, st, en, sc, cm, cn = greedy_reference(x[:lens[n], n], s["blank"], merge,
                                                       s["fl"])
+            shared = getattr(R, "ctc_greedy_reference", None)
+            if shared is not None:  # the shared reference must say the same
+                r = shared(x[:lens[n], n], blank=s["blank"], merge_repeated=merge)
+                assert (r["tokens"], r["starts"], r["ends"]) == (tk, st, en) and (
+                    s["fl"] or r["score"] == sc or (math.isnan(sc) and math.isnan(r["score"]))), \
+                    "the greedy references differ: %s vs %s" % (r, (tk, st, en, sc))
             (gt, gs, ge), = _hyp_rows(got, n)
             assert (gt, gs, ge) == (tk, st, en), \
                 "item %d: tokens/starts/ends %s %s %s, reference %s %s %s" % (
@@ -1948,6 +1995,13 @@ def beam_check(s):
             totals.sort(key=lambda v: -v[0])
             assert cnt == min(K, len(totals)), "item %d: %d hypotheses, %d possible (nbest %d)" \
                 % (n, cnt, len(totals), K)
+            shared = _shared_beam_reference(s, lp, K, lmw, ws)
+            if shared is not None:  # the brute force over frame paths says the same
+                assert len(shared) == min(K, len(totals)) and all(
+                    abs(r["total"] - t[0]) <= 1e-6 * max(1.0, abs(t[0]))
+                    for r, t in zip(shared, totals)), \
+                    "the beam references differ: %s vs %s" % (
+                        [(r["tokens"], r["total"]) for r in shared], totals[:K])
             byseq = {tuple(q): a for _, a, q in totals}
             for r, (tk, _, _) in enumerate(rows):
                 want = byseq.get(tuple(tk), -math.inf)
@@ -1959,6 +2013,27 @@ def beam_check(s):
                     "item %d rank %d: score %r, the %d-th best of all sequences %r (%s)" % (
                         n, r, sc[r], r + 1, wt, totals[r][2])
     return check
+
+
+def _shared_beam_reference(s, lp, K, lmw, ws):
+    """reference.ctc_beam_reference's top K of one item (None without it, or past its
+    size limit)."""
+    fn = getattr(R, "ctc_beam_reference", None)
+    if fn is None or s["C"] ** lp.shape[0] > 5000:
+        return None
+    mode, d = dec_word_mode(s)
+    lm, unit = None, "word"
+    if s["lm"] is not None:
+        m, _ = _ref_arpa_model(arpa_text(s["lm"]["a"]).encode("utf-8"))
+        if m is None:
+            return None
+        lm, unit = m, ("token" if s["lm"]["unit"] == "token" else "word")
+    with np.errstate(all="ignore"):
+        return fn(lp, K, blank=s["blank"], tokens=s["tokens"],
+                  delimiter=None if mode == "none" else d, lm=lm, lm_unit=unit,
+                  lm_weight=lmw, word_score=ws,
+                  unk_offset=-10.0 * LN10 if s["unk"] is None else float(s["unk"]),
+                  hotwords=s["hot"])
 
 
 def dec_check(s):

@@ -447,6 +447,7 @@ def test_lm_without_unk_as_kenlm():
     (lambda s: s.replace("\\end\\", ""), None, "without '\\\\end\\\\'"),
     (lambda s: s.replace("</s>", "</x>"), None, "no </s>"),
     (lambda s: s.replace("\\data\\", "data"), 1, "data"),
+    (lambda s: s.replace("-1.3\tb\t-0.2", "0.5\tb\t-0.2"), 10, "positive"),
     (lambda s: s.replace("-0.3\t<s> ab", "-0.3\t<s> ab\n-0.3\t<s> ab").replace("ngram 2=5", "ngram 2=6"),
      None, "duplicate 2-gram"),
 ])

@@ -373,6 +373,8 @@ std::shared_ptr<NgramModel> NgramModel::from_arpa(const char* data, std::size_t 
             if (nf == n + 2 && !with_backoff)
                 fail(lines.number(), "a backoff weight on a highest-order n-gram");
             const float p = parse_float(f[0], lines.number());
+            if (p > 0)  // as KenLM (IRSTLM writes such files)
+                fail(lines.number(), "positive log10 probability " + std::string(f[0]));
             const float b = nf == n + 2 ? parse_float(f[n + 1], lines.number()) : 0.0f;
             if (!o) {
                 m->add_word(f[1]);
