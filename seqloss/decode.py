@@ -11,6 +11,7 @@ import gzip
 import math
 import numbers
 import os
+import threading
 from collections import OrderedDict
 from typing import Any, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Union
 
@@ -443,20 +444,24 @@ def _normalise_hotwords(hotwords: Any, word_mode: int) -> tuple:
 
 
 _VOCABS: "OrderedDict[tuple, Any]" = OrderedDict()
+_VOCABS_LOCK = threading.Lock()
 
 
 def _vocabulary(toks: List[str], blank: int, mode: int, delim: str, phrases, weights):
-    """The C++ token table (and hotword automaton), cached for repeated calls."""
+    """The C++ token table (and hotword automaton), cached for repeated calls (the last 8
+    setups; safe from any number of threads)."""
     key = (tuple(toks), blank, mode, delim, tuple(phrases), tuple(weights))
-    v = _VOCABS.get(key)
-    if v is None:
-        v = _decode.Vocabulary([t.encode("utf-8") for t in toks], blank, mode,
-                               delim.encode("utf-8"), phrases, weights)
+    with _VOCABS_LOCK:
+        v = _VOCABS.get(key)
+        if v is not None:
+            _VOCABS.move_to_end(key)
+            return v
+    v = _decode.Vocabulary([t.encode("utf-8") for t in toks], blank, mode,
+                           delim.encode("utf-8"), phrases, weights)
+    with _VOCABS_LOCK:
         _VOCABS[key] = v
         while len(_VOCABS) > 8:
             _VOCABS.popitem(last=False)
-    else:
-        _VOCABS.move_to_end(key)
     return v
 
 
