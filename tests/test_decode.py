@@ -514,3 +514,28 @@ def test_bad_inputs(fn, args, exc, msg):
     """Wrong ndim/dtype/lengths: the named error."""
     with pytest.raises(exc, match=msg):
         fn(*args)
+
+
+def test_concurrent_callers_share_an_lm():
+    """Several Python threads decoding at once (one LM, hotwords): each gets the serial result."""
+    import threading
+    words = seqloss._synthetic.random_words(200, seed=5)
+    lm = seqloss.NgramLM.from_arpa(seqloss._synthetic.random_arpa(words, order=3, seed=6))
+    toks = seqloss._synthetic.char_vocab()
+    xs = [seqloss._synthetic.peaked_log_probs(120, 6, len(toks), seed=s)[0] for s in range(6)]
+    kw = dict(beam_width=8, nbest=2, tokens=toks, lm=lm, hotwords={words[0]: 3.0})
+    want = [seqloss.ctc_beam_search(x, **kw) for x in xs]
+    got = [None] * len(xs)
+
+    def work(i):
+        for _ in range(3):
+            got[i] = seqloss.ctc_beam_search(xs[i], n_threads=2, **kw)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.tokens, w.tokens)
+        np.testing.assert_array_equal(g.scores, w.scores)
