@@ -378,11 +378,15 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         double* y = w.y.data();
         bool bad = false;
         int32_t best = 0;
+        double ybest = kNegInf;
         for (int64_t c = 0; c < C_; ++c) {
             const double v = static_cast<double>(row[c]);
             bad |= !(v < std::numeric_limits<double>::infinity());  // NaN or +inf
             y[c] = v;
-            if (v > y[best]) best = static_cast<int32_t>(c);
+            if (v > ybest) {
+                ybest = v;
+                best = static_cast<int32_t>(c);
+            }
         }
         if (bad) {
             out.invalid = true;
@@ -513,9 +517,14 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         for (int64_t c = 0; c < C_; ++c)
             if (c != blank && y[c] >= ymin && y[c] > kNegInf && ok(c))
                 w.toks.push_back(static_cast<int32_t>(c));
-        std::sort(w.toks.begin(), w.toks.end(), [&](int32_t a, int32_t b) {
-            return y[a] > y[b] || (y[a] == y[b] && a < b);
-        });
+        // the best kSorted in order (most entries stop among them), the rest after
+        // them unsorted (checked one by one)
+        constexpr std::size_t kSorted = 24;
+        const std::size_t n_sorted = std::min(kSorted, w.toks.size());
+        std::partial_sort(w.toks.begin(), w.toks.begin() + n_sorted, w.toks.end(),
+                          [&](int32_t a, int32_t b) {
+                              return y[a] > y[b] || (y[a] == y[b] && a < b);
+                          });
         w.order.resize(w.beam.size());
         for (std::size_t i = 0; i < w.beam.size(); ++i) w.order[i] = static_cast<int32_t>(i);
         std::sort(w.order.begin(), w.order.end(),
@@ -531,8 +540,12 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
             const int32_t last = pn.token;
             const double pb = p.pb;
             const bool has_part = pn.part_len > 0;
-            for (const int32_t c : w.toks) {
-                if (lim + y[c] < theta) break;  // (tokens in decreasing y)
+            for (std::size_t j = 0; j < w.toks.size(); ++j) {
+                const int32_t c = w.toks[j];
+                if (lim + y[c] < theta) {
+                    if (j < n_sorted) break;  // (sorted: every later token is lower)
+                    continue;
+                }
                 const double pe = (c == last ? pb : tot) + y[c];
                 if (pe + fus + (completes_[c] ? cb : 0.0) + hot_gain_[c] < theta) continue;
                 if (defer_) {
