@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,7 @@ namespace beam {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 constexpr double kLn10 = 2.302585092994045684;
+constexpr std::size_t kMaxIds = (std::size_t(1) << 31) - 2;  // trie nodes, span records
 constexpr uint64_t kHashStart = 0xcbf29ce484222325ULL;  // hash_bytes of ""
 
 inline double log_add(double a, double b) {
@@ -203,6 +205,7 @@ private:
     void materialise(Workspace& w, Hist& h) const {
         if (!h.pending) return;
         if (h.src_ls >= 0) {
+            if (w.recs.size() >= kMaxIds) throw std::bad_alloc();  // (ids are int32)
             w.recs.push_back(Rec{h.src_ls, h.src_le, h.src_rec});
             h.rec = static_cast<int32_t>(w.recs.size() - 1);
         } else {
@@ -318,6 +321,7 @@ inline int32_t Search::child(Workspace& w, int32_t parent, int32_t c) const {
     std::size_t s = hash_finish(key) & mask;
     for (; w.index[s].key; s = (s + 1) & mask)
         if (w.index[s].key == key) return w.index[s].node;
+    if (w.nodes.size() >= kMaxIds) throw std::bad_alloc();  // (ids are int32)
     const int32_t id = static_cast<int32_t>(w.nodes.size());
     w.index[s] = Slot{key, id};
     ++w.n_keys;
