@@ -238,6 +238,7 @@ inline double Search::lm_word(Workspace& w, Node& n, int32_t id, bool oov) const
     const int32_t* ctx = w.ctx.data() + n.ctx;
     double s = double(lm_->score(ctx, n.ctx_len, id)) * kLn10 + (oov ? opt_.unk_offset : 0.0);
     const int keep = std::max(0, std::min(n.ctx_len, lm_->order() - 2));
+    if (w.ctx.size() >= kMaxIds - 64) throw std::bad_alloc();  // (offsets are int32)
     const int32_t off = static_cast<int32_t>(w.ctx.size());
     for (int i = n.ctx_len - keep; i < n.ctx_len; ++i) w.ctx.push_back(w.ctx[n.ctx + i]);
     w.ctx.push_back(id);
@@ -255,6 +256,7 @@ inline void Search::complete_word(Workspace& w, Node& n, std::string_view word,
 }
 
 inline void Search::make_node(Workspace& w, Node& n, const Node& p, int32_t c) const {
+    if (w.text.size() >= kMaxIds / 2) throw std::bad_alloc();  // (offsets are int32)
     const TokenKind kind = lex_ ? lex_->kind(c) : TokenKind::Plain;
     if (lm_ && opt_.lm_tokens) {
         n.words += 1;
