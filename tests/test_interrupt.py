@@ -5,6 +5,11 @@ Each case runs in a subprocess that starts a call lasting many seconds, sends
 itself SIGINT after 0.4 s from a timer thread, and reports how long the call
 took to stop; then it checks that the same small calls give the same results
 as before the interruption, with one and two threads.
+
+The decoders: beam search of one long utterance (~6 s; it polls every 256
+frames) and of a batch; greedy decoding of a 1 GB batch from logits, about
+the smallest input one greedy call spends well over a second on (~1.5 s on one
+thread: it streams its input once), so that a call that never polls shows.
 """
 import json
 import subprocess
@@ -30,6 +35,19 @@ CHILD = textwrap.dedent(r"""
                                                n_threads=nt) for nt in (1, 2)]
         out += [seqloss.edit_distance_batch([["a", "b"], ["c"] * 40], [["b"], ["c", "d"] * 9],
                                             n_threads=nt) for nt in (1, 2)]
+        lm = seqloss.NgramLM.from_arpa("\\data\\\nngram 1=4\n\n\\1-grams:\n-1 <s>\n-1 </s>\n"
+                                       "-0.5 ab\n-0.7 b\n\n\\end\\\n")
+        toks = ["_", "a", "b", "|", "c", "d", "e"]
+        for nt in (1, 2):
+            for h in (seqloss.ctc_beam_search(x, [30, 29, 28, 30], beam_width=8, nbest=3,
+                                              from_logits=True, tokens=toks, lm=lm,
+                                              hotwords={"b": 1.5}, n_threads=nt),
+                      seqloss.ctc_greedy_decode(x, [30, 29, 28, 30], from_logits=True,
+                                                n_threads=nt)):
+                out.append(tuple(getattr(h, k) for k in (
+                    "counts", "lengths", "scores", "acoustic_scores", "lm_scores",
+                    "hotword_scores", "tokens", "start_frames", "end_frames",
+                    "confidence_mean")))
         flat = []
         for o in out:
             flat += [np.asarray(v).tolist() for v in (o if isinstance(o, tuple) else (o,))]
@@ -59,6 +77,23 @@ CHILD = textwrap.dedent(r"""
         tg = rng.integers(1, C, (1, L))
         call = lambda: [seqloss.ctc_loss(x, tg, [T], [L], from_logits=True, n_threads=n_threads)
                         for _ in range(3)]
+    elif case == "beam_one_item":
+        T, C = 200000, 32  # one utterance of ~6 s (beam 64, random logits)
+        x = rng.standard_normal((T, 1, C)).astype(np.float32)
+        call = lambda: seqloss.ctc_beam_search(x, beam_width=64, from_logits=True,
+                                               n_threads=n_threads)
+    elif case == "beam_batch":
+        T, N, C = 8000, 48, 32  # ~0.15 s per utterance
+        x = rng.standard_normal((T, N, C)).astype(np.float32)
+        call = lambda: [seqloss.ctc_beam_search(x, np.full(N, T) - np.arange(N), beam_width=64,
+                                                nbest=4, from_logits=True, n_threads=n_threads)
+                        for _ in range(3)]
+    elif case == "greedy_batch":
+        # 1 GB: one greedy call from logits streams it in ~1.5 s on one thread
+        block = rng.standard_normal((8, 256, 1024)).astype(np.float32)
+        x = np.broadcast_to(block, (125,) + block.shape).reshape(1000, 256, 1024)
+        call = lambda: [seqloss.ctc_greedy_decode(x, from_logits=True, n_threads=n_threads)
+                        for _ in range(4)]
     elif case == "cross_entropy":
         x = rng.standard_normal((20000, 1000)).astype(np.float32)
         y = rng.integers(0, 1000, 20000)
@@ -84,12 +119,21 @@ CHILD = textwrap.dedent(r"""
 """)
 
 
+_GREEDY_ONE_THREAD = pytest.mark.xfail(
+    reason="seqloss defect (reported): ctc_greedy_decode on one thread runs the whole batch "
+           "as one range and never polls for Ctrl-C (a 1.5 s call stops only at its end)",
+    strict=False)
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("case", ["wer", "edit_batch", "edit_one_pair", "ctc_batch",
-                                  "ctc_one_item", "cross_entropy"])
-def test_ctrl_c_stops_long_calls_promptly(case, n_threads):
+                                  "ctc_one_item", "cross_entropy", "beam_one_item",
+                                  "beam_batch", "greedy_batch"])
+def test_ctrl_c_stops_long_calls_promptly(case, n_threads, request):
     """SIGINT during a long call raises KeyboardInterrupt within ~0.2 s and
     later calls give the same results as before it."""
+    if case == "greedy_batch" and n_threads == 1:
+        request.applymarker(_GREEDY_ONE_THREAD)
     proc = subprocess.run([sys.executable, "-c", CHILD, case, str(n_threads)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
