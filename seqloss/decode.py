@@ -24,6 +24,8 @@ __all__ = ["ctc_greedy_decode", "ctc_beam_search", "CTCHypotheses", "Hypothesis"
            "NgramLM"]
 
 LN10 = math.log(10.0)
+MAX_BEAM = 2**31 - 2       # prefixes per frame the search indexes with int32
+MAX_HOTWORD_WEIGHT = 1e300
 SENTENCEPIECE_PREFIX = "\u2581"  # "▁"
 _WORD_NONE, _WORD_DELIMITER, _WORD_PREFIX = 0, 1, 2  # = seqloss::WordMode
 
@@ -251,7 +253,7 @@ class NgramLM:
         """Read an ARPA model: a file path (``.gz`` read through gzip) or the ARPA text."""
         unit = _check_unit(unit)
         if isinstance(path_or_text, str) and "\\data\\" in path_or_text:
-            data = path_or_text.encode("utf-8")
+            data = _utf8("path_or_text", path_or_text)
         elif isinstance(path_or_text, (bytes, bytearray)) and b"\\data\\" in path_or_text:
             data = bytes(path_or_text)
         else:
@@ -291,7 +293,12 @@ class NgramLM:
         return [int(self._model.count(n)) for n in range(1, self.order + 1)]
 
     def __contains__(self, word: str) -> bool:
-        return isinstance(word, str) and self._model.contains(word.encode("utf-8"))
+        if not isinstance(word, str):
+            return False
+        try:
+            return self._model.contains(word.encode("utf-8"))
+        except UnicodeEncodeError:
+            return False
 
     def score(self, words: Union[str, Sequence[str]], *, bos: bool = True,
               eos: bool = True) -> float:
@@ -301,7 +308,7 @@ class NgramLM:
         elif not isinstance(words, Sequence) or not all(isinstance(w, str) for w in words):
             raise TypeError("Expected words to be a string or a sequence of strings, but got %r"
                             % (type(words).__name__,))
-        return LN10 * self._model.sentence([w.encode("utf-8") for w in words], bool(bos),
+        return LN10 * self._model.sentence([_utf8("words", w) for w in words], bool(bos),
                                            bool(eos))
 
     def __repr__(self) -> str:
@@ -310,6 +317,16 @@ class NgramLM:
 
 def _from_bytes(unit: str, data: bytes) -> NgramLM:
     return NgramLM(_decode.Model.from_binary(np.frombuffer(data, np.uint8)), unit)
+
+
+def _utf8(name: str, text: str) -> bytes:
+    """``text`` as UTF-8; ValueError for a string that has none (a lone surrogate)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError("Expected %s to be valid Unicode text, but it holds %r at position %d "
+                         "(a lone surrogate has no UTF-8 form)"
+                         % (name, e.object[e.start:e.end], e.start)) from None
 
 
 def _check_unit(unit: Any) -> str:
@@ -382,6 +399,7 @@ def _check_tokens(tokens: Any, C: Optional[int], blank: int) -> List[str]:
                          % (C, len(toks)))
     seen = {}
     for i, t in enumerate(toks):
+        _utf8("tokens[%d]" % i, t)
         if t in seen:
             raise ValueError("Expected tokens to be distinct, but %r is at index %d and %d"
                              % (t, seen[t], i))
@@ -402,7 +420,7 @@ def _word_mode(toks: List[str], word_delimiter: Any, blank: int) -> tuple:
     if not isinstance(word_delimiter, str):
         raise TypeError("Expected word_delimiter to be a string or None, but got %r"
                         % (word_delimiter,))
-    if word_delimiter == SENTENCEPIECE_PREFIX and word_delimiter not in toks:
+    if word_delimiter == SENTENCEPIECE_PREFIX:  # word starts, whether or not "▁" is a token
         return _WORD_PREFIX, word_delimiter
     if word_delimiter not in toks or toks.index(word_delimiter) == blank:
         raise ValueError("Expected word_delimiter to be one of the tokens (not the blank) or "
@@ -416,7 +434,10 @@ def _real(name: str, value: Any, *, none_ok: bool = False, hi: float = math.inf)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError("Expected %s to be a real number%s, but got %r"
                         % (name, " or None" if none_ok else "", value))
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float's range
+        v = math.inf
     if not math.isfinite(v) or v > hi:
         raise ValueError("Expected %s to be a finite number%s, but got %r"
                          % (name, "" if hi == math.inf else " <= %g" % hi, value))
@@ -431,7 +452,8 @@ def _normalise_hotwords(hotwords: Any, word_mode: int) -> tuple:
     for p, w in hotwords.items():
         if not isinstance(p, str):
             raise TypeError("Expected hotword phrases to be strings, but got %r" % (p,))
-        wt = _real("hotwords[%r]" % (p,), w)
+        _utf8("hotword phrase %r" % (p,), p)
+        wt = _real("hotwords[%r]" % (p,), w, hi=MAX_HOTWORD_WEIGHT)
         if not wt > 0:
             raise ValueError("Expected hotword weights to be positive, but got %r for %r"
                              % (w, p))
@@ -590,8 +612,8 @@ def ctc_beam_search(log_probs: _ArrayLike, input_lengths: Any = None, *, beam_wi
     x, bf, lengths, blank = _emissions(log_probs, input_lengths, batch_first, blank)
     C = x.shape[2]
     bw = V.check_int("beam_width", beam_width)
-    if bw < 1:
-        raise ValueError("Expected beam_width to be at least 1, but got %d" % bw)
+    if not 1 <= bw <= MAX_BEAM:
+        raise ValueError("Expected beam_width to be in [1, %d], but got %d" % (MAX_BEAM, bw))
     nb = V.check_int("nbest", nbest)
     if not 1 <= nb <= bw:
         raise ValueError("Expected nbest to be in [1, beam_width=%d], but got %d" % (bw, nb))

@@ -965,130 +965,6 @@ def er_check(s, name):
 
 LN10 = math.log(10.0)
 LM_WORDS = ["a", "b", "ab", "ba", "é", "c", "x\u4e2d", "aé"]
-# Open seqloss defects: ``make_case`` leaves out the cases that hit them (see
-# ``known_bug``) unless SEQLOSS_FUZZ_KNOWN_BUGS=1, so the bounded test run stays
-# green while they are open and the long run can still show them.
-KNOWN_BUGS = os.environ.get("SEQLOSS_FUZZ_KNOWN_BUGS", "") not in ("", "0")
-
-
-def _float_overflow(v):
-    """An int (not bool) beyond the float range: float(v) raises OverflowError."""
-    return is_int(v) and abs(int(v)) >= 2**1024
-
-
-def _beam_dies_before_bad_frame(a):
-    """An item whose paths all die (a frame of -inf only, or sums beyond the float
-    range) before its first NaN / +inf frame."""
-    x = a.get("log_probs")
-    if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.ndim not in (2, 3) or \
-            not x.size:
-        return False
-    x = x.astype(np.float64)
-    x = x[:, None] if x.ndim == 2 else (x.transpose(1, 0, 2) if a.get("batch_first") else x)
-    with np.errstate(all="ignore"):
-        for n in range(x.shape[1]):
-            xi = x[:, n]
-            bad = np.flatnonzero(np.any(np.isnan(xi) | (xi == np.inf), axis=1))
-            if bad.size and bad[0] > 0:
-                pre = xi[:bad[0]]
-                if np.any(np.all(pre == -np.inf, axis=1)) or np.any(np.abs(pre) > 1e300):
-                    return True
-    return False
-
-
-def known_bug(case):
-    """The open defect a case would hit, or None.
-
-    - ARPA text that is not UTF-8 or holds a line of over 60 bytes with a non-ASCII
-      character: an error message quoting it (cut at 60 bytes, possibly inside a
-      character) is a UnicodeDecodeError, not a ValueError;
-    - an ARPA error message quoting text with a NUL byte is cut at the NUL (the
-      C++ message goes through a C string): checked only with SEQLOSS_FUZZ_KNOWN_BUGS;
-    - an ARPA number "+-1" (or "+-inf") is read as -1: the "+" is skipped before
-      std::from_chars, which then takes the "-";
-    - an ARPA log-probability of tiny magnitude (-1e-50: a probability of ~1) is read
-      as -inf (probability 0): float32 underflow taken for overflow;
-    - decoder tokens with a lone surrogate (beam search), an ARPA str with one:
-      UnicodeEncodeError;
-    - beam_width >= 2**63: OverflowError (from the Cython int64 argument);
-    - token_min_logp / beam_prune_logp / lm_weight / word_score / unk_score_offset or a
-      hotword weight an int beyond the float range (10**400): OverflowError;
-    - word_delimiter="\u2581" (documented: SentencePiece word starts) when a token is
-      "\u2581" itself (as in most SentencePiece vocabularies): the "\u2581" token becomes
-      a delimiter, the "\u2581x" tokens plain text ("\u2581a", "b" -> the word
-      "\u2581ab"), and a ValueError when "\u2581" is the blank's string;
-    - beam search: an item whose every path dies (a frame of -inf only) before a NaN /
-      +inf frame gets scores -inf, not the documented NaN (the search stops early);
-    - from_logits with huge logits (greedy and beam search): each frame's log-softmax
-      is x - (max + log(sum)), whose rounding loses the log(sum) (logits [1e17, 1e17]
-      give log-probabilities [0, 0], confidences 1.0; 1e12 is already 3e-5 off).
-    """
-    a = case.args
-    if case.name == "NgramLM":
-        v = a.get("path_or_text")
-        text = None  # the ARPA text seqloss parses
-        if isinstance(v, (str, bytes, os.PathLike)) and _TMP and \
-                os.fsdecode(v).startswith(_TMP[0]) and os.path.isfile(v):
-            import gzip
-            with (gzip.open(v, "rb") if os.fsdecode(v).endswith(".gz") else open(v, "rb")) as f:
-                text = f.read()
-        elif isinstance(v, str) and "\\data\\" in v:
-            try:
-                text = v.encode("utf-8")
-            except UnicodeEncodeError:
-                return "surrogates in ARPA str"
-        elif isinstance(v, (bytes, bytearray)) and b"\\data\\" in v:
-            text = bytes(v)
-        if text is not None:
-            v = text
-            try:
-                v.decode("utf-8")
-            except UnicodeDecodeError:
-                return "ARPA bytes not UTF-8"
-            if any(len(ln) > 60 and max(ln) >= 0x80 for ln in bytes(v).split(b"\n")):
-                return "ARPA line over 60 bytes with a multi-byte character"
-            if re.search(rb"(^|[ \t\n])\+-", bytes(v)):
-                return "a number '+-1' read as -1"
-            for f in re.findall(rb"-[0-9.eE+-]+", bytes(v)):
-                try:
-                    x = float(f)
-                except ValueError:
-                    continue
-                if -1.1754943508222875e-38 < x < 0:
-                    return "a tiny negative log-probability (%s) read as -inf" % f.decode()
-        return None
-    if case.name in ("ctc_greedy_decode", "ctc_beam_search") and a.get("from_logits"):
-        x = a.get("log_probs")
-        if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.size:
-            with np.errstate(all="ignore"):
-                f = np.abs(x[np.isfinite(x)].astype(np.float64))
-            if f.size and f.max() >= 1e6:
-                return "from_logits with logits of 1e6 or more: the normaliser is lost"
-    toks = a.get("tokens")
-    if a.get("word_delimiter") == "\u2581" and isinstance(toks, (list, tuple)) and \
-            "\u2581" in toks:
-        return "word_delimiter '\u2581' with a '\u2581' token: a delimiter, not word starts"
-    if case.name != "ctc_beam_search":
-        return None
-    if _beam_dies_before_bad_frame(a):
-        return "NaN / +inf after every path died: scores -inf, not NaN"
-    toks = a.get("tokens")
-    if isinstance(toks, (list, tuple)) and any(
-            isinstance(t, str) and re.search("[\ud800-\udfff]", t) for t in toks):
-        return "surrogates in tokens"
-    bw = a.get("beam_width")
-    if is_int(bw) and bw >= 2**63:
-        return "beam_width beyond int64"
-    for k in ("token_min_logp", "beam_prune_logp", "lm_weight", "word_score",
-              "unk_score_offset"):
-        if _float_overflow(a.get(k)):
-            return "%s beyond the float range" % k
-    hot = a.get("hotwords")
-    if isinstance(hot, dict) and any(_float_overflow(w) for w in hot.values()):
-        return "hotword weight beyond the float range"
-    return None
-
-
 def arpa_spec(draw, words=None, order=None):
     """A well-formed backoff model: every n-gram's context and suffix are (n-1)-grams."""
     order = draw.int(1, 3) if order is None else order
@@ -1342,6 +1218,23 @@ def lm_check(s, exact=True):
 _ARPA_LINE = re.compile(r"^ARPA line (\d+): (.*)$", re.S)
 
 
+def _unquote(q):
+    """The bytes an ARPA message quotes: its text with the escapes turned back into bytes
+    (\\xNN: a byte that is not printable UTF-8; \\\\: a backslash), and a trailing "..."
+    (cut) dropped."""
+    if q.endswith("..."):
+        q = q[:-3]
+    out = b""
+    for part in re.split(r"(\\x[0-9a-f]{2}|\\\\)", q):
+        if re.fullmatch(r"\\x[0-9a-f]{2}", part):
+            out += bytes([int(part[2:], 16)])
+        elif part == "\\\\":
+            out += b"\\"
+        else:
+            out += part.encode("utf-8", "surrogateescape")
+    return out
+
+
 def arpa_msg_check(data):
     """An 'ARPA line N: ...' message must point at the line that holds what it says
     (the offending text it quotes, or the place the problem was detected)."""
@@ -1356,15 +1249,11 @@ def arpa_msg_check(data):
         try:
             return _check(e)
         except (AttributeError, ValueError, IndexError):  # a message not in its form
-            if b"\x00" in data and not KNOWN_BUGS:
-                return None  # cut at the NUL byte: an open defect (see known_bug)
             return "the message is not in its documented form (cut short?)"
 
     def _check(e):
         msg = str(e)
         if msg.count("'") % 2:  # an unterminated quote: the message was cut
-            if b"\x00" in data and not KNOWN_BUGS:
-                return None  # at the NUL byte: an open defect (see known_bug)
             return "the message is cut short"
         m = _ARPA_LINE.match(msg)
         if not m:
@@ -1379,7 +1268,7 @@ def arpa_msg_check(data):
         fields = [f for f in re.split(rb"[ \t]+", t) if f]  # (ARPA's white space only)
         quoted = re.search(r"(?:got |: )'(.*)'$", what, re.S)
         if quoted:
-            q = quoted.group(1).encode("utf-8", "surrogateescape")
+            q = _unquote(quoted.group(1))
             if q not in line:
                 return "line %d is %r: no %r there" % (n, line, q)
         if t == b"" and not what.startswith("section"):
@@ -1429,8 +1318,7 @@ def arpa_msg_check(data):
             if not heads or len(fields) != heads[-1] + 2:
                 return "line %d has %d fields" % (n, len(fields))
         elif what.startswith("word '"):
-            w = re.match(r"word '(.*)' of an n-gram", what, re.S).group(1)
-            w = w.encode("utf-8", "surrogateescape")
+            w = _unquote(re.match(r"word '(.*)' of an n-gram", what, re.S).group(1))
             if w not in fields[1:]:
                 return "no word %r on line %d" % (w, n)
             uni, sec = set(), False
@@ -1447,12 +1335,14 @@ def arpa_msg_check(data):
             if w in uni:
                 return "%r is a unigram" % w
         elif what.startswith("positive log10 probability"):
-            v = what.rsplit(" ", 1)[-1].encode("utf-8", "surrogateescape")
+            v = _unquote(what.rsplit(" ", 1)[-1])
             if not fields or fields[0] != v:
                 return "line %d does not start with the log-probability %r" % (n, v)
         elif what.startswith(("expected a number", "number out of range",
                               "expected a finite log-probability")):
-            if not quoted or quoted.group(1).encode("utf-8", "surrogateescape") not in fields:
+            q = _unquote(quoted.group(1)) if quoted else None
+            cut = quoted is not None and quoted.group(1).endswith("...")
+            if q is None or not (q in fields or (cut and any(f.startswith(q) for f in fields))):
                 return "the quoted number is not a field of line %d" % n
         elif what.startswith("expected '\\end\\'") or re.match(r"expected '\\\d+-grams:'", what):
             want = re.match(r"expected '([^']*)'", what).group(1).encode()
@@ -1651,9 +1541,17 @@ def dec_word_mode(s):
             if c in toks and toks.index(c) != blank:
                 return "delim", c
         return "none", ""
-    if d == "\u2581":  # documented: SentencePiece word starts (see known_bug)
+    if d == "\u2581":  # documented: SentencePiece word starts (whether or not a token)
         return "prefix", d
     return "delim", d
+
+
+def _utf8_ok(t):
+    try:
+        t.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def dec_valid(s):
@@ -1677,6 +1575,8 @@ def dec_valid(s):
         if not all(isinstance(t, str) for t in toks) or len(toks) != C or \
                 len(set(toks)) != len(toks):
             return False
+        if not all(_utf8_ok(t) for t in toks):  # a lone surrogate has no UTF-8 form
+            return False
         d = s["delim"]
         if d is not None:
             if not isinstance(d, str):
@@ -1688,7 +1588,7 @@ def dec_valid(s):
     if set(s.get("_none", ())) & {"bw", "nbest", "lmw", "ws", "unk"}:
         return False  # None given for an int / a number: a TypeError
     bw = 16 if s["bw"] is None else s["bw"]
-    if not is_int(bw) or bw < 1:
+    if not is_int(bw) or not 1 <= bw <= 2**31 - 2:  # (seqloss.decode.MAX_BEAM)
         return False
     nb = 1 if s["nbest"] is None else s["nbest"]
     if not is_int(nb) or not 1 <= nb <= bw:
@@ -1715,7 +1615,7 @@ def dec_valid(s):
         for p, w in s["hot"].items():
             if not isinstance(p, str) or not _finite_real(w) or not 0 < float(w) <= 1e300:
                 return False
-            if not p.split():
+            if not p.split() or not _utf8_ok(p):
                 return False
     return True
 
@@ -3379,10 +3279,7 @@ def make_case(name, draw, mutator_name=None):
     c = Ctx(fn, draw)
     names = [m for m, (fams, _) in MUTATORS.items() if fn.family in fams]
     m = mutator_name or draw.choice(names)
-    case = MUTATORS[m][1](c)
-    if case is not None and not KNOWN_BUGS and known_bug(case):
-        return None  # an open defect (see known_bug)
-    return case
+    return MUTATORS[m][1](c)
 
 
 def select(pattern=None):

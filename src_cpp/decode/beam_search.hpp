@@ -107,7 +107,8 @@ struct Workspace {
     std::string text;            // partial word arena
     std::vector<Rec> recs;
     std::vector<Entry> beam, cand;
-    std::vector<double> y, lse;  // the frame's log-probs; per-frame normalisers
+    std::vector<double> y;        // the frame's log-probs
+    std::vector<RowNorm> norms;   // per-frame normalisers (from_logits)
     std::vector<int32_t> toks;   // tokens tried this frame
     std::vector<int32_t> order;
     std::vector<double> heap;
@@ -362,7 +363,7 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
     const bool prune_tokens = opt_.token_min_logp > kNegInf;
     w.reset();
     w.y.resize(C_);
-    w.lse.assign(len, 0.0);
+    w.norms.assign(e.from_logits ? len : 0, RowNorm{});
     {
         const int32_t r = root(w);
         Entry z;
@@ -399,16 +400,13 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
             return;
         }
         if (e.from_logits) {
-            double s = 0;
-            const double m = y[best];
-            if (m == kNegInf) {
+            const RowNorm z = row_norm(row, C_);
+            if (z.m == kNegInf) {
                 out.invalid = true;  // a frame of -inf logits has no distribution
                 return;
             }
-            for (int64_t c = 0; c < C_; ++c) s += std::exp(y[c] - m);
-            const double z = m + std::log(s);
-            for (int64_t c = 0; c < C_; ++c) y[c] -= z;
-            w.lse[t] = z;
+            for (int64_t c = 0; c < C_; ++c) y[c] = z.apply(y[c]);
+            w.norms[t] = z;
         }
         if (prune_tokens)
             for (int64_t c = 0; c < C_; ++c)
@@ -621,7 +619,17 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
             std::nth_element(w.beam.begin(), w.beam.begin() + (K - 1), w.beam.end(), better);
             w.beam.resize(K);
         }
-        if (w.beam.empty()) break;  // every path impossible
+        if (w.beam.empty()) {  // every path impossible; a NaN/+inf later still flags the item
+            for (int64_t t2 = t + 1; t2 < len; ++t2) {
+                const T* r2 = e.row(t2, item);
+                for (int64_t c = 0; c < C_; ++c)
+                    if (!(double(r2[c]) < std::numeric_limits<double>::infinity())) {
+                        out.invalid = true;
+                        return;
+                    }
+            }
+            break;
+        }
     }
     // final scores
     w.finals.clear();
@@ -678,7 +686,8 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
                 sp[j].token = tok;
                 double sum = 0, mn = 1;
                 for (int64_t f2 = sp[j].start; f2 < sp[j].end; ++f2) {
-                    const double p = std::exp(double(e.row(f2, item)[tok]) - w.lse[f2]);
+                    const double v = double(e.row(f2, item)[tok]);
+                    const double p = std::exp(e.from_logits ? w.norms[f2].apply(v) : v);
                     sum += p;
                     mn = std::min(mn, p);
                 }

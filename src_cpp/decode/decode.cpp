@@ -56,17 +56,6 @@ std::vector<int64_t> longest_first(const Emissions<T>& e) {
     return order;
 }
 
-// Row log-sum-exp (from_logits), in double.
-template <typename T>
-double row_lse(const T* row, int64_t C) {
-    double m = kNegInf;
-    for (int64_t c = 0; c < C; ++c) m = std::max(m, double(row[c]));
-    if (!(m > kNegInf && m < std::numeric_limits<double>::infinity())) return m;
-    double s = 0;
-    for (int64_t c = 0; c < C; ++c) s += std::exp(double(row[c]) - m);
-    return m + std::log(s);
-}
-
 // The argmax of every used frame, as idx[t * st + n * sn] / val[...]: in one
 // pass over memory order when the input is a dense (T, N, C) block (rows of
 // one frame side by side), else item by item.
@@ -90,7 +79,7 @@ void argmax_all(const Emissions<T>& e, int nt, Argmax<T>& a) {
         a.sn = 1;
         const int64_t rows = used * N;
         constexpr int64_t kRows = 2048;
-        parallel_for((rows + kRows - 1) / kRows, nt, Schedule::blocks(), [&](int64_t b, int64_t end) {
+        parallel_for((rows + kRows - 1) / kRows, nt, Schedule::dynamic(1), [&](int64_t b, int64_t end) {
             const int64_t r0 = b * kRows, r1 = std::min(rows, end * kRows);
             fn(e.x + r0 * C, r1 - r0, C, C, a.idx.data() + r0, a.val.data() + r0);
         });
@@ -117,8 +106,9 @@ void greedy_item(const Emissions<T>& e, int64_t n, int64_t blank, bool merge, co
     int32_t prev = -1;
     for (int64_t t = 0; t < len; ++t) {
         const int32_t k = idx[t * a.st];
-        const double lse = e.from_logits ? row_lse(e.row(t, n), e.n_classes) : 0.0;
-        const double lp = double(val[t * a.st]) - lse;
+        if ((t & 4095) == 4095) check_interrupt();
+        const double lp = e.from_logits ? row_norm(e.row(t, n), e.n_classes).apply(val[t * a.st])
+                                        : double(val[t * a.st]);
         score += lp;
         if (k != blank) {
             const double p = std::exp(lp);
@@ -203,7 +193,8 @@ void ctc_greedy(const Emissions<T>& e, int64_t blank, bool merge_repeated, int n
     const int nt = cells < (int64_t(1) << 18) ? 1 : n_threads;
     Argmax<T> a;
     argmax_all(e, nt, a);
-    parallel_for(e.batch, nt, Schedule::blocks(), [&](int64_t b, int64_t end) {
+    // ranges of a few items: Ctrl-C is checked between them (and inside long items)
+    parallel_for(e.batch, nt, Schedule::dynamic(8), [&](int64_t b, int64_t end) {
         for (int64_t n = b; n < end; ++n) greedy_item(e, n, blank, merge_repeated, a, out.items[n]);
     });
 }

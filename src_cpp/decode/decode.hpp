@@ -31,6 +31,7 @@
 // or +inf gets no hypothesis (count 0, flagged).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -114,7 +115,31 @@ void ctc_beam_search(const Emissions<T>& e, const BeamOptions& opt, const Lexico
                      const NgramModel* lm, const HotwordSet* hotwords, int n_threads,
                      DecodeResult& out);
 
-// The per-ISA part: the argmax of rows (greedy) and row log-sum-exp.
+// A frame's log-softmax normaliser (from_logits): log p(c) = (x[c] - m) - ls,
+// in that order (m + ls rounds away what (x - m) keeps when |m| is huge).
+struct RowNorm {
+    double m = 0, ls = 0;
+    double apply(double x) const { return (x - m) - ls; }
+};
+
+template <typename T>
+RowNorm row_norm(const T* row, int64_t C) {
+    RowNorm r;
+    double m = -std::numeric_limits<double>::infinity();
+    for (int64_t c = 0; c < C; ++c) m = row[c] > m ? double(row[c]) : m;
+    if (!(m > -std::numeric_limits<double>::infinity() &&
+          m < std::numeric_limits<double>::infinity())) {
+        r.m = m;  // every log-prob NaN/-inf-like: the caller's checks decide
+        return r;
+    }
+    double s = 0;
+    for (int64_t c = 0; c < C; ++c) s += std::exp(double(row[c]) - m);
+    r.m = m;
+    r.ls = std::log(s);
+    return r;
+}
+
+// The per-ISA part: the argmax of rows (greedy).
 struct DecodeKernels {
     // idx[r] = argmax of row r (x + r * row_stride, C values), val[r] = its value
     void (*argmax_f32)(const float* x, int64_t n_rows, int64_t row_stride, int64_t C,

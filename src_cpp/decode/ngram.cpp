@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -87,35 +88,78 @@ void split(std::string_view s, std::vector<std::string_view>& out) {
     throw LmFormatError("ARPA line " + std::to_string(line) + ": " + what);
 }
 
+// Text of the file quoted in a message: at most 60 bytes cut at a character
+// boundary ("..." marks the cut), a backslash as \\ and each byte that is not
+// printable UTF-8 (tab is) as \xNN: a NUL byte or invalid UTF-8 must not end
+// or break the message, which Python decodes as UTF-8.
+std::string quote(std::string_view s) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < s.size() && out.size() < 60) {
+        const unsigned char b = static_cast<unsigned char>(s[i]);
+        int n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+        bool ok = n > 0 && i + n <= s.size() && (n > 1 || ((b >= 0x20 || b == '\t') && b != 0x7F));
+        for (int k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+        if (ok && n == 2) ok = b >= 0xC2;                 // overlong
+        if (ok && n == 3) {
+            const unsigned char b1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(b == 0xE0 && b1 < 0xA0) && !(b == 0xED && b1 >= 0xA0);  // overlong, surrogate
+        }
+        if (ok && n == 4) {
+            const unsigned char b1 = static_cast<unsigned char>(s[i + 1]);
+            ok = b <= 0xF4 && !(b == 0xF0 && b1 < 0x90) && !(b == 0xF4 && b1 >= 0x90);
+        }
+        if (ok && b == '\\') {
+            out += "\\\\";  // (so that \\xNN below is unambiguous)
+            ++i;
+        } else if (ok) {
+            out.append(s.data() + i, n);
+            i += n;
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[b >> 4];
+            out += hex[b & 15];
+            ++i;
+        }
+    }
+    if (i < s.size()) out += "...";
+    return out;
+}
+
+// A log10 value: a decimal number (a '+' only before a digit), or -inf; magnitudes
+// below float's range are 0, more negative than -FLT_MAX is -inf, NaN and
+// positive overflow are errors.
 float parse_float(std::string_view s, int64_t line) {
-    float v = 0;
     const char* b = s.data();
     const char* e = s.data() + s.size();
-    if (!s.empty() && *b == '+') ++b;
-    auto r = std::from_chars(b, e, v);
+    if (s.size() > 1 && s[0] == '+' && (std::isdigit(static_cast<unsigned char>(s[1])) || s[1] == '.'))
+        ++b;  // "+0.5" as strtod reads it (but not "+-1")
+    double d = 0;
+    auto r = std::from_chars(b, e, d);
+    if (r.ptr != e || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range))
+        fail(line, "expected a number, got '" + quote(s) + "'");
     if (r.ec == std::errc::result_out_of_range) {
-        // KenLM reads -inf for very small values; overflowing magnitudes are errors
-        double d = 0;
-        auto r2 = std::from_chars(b, e, d);
-        if (r2.ptr == e && std::isfinite(d) && d < 0) return -std::numeric_limits<float>::infinity();
-        fail(line, "number out of range: '" + std::string(s) + "'");
+        // from_chars says which way only through the exponent's sign
+        const std::size_t ex = s.find_first_of("eE");
+        const bool tiny = ex != std::string_view::npos && ex + 1 < s.size() && s[ex + 1] == '-';
+        const bool neg = !s.empty() && s[0] == '-';
+        if (tiny) return neg ? -0.0f : 0.0f;
+        if (!neg) fail(line, "expected a finite log-probability, got '" + quote(s) + "'");
+        return -std::numeric_limits<float>::infinity();
     }
-    if (r.ec != std::errc() || r.ptr != e) {
-        std::string t(s);
-        if (t == "-inf" || t == "-Infinity" || t == "-INF") return -std::numeric_limits<float>::infinity();
-        fail(line, "expected a number, got '" + t + "'");
-    }
-    if (std::isnan(v) || v == std::numeric_limits<float>::infinity())
-        fail(line, "expected a finite log-probability, got '" + std::string(s) + "'");
-    return v;
+    if (std::isnan(d) || d > double(std::numeric_limits<float>::max()))
+        fail(line, "expected a finite log-probability, got '" + quote(s) + "'");
+    if (d < -double(std::numeric_limits<float>::max())) return -std::numeric_limits<float>::infinity();
+    return static_cast<float>(d);
 }
 
 int64_t parse_count(std::string_view s, int64_t line) {
     int64_t v = -1;
     auto r = std::from_chars(s.data(), s.data() + s.size(), v);
     if (r.ec != std::errc() || r.ptr != s.data() + s.size() || v < 0)
-        fail(line, "expected a non-negative n-gram count, got '" + std::string(s) + "'");
-    if (v > (int64_t(1) << 31) - 2) fail(line, "n-gram count too large: " + std::string(s));
+        fail(line, "expected a non-negative n-gram count, got '" + quote(s) + "'");
+    if (v > (int64_t(1) << 31) - 2) fail(line, "n-gram count too large: " + quote(s));
     return v;
 }
 
@@ -222,7 +266,7 @@ void NgramModel::index_words() {
         std::size_t s = hash_finish(hash_bytes(w.data(), w.size())) & wmask;
         while (word_index_[s] >= 0) {
             if (word(word_index_[s]) == w)
-                throw LmFormatError("duplicate unigram '" + std::string(w) + "'");
+                throw LmFormatError("duplicate unigram '" + quote(w) + "'");
             s = (s + 1) & wmask;
         }
         word_index_[s] = id;
@@ -249,7 +293,7 @@ void NgramModel::finish() {
             while (o.index[s] >= 0) {
                 if (std::memcmp(&o.ids[std::size_t(o.index[s]) * n], ids, sizeof(int32_t) * n) == 0) {
                     std::string t;
-                    for (int i = 0; i < n; ++i) t += (i ? " " : "") + std::string(word(ids[i]));
+                    for (int i = 0; i < n; ++i) t += (i ? " " : "") + quote(word(ids[i]));
                     throw LmFormatError("duplicate " + std::to_string(n) + "-gram '" + t + "'");
                 }
                 s = (s + 1) & mask;
@@ -310,7 +354,7 @@ std::shared_ptr<NgramModel> NgramModel::from_arpa(const char* data, std::size_t 
         }
         if (!trim(line).empty())
             fail(lines.number(), "expected '\\data\\' before anything else, got '" +
-                                     std::string(trim(line).substr(0, 60)) + "'");
+                                     quote(trim(line)) + "'");
     }
     if (!found) throw LmFormatError("not an ARPA file: no '\\data\\' line");
     std::vector<int64_t> counts;
@@ -343,7 +387,7 @@ std::shared_ptr<NgramModel> NgramModel::from_arpa(const char* data, std::size_t 
             if (t.empty()) continue;
             if (t != head)
                 fail(lines.number(),
-                     "expected '" + head + "', got '" + std::string(t.substr(0, 60)) + "'");
+                     "expected '" + head + "', got '" + quote(t) + "'");
             at_head = true;
             break;
         }
@@ -369,12 +413,12 @@ std::shared_ptr<NgramModel> NgramModel::from_arpa(const char* data, std::size_t 
             if (nf != n + 1 && nf != n + 2)
                 fail(lines.number(), "expected a log-prob, " + std::to_string(n) +
                                          " word(s) and an optional backoff, got '" +
-                                         std::string(t.substr(0, 60)) + "'");
+                                         quote(t) + "'");
             if (nf == n + 2 && !with_backoff)
                 fail(lines.number(), "a backoff weight on a highest-order n-gram");
             const float p = parse_float(f[0], lines.number());
             if (p > 0)  // as KenLM (IRSTLM writes such files)
-                fail(lines.number(), "positive log10 probability " + std::string(f[0]));
+                fail(lines.number(), "positive log10 probability " + quote(f[0]));
             const float b = nf == n + 2 ? parse_float(f[n + 1], lines.number()) : 0.0f;
             if (!o) {
                 m->add_word(f[1]);
@@ -384,7 +428,7 @@ std::shared_ptr<NgramModel> NgramModel::from_arpa(const char* data, std::size_t 
                 for (int i = 1; i <= n; ++i) {
                     const int32_t id = m->find(f[i]);
                     if (id < 0)
-                        fail(lines.number(), "word '" + std::string(f[i]) +
+                        fail(lines.number(), "word '" + quote(f[i]) +
                                                  "' of an n-gram is not among the unigrams");
                     o->ids.push_back(id);
                 }
@@ -403,7 +447,7 @@ std::shared_ptr<NgramModel> NgramModel::from_arpa(const char* data, std::size_t 
         std::string_view t = trim(line);
         if (t.empty()) continue;
         if (t != "\\end\\")
-            fail(lines.number(), "expected '\\end\\', got '" + std::string(t.substr(0, 60)) + "'");
+            fail(lines.number(), "expected '\\end\\', got '" + quote(t) + "'");
         ended = true;
         break;
     }
