@@ -98,11 +98,13 @@ struct Entry {
 struct Workspace {
     std::vector<Node> nodes;
     struct Slot {
-        uint64_t key;  // (parent << 32 | token) + 1, 0 = empty
+        uint64_t key;  // (parent << 32 | token) + 1
         int32_t node;
+        uint32_t gen;  // the utterance that wrote it: older slots are empty
     };
     std::vector<Slot> index;  // child lookup, open addressing
     std::size_t n_keys = 0;
+    uint32_t gen = 1;         // this utterance (reset() starts a new one: O(1))
     std::vector<int32_t> ctx;    // LM context arena
     std::string text;            // partial word arena
     std::vector<Rec> recs;
@@ -125,7 +127,10 @@ struct Workspace {
 
     void reset() {
         nodes.clear();
-        if (n_keys) std::fill(index.begin(), index.end(), Slot{0, 0});
+        if (++gen == 0) {  // (after 2**32 utterances: clear for real)
+            std::fill(index.begin(), index.end(), Slot{0, 0, 0});
+            gen = 1;
+        }
         n_keys = 0;
         ctx.clear();
         text.clear();
@@ -134,7 +139,8 @@ struct Workspace {
         cand.clear();
     }
     void trim() {  // after a huge utterance, give the memory back
-        if (nodes.capacity() * sizeof(Node) + recs.capacity() * sizeof(Rec) > (std::size_t(64) << 20)) {
+        if (nodes.capacity() * sizeof(Node) + recs.capacity() * sizeof(Rec) +
+                index.capacity() * sizeof(Slot) > (std::size_t(64) << 20)) {
             *this = Workspace();
         }
     }
@@ -308,13 +314,14 @@ inline void Search::make_node(Workspace& w, Node& n, const Node& p, int32_t c) c
 
 inline int32_t Search::child(Workspace& w, int32_t parent, int32_t c) const {
     using Slot = Workspace::Slot;
+    const uint32_t gen = w.gen;
     if (2 * (w.n_keys + 1) > w.index.size()) {  // grow the index
-        std::vector<Slot> index(std::max<std::size_t>(1024, w.index.size() * 2), Slot{0, 0});
+        std::vector<Slot> index(std::max<std::size_t>(1024, w.index.size() * 2), Slot{0, 0, 0});
         const std::size_t mask = index.size() - 1;
         for (const Slot& e : w.index) {
-            if (!e.key) continue;
+            if (e.gen != gen) continue;
             std::size_t s = hash_finish(e.key) & mask;
-            while (index[s].key) s = (s + 1) & mask;
+            while (index[s].gen == gen) s = (s + 1) & mask;
             index[s] = e;
         }
         w.index.swap(index);
@@ -322,11 +329,11 @@ inline int32_t Search::child(Workspace& w, int32_t parent, int32_t c) const {
     const uint64_t key = ((static_cast<uint64_t>(parent) << 32) | static_cast<uint32_t>(c)) + 1;
     const std::size_t mask = w.index.size() - 1;
     std::size_t s = hash_finish(key) & mask;
-    for (; w.index[s].key; s = (s + 1) & mask)
+    for (; w.index[s].gen == gen; s = (s + 1) & mask)
         if (w.index[s].key == key) return w.index[s].node;
     if (w.nodes.size() >= kMaxIds) throw std::bad_alloc();  // (ids are int32)
     const int32_t id = static_cast<int32_t>(w.nodes.size());
-    w.index[s] = Slot{key, id};
+    w.index[s] = Slot{key, id, gen};
     ++w.n_keys;
     Node n = w.nodes[parent];
     n.parent = parent;
