@@ -127,6 +127,14 @@ struct Workspace {
 
     void reset() {
         nodes.clear();
+        if (index.size() > 16 * std::max<std::size_t>(n_keys, 1024)) {
+            // far bigger than the last utterance needed: lookups would spread over
+            // memory (cache and TLB misses); start small again, it grows as needed
+            std::size_t sz = 1024;
+            while (sz < 4 * n_keys) sz <<= 1;
+            index.assign(sz, Slot{0, 0, 0});
+            gen = 0;
+        }
         if (++gen == 0) {  // (after 2**32 utterances: clear for real)
             std::fill(index.begin(), index.end(), Slot{0, 0, 0});
             gen = 1;
