@@ -397,6 +397,13 @@ void Search::run(const Emissions<T>& e, int64_t item, Workspace& w, ItemHyps& ou
         if ((t & 255) == 255) check_interrupt();
         // the frame: normalised, checked, its best token
         const T* row = e.row(t, item);
+#if defined(__GNUC__) || defined(__clang__)
+        if (t + 2 < len) {  // rows of one item lie far apart (time-major): fetch ahead
+            const char* ahead = reinterpret_cast<const char*>(e.row(t + 2, item));
+            for (int64_t b = 0; b < C_ * int64_t(sizeof(T)) && b < 512; b += 64)
+                __builtin_prefetch(ahead + b);
+        }
+#endif
         double* y = w.y.data();
         bool bad = false;
         int32_t best = 0;
