@@ -12,15 +12,19 @@
 //   1. every entry stays: pb' = (pb (+) pnb) + y[blank]; pnb' = pnb + y[last];
 //   2. an entry whose parent is in the beam also gets the parent's extension:
 //      pnb' (+)= (last == parent's last ? parent.pb : parent.pb (+) parent.pnb) + y[last];
-//   3. theta = the beam_width-th best score so far (a lower bound of the final
-//      cut): a new prefix (entry, c) can only enter if its bound
-//      score(entry) + y[c] + gain(entry) reaches theta, gain bounding how
-//      much the fusion can rise by one token (word score, LM, the partial-word
-//      penalty taken back, hotword bonus); tokens are tried in decreasing y,
-//      so each entry stops at its first miss.  This pruning is exact: the
-//      beam is the same as with every token expanded.
-//   4. the best beam_width candidates (score, then node id) stay, and those
-//      below best + beam_prune_logp drop.
+//   3. theta = the beam_width-th best score so far (a min-heap of the best
+//      scores; a lower bound of the final cut that rises as candidates come):
+//      entries are tried best first, each with the frame's tokens in
+//      decreasing y (the best 24 sorted, the rest checked one by one); a new
+//      prefix (entry, c) is only made if its bound, the extension's acoustic
+//      log-prob + the entry's fusion + what one token can add (complete_bound:
+//      word score, LM, the partial-word penalty taken back; hotword bonus),
+//      reaches theta, and an entry stops at its first sorted miss.  This
+//      pruning is exact: the beam is the same as with every token expanded.
+//      Without LM and hotwords the bound is the score, and trie nodes are
+//      made only for the candidates that survive the frame.
+//   4. what reaches the heap's smallest score and best + beam_prune_logp
+//      stays (ties beyond beam_width broken by node id).
 // (+) is log-add-exp; ties in the Viterbi maxima keep the path that stays
 // (the older one), then the one from the blank state.
 #pragma once
