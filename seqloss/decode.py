@@ -551,10 +551,10 @@ def ctc_beam_search(log_probs: _ArrayLike, input_lengths: Any = None, *, beam_wi
     space, so a hypothesis's ``acoustic_scores`` is the total probability of the
     label sequence over the paths the beam kept (exact when nothing was pruned).
     Prefixes are ranked by ``acoustic + lm_weight * LM + word_score * words +
-    hotword bonus``.  Repeated tokens separated by a blank are distinct (``A A _ A
-    A`` is ``A A``... as one path of ``A A``): TensorFlow's beam decoder with
-    ``merge_repeated=True`` merges them again in its output, we do not (as its
-    ``merge_repeated=False``).
+    hotword bonus``.  Repeated tokens separated by a blank are distinct (the
+    frame path ``A A _ A A`` is the label sequence ``A A``): TensorFlow's beam
+    decoder with ``merge_repeated=True`` merges such repeats again in its output
+    (``A``), we do not (as its ``merge_repeated=False``).
 
     Parameters
     ----------
