@@ -39,14 +39,14 @@ void argmax_rows(const T* x, int64_t n_rows, int64_t row_stride, int64_t C, int3
             I cur = vi;
             for (c = N; c + N <= C; c += N) {
                 const V v = B::load(row + c);
-                cur += step;
-                vnan |= (v != v);
+                cur = cur + step;
+                vnan = vnan | (v != v);
                 const auto gt = v > vm;
                 vm = simd::select<V>(gt, v, vm);
                 vi = simd::select<I>(gt, cur, vi);
             }
             m = B::hmax(vm);
-            nan = B::any_ge(-vnan, 1);
+            nan = B::any_ge(vnan & B::isplat(1), 1);
             const I cand = simd::select<I>(vm == B::splat(m), vi, B::isplat(static_cast<Int>(C)));
             k = C;
             for (int j = 0; j < N; ++j) k = std::min<int64_t>(k, cand[j]);
