@@ -477,7 +477,7 @@ public:
     void put(const T& v) { bytes.append(reinterpret_cast<const char*>(&v), sizeof(T)); }
     template <typename T>
     void put(const std::vector<T>& v) {
-        bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+        if (!v.empty()) bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
     }
     std::string bytes;
 };
@@ -511,6 +511,7 @@ public:
 private:
     void take(void* dst, std::size_t n) {
         if (n > left_) bad("truncated");
+        if (n == 0) return;  // (an empty vector's data() may be null: no memcpy)
         std::memcpy(dst, p_, n);
         p_ += n;
         left_ -= n;
