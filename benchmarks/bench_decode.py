@@ -200,7 +200,8 @@ def run_scaling(name, shape, reps, rows):
     fns = {"1": lambda: seqloss.ctc_beam_search(x, beam_width=16, n_threads=1),
            "2": lambda: seqloss.ctc_beam_search(x, beam_width=16, n_threads=2)}
     med = alternate(fns, reps)
-    rows.append(("beam 16 batch", name, "batch of %d" % N, "seqloss 1 thread", med["1"],
+    rows.append(("beam 16 batch", name, "batch of %d, seqloss on 2 threads" % N,
+                 "seqloss on 1 thread", med["1"],
                  med["2"], "-"))
 
 
