@@ -106,7 +106,8 @@ void greedy_item(const Emissions<T>& e, int64_t n, int64_t blank, bool merge, co
     int32_t prev = -1;
     for (int64_t t = 0; t < len; ++t) {
         const int32_t k = idx[t * a.st];
-        if ((t & 4095) == 4095) check_interrupt();
+        // Ctrl-C inside long items (from logits a frame costs C exponentials)
+        if ((t & (e.from_logits ? 255 : 4095)) == 255) check_interrupt();
         const double lp = e.from_logits ? row_norm(e.row(t, n), e.n_classes).apply(val[t * a.st])
                                         : double(val[t * a.st]);
         score += lp;
@@ -193,8 +194,8 @@ void ctc_greedy(const Emissions<T>& e, int64_t blank, bool merge_repeated, int n
     const int nt = cells < (int64_t(1) << 18) ? 1 : n_threads;
     Argmax<T> a;
     argmax_all(e, nt, a);
-    // ranges of a few items: Ctrl-C is checked between them (and inside long items)
-    parallel_for(e.batch, nt, Schedule::dynamic(8), [&](int64_t b, int64_t end) {
+    // one item per range: Ctrl-C is checked between them (and inside long items)
+    parallel_for(e.batch, nt, Schedule::dynamic(1), [&](int64_t b, int64_t end) {
         for (int64_t n = b; n < end; ++n) greedy_item(e, n, blank, merge_repeated, a, out.items[n]);
     });
 }
