@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _decode
 from . import _validate as V
+from .ctc import _shape_of  # (unbatched, T, N, C): the same layouts as the CTC loss
 
 __all__ = ["ctc_greedy_decode", "ctc_beam_search", "CTCHypotheses", "Hypothesis", "WordSpan",
            "NgramLM"]
@@ -351,17 +352,6 @@ def _read_file(name: str, path: Any) -> bytes:
 
 
 # ------------------------------------------------------------------ checks
-
-def _shape_of(x: np.ndarray, batch_first: bool) -> tuple:
-    if x.ndim == 2:
-        return True, x.shape[0], 1, x.shape[1]
-    if x.ndim == 3:
-        if batch_first:
-            return False, x.shape[1], x.shape[0], x.shape[2]
-        return False, x.shape[0], x.shape[1], x.shape[2]
-    raise ValueError("Expected log_probs to have 2 (T, C) or 3 (%s) dimensions, but got %d"
-                     % ("N, T, C" if batch_first else "T, N, C", x.ndim))
-
 
 def _emissions(log_probs: Any, input_lengths: Any, batch_first: bool, blank: Any):
     """(x as (T, N, C) or (N, T, C) C-contiguous float32/64, batch_first, lengths, blank)."""
