@@ -59,8 +59,11 @@ CHILD = textwrap.dedent(r"""
         hyps = [r[:-4] for r in refs]
         call = lambda: seqloss.wer(refs, hyps, n_threads=n_threads)
     elif case == "edit_batch":
-        a = rng.integers(0, 50, (1000, 3000))
-        call = lambda: seqloss.edit_distance_batch(a, a[::-1], n_threads=n_threads)
+        # ~3.5 s per call here; 1000 pairs took only 0.39 s on a CI machine with
+        # two threads and finished before the signal
+        a = rng.integers(0, 50, (4000, 3000))
+        call = lambda: [seqloss.edit_distance_batch(a, a[::-1], n_threads=n_threads)
+                        for _ in range(3)]
     elif case == "edit_one_pair":
         a, b = rng.integers(0, 50, 300000), rng.integers(0, 50, 300000)  # one pair of ~9 s
         call = lambda: seqloss.edit_distance(a, b)
