@@ -482,3 +482,28 @@ cdef object _fast_run(Py_buffer& vx, Py_buffer& vg, bint have_g, int64_t T, int6
     else:
         loss = dtype(reduce_losses(&lv[0] if N > 0 else NULL, tlp, N, reduction))
     return loss, grad
+
+
+def item_offsets(int64_t T, int64_t N, int64_t C, const int64_t[::1] targets, int64_t width,
+                 const int64_t[::1] input_lengths, const int64_t[::1] target_lengths,
+                 int64_t blank, str width_name="padded width of targets"):
+    """The per-item target offsets (int64 (N,)) after the CTC loss's own item
+    checks, raising its errors (forced alignment takes the same inputs)."""
+    cdef vector[int64_t] offsets
+    cdef vector[double] scale
+    cdef int64_t where[3]
+    cdef int64_t zero = 0
+    cdef double cost
+    cdef const int64_t* tp = &targets[0] if targets.shape[0] > 0 else &zero
+    cdef const int64_t* ilp = &input_lengths[0] if N > 0 else &zero
+    cdef const int64_t* tlp = &target_lengths[0] if N > 0 else &zero
+    cdef int err = check_items(T, N, C, tp, targets.shape[0], width, ilp, tlp, blank,
+                               R_SUM, offsets, scale, where, &cost)
+    if err:
+        raise item_error(err, where, T, C, width, targets.shape[0], width_name, tlp, N)
+    out = np.empty(N, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef int64_t n
+    for n in range(N):
+        o[n] = offsets[n]
+    return out

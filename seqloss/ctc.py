@@ -73,22 +73,19 @@ def _shape_of(log_probs: np.ndarray, batch_first: bool) -> tuple[bool, int, int,
         % ("N, T, C" if batch_first else "T, N, C", len(shape)))
 
 
-def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
-         from_logits, batch_first, n_threads, want_grad, grad_out):
-    """Validate everything, run the kernel; returns (loss, grad or None)."""
-    # the common case, done in one Cython call (None: take the general path)
-    res = _ctc.fast(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                    zero_infinity, from_logits, batch_first, n_threads, want_grad, grad_out)
-    if res is not None:
-        return res if want_grad else (res[0], None)
+def _inputs(log_probs, targets, input_lengths, target_lengths, blank, batch_first, options):
+    """The checked inputs as the CTC kernels take them (shared with forced alignment):
+    (x, dtype, out_dtype, unbatched, T, N, C, blank, flat targets, width, width_name,
+    input lengths, target lengths, stride_t, stride_n, options()).  ``options`` checks
+    the caller's own arguments at their place in the order of the checks (after the
+    dtype, before the shapes)."""
     x = V.as_array("log_probs", log_probs)
     dt = x.dtype
     if dt is _F32 or dt is _F64 or dt == _F32 or dt == _F64:
         out_dtype = dt
     else:
         dt, out_dtype = V.float_dtype_of("log_probs", x)
-    code = V.reduction_code(reduction)
-    nt = V.resolve_n_threads(n_threads)
+    opts = options()
     unbatched, T, N, C = _shape_of(x, batch_first)
     if C < 1:
         raise ValueError("Expected log_probs to have at least one class, but got C=0")
@@ -128,6 +125,22 @@ def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, ze
     else:
         stride_t, stride_n = N * C, C
 
+    return (x, dt, out_dtype, unbatched, T, N, C, blank, flat, width, width_name, il, tl,
+            stride_t, stride_n, opts)
+
+
+def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
+         from_logits, batch_first, n_threads, want_grad, grad_out):
+    """Validate everything, run the kernel; returns (loss, grad or None)."""
+    # the common case, done in one Cython call (None: take the general path)
+    res = _ctc.fast(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                    zero_infinity, from_logits, batch_first, n_threads, want_grad, grad_out)
+    if res is not None:
+        return res if want_grad else (res[0], None)
+    (x, dt, out_dtype, unbatched, T, N, C, blank, flat, width, width_name, il, tl,
+     stride_t, stride_n, (code, nt)) = _inputs(
+        log_probs, targets, input_lengths, target_lengths, blank, batch_first,
+        lambda: (V.reduction_code(reduction), V.resolve_n_threads(n_threads)))
     grad = None
     direct = True
     reused = False  # warm memory: long rows may be streamed (non-temporal stores)

@@ -3,6 +3,7 @@
 // family is one line below plus its own files (docs/ARCHITECTURE.md).
 #pragma once
 
+#include "align/align.hpp"
 #include "ctc/ctc.hpp"
 #include "decode/decode.hpp"
 #include "edit/edit_distance.hpp"
@@ -11,6 +12,7 @@
 // X(name, table type): name is the capsule name's suffix ("seqloss.<name>"),
 // the level's accessor is <name>_kernels().
 #define SEQLOSS_KERNEL_FAMILIES(X) \
+    X(align, AlignKernels)         \
     X(ctc, CtcKernels)             \
     X(decode, DecodeKernels)       \
     X(edit, EditKernels)           \

@@ -676,3 +676,130 @@ def ctc_viterbi_spans(log_probs, labels, blank=0):
                 starts[j] = t
             ends[j] = t + 1
     return starts, ends, score
+
+
+def _fa_choose(x0, x1, x2):
+    """torchaudio's choice among stay (x0), move (x1) and skip (x2): (value, back-step)."""
+    if x2 > x1 and x2 > x0:
+        return x2, 2
+    if x1 > x0:
+        return x1, 1
+    return x0, 0
+
+
+def ctc_forced_align_textbook(log_probs, labels, blank=0):
+    """Textbook CTC Viterbi over the full T x S table, torchaudio's tie rules.
+
+    Arithmetic in the input's own float type (as torchaudio's kernel), every state
+    of every frame computed (no window: states that cannot be reached are -inf by
+    the recursion itself).  Returns the frame path (T,) of class indices, or None
+    when the best final score is not finite (the textbook answer is then
+    undefined; torchaudio's window decides it, see ctc_forced_align_windowed).
+    """
+    x = np.asarray(log_probs)
+    ft = x.dtype.type
+    T = x.shape[0]
+    labels = [int(v) for v in labels]
+    ext = [blank]
+    for lab in labels:
+        ext += [lab, blank]
+    S = len(ext)
+    ninf = ft(-np.inf)
+    delta = [[ninf] * S for _ in range(T)]
+    back = [[0] * S for _ in range(T)]
+    delta[0][0] = x[0, ext[0]]
+    if S > 1:
+        delta[0][1] = x[0, ext[1]]
+    for t in range(1, T):
+        for s in range(S):
+            x0 = delta[t - 1][s]
+            x1 = delta[t - 1][s - 1] if s >= 1 else ninf
+            x2 = (delta[t - 1][s - 2] if s % 2 == 1 and s >= 3 and ext[s] != ext[s - 2]
+                  else ninf)
+            v, b = _fa_choose(x0, x1, x2)
+            delta[t][s] = ft(v + x[t, ext[s]])
+            back[t][s] = b
+    s = S - 1
+    if S > 1 and not delta[T - 1][S - 1] > delta[T - 1][S - 2]:
+        s = S - 2
+    if not np.isfinite(delta[T - 1][s]):
+        return None
+    path = [0] * T
+    for t in range(T - 1, -1, -1):
+        path[t] = ext[s]
+        s -= back[t][s]
+    return np.array(path, dtype=np.int64)
+
+
+def ctc_forced_align_windowed(log_probs, labels, blank=0):
+    """torchaudio's forced_align CPU loop, step for step, for any input it accepts.
+
+    Its window [start, end) of live states per frame (everything else -inf), its
+    back-pointer default -1 for states outside the window, the same comparisons
+    in the input's float type; the index guards where torchaudio would read past
+    its arrays (never reached by inputs it accepts with a finite result).
+    Returns the frame path (T,).
+    """
+    x = np.asarray(log_probs)
+    ft = x.dtype.type
+    T = x.shape[0]
+    lab = [int(v) for v in labels]
+    L = len(lab)
+    S = 2 * L + 1
+    R = sum(1 for i in range(1, L) if lab[i] == lab[i - 1])
+    assert T >= L + R
+    ninf = ft(-np.inf)
+    alphas = [[ninf] * S, [ninf] * S]
+    back = [[-1] * S for _ in range(T)]
+    start = 0 if T - (L + R) > 0 else 1
+    end = 1 if S == 1 else 2
+    for i in range(start, end):
+        alphas[0][i] = x[0, blank if i % 2 == 0 else lab[i // 2]]
+    for t in range(1, T):
+        if T - t <= L + R:
+            if start % 2 == 1 and start // 2 + 1 < L and lab[start // 2] != lab[start // 2 + 1]:
+                start += 1
+            start += 1
+        if t <= L + R:
+            if end % 2 == 0 and end < 2 * L and lab[end // 2 - 1] != lab[end // 2]:
+                end += 1
+            end += 1
+        cur, prev = alphas[t % 2], alphas[(t - 1) % 2]
+        for j in range(S):
+            cur[j] = ninf
+        loop = start
+        if start == 0:
+            cur[0] = ft(prev[0] + x[t, blank])
+            back[t][0] = 0
+            loop += 1
+        for i in range(loop, min(end, S)):
+            x0, x1 = prev[i], prev[i - 1]
+            x2 = ninf
+            if i % 2 == 1 and i != 1 and lab[i // 2] != lab[i // 2 - 1]:
+                x2 = prev[i - 2]
+            v, b = _fa_choose(x0, x1, x2)
+            back[t][i] = b
+            cur[i] = ft(v + x[t, blank if i % 2 == 0 else lab[i // 2]])
+    last = alphas[(T - 1) % 2]
+    s = S - 1 if S == 1 or last[S - 1] > last[S - 2] else S - 2
+    path = [0] * T
+    for t in range(T - 1, -1, -1):
+        path[t] = blank if s % 2 == 0 else lab[s // 2]
+        s = min(max(s - back[t][s], 0), S - 1)
+    return np.array(path, dtype=np.int64)
+
+
+def merge_tokens_reference(path, scores, blank=0):
+    """torchaudio's merge_tokens: (token, start, end exclusive, mean score) of each
+    maximal run of one non-blank class."""
+    out = []
+    t = 0
+    T = len(path)
+    while t < T:
+        u = t
+        while u < T and path[u] == path[t]:
+            u += 1
+        if path[t] != blank:
+            out.append((int(path[t]), t, u, float(np.mean(np.asarray(scores[t:u], np.float64)))))
+        t = u
+    return out

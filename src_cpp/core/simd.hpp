@@ -298,6 +298,31 @@ struct Lanes {
         return v;
     }
 
+    // Bit j set where lane j of the mask m (all ones / all zeros per lane,
+    // as comparisons give) is set.
+    static inline uint64_t mask_bits(I m) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
+        if constexpr (sizeof(T) == 4)
+            return static_cast<uint64_t>(_mm512_movepi32_mask((__m512i)m));
+        else
+            return static_cast<uint64_t>(_mm512_movepi64_mask((__m512i)m));
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX)
+        if constexpr (sizeof(T) == 4)
+            return static_cast<uint64_t>(_mm256_movemask_ps(_mm256_castsi256_ps((__m256i)m)));
+        else
+            return static_cast<uint64_t>(_mm256_movemask_pd(_mm256_castsi256_pd((__m256i)m)));
+#elif defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_SSE2)
+        if constexpr (sizeof(T) == 4)
+            return static_cast<uint64_t>(_mm_movemask_ps(_mm_castsi128_ps((__m128i)m)));
+        else
+            return static_cast<uint64_t>(_mm_movemask_pd(_mm_castsi128_pd((__m128i)m)));
+#else
+        uint64_t b = 0;
+        for (int j = 0; j < N; ++j) b |= static_cast<uint64_t>(m[j] != 0) << j;
+        return b;
+#endif
+    }
+
     // True when some lane of v is >= thr (signed compare).
     static inline bool any_ge(I v, Int thr) {
 #if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
