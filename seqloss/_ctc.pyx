@@ -20,8 +20,8 @@ import numpy as np
 from cpython.pycapsule cimport PyCapsule_GetPointer
 
 from . import _core, _isa
-from ._validate import (MAX_CLASSES, MAX_THREADS, MEMORY_CHECK_BYTES, REDUCTIONS, check_memory,
-                        ctc_item_error)
+from ._validate import (DEFAULT_MAX_MEMORY, MAX_CLASSES, MAX_THREADS, MEMORY_CHECK_BYTES,
+                        REDUCTIONS, check_memory, ctc_item_error)
 
 for _level, _table in _isa.tables("ctc"):
     install_ctc_kernels(_level, PyCapsule_GetPointer(_table, b"seqloss.ctc"))
@@ -44,6 +44,7 @@ cdef extern from "ctc/ctc.hpp" namespace "seqloss":
         cbool from_logits
         cbool zero_infinity
         cbool grad_reused
+        int64_t max_memory, max_segment
         int n_threads
     void ctc_loss_f32(const CtcArgs&) except + nogil
     void ctc_loss_f64(const CtcArgs&) except + nogil
@@ -80,6 +81,7 @@ cdef int R_SUM = REDUCTIONS["sum"]
 cdef int64_t _MAX_THREADS = MAX_THREADS
 cdef int64_t _MAX_CLASSES = MAX_CLASSES
 cdef double _MEMORY_CHECK_BYTES = MEMORY_CHECK_BYTES
+cdef int64_t _MAX_MEMORY = DEFAULT_MAX_MEMORY
 
 
 cdef object item_error(int err, const int64_t* where, int64_t T, int64_t C, int64_t width,
@@ -93,20 +95,27 @@ cdef object item_error(int err, const int64_t* where, int64_t T, int64_t C, int6
 
 
 cdef inline int check_scratch(double cost, int64_t T, int64_t N, const int64_t* il, const int64_t* tl,
-                       int64_t nt, int64_t itemsize, int64_t grad_bytes) except -1:
+                       int64_t nt, int64_t itemsize, int64_t grad_bytes,
+                       double cap) except -1:
     """MemoryError (seqloss._validate.check_memory) when the kernel's scratch
     plus a fresh gradient of ``grad_bytes`` cannot fit in memory.
 
     ``cost``: check_items' largest ``input_length * (2 * target_length + 49)``
     (elements of one item's tables: the kernel keeps two (T_n, 2 L + 1 padded)
-    tables per item, one item per thread).  Cheap unless the bound is large;
-    then the ``nt`` largest items are summed exactly."""
-    cdef double bound = cost * 2.0 * itemsize * (nt if nt < N else N) + grad_bytes
+    tables per item, one item per thread), each at most ``cap`` bytes (the
+    budget a thread's item gets: 0 for the loss alone, which keeps O(S)).
+    Cheap unless the bound is large; then the ``nt`` largest items are summed
+    exactly."""
+    cdef double per_item = cost * 2.0 * itemsize
+    if per_item > cap:
+        per_item = cap
+    cdef double bound = per_item * (nt if nt < N else N) + grad_bytes
     if bound < _MEMORY_CHECK_BYTES:
         return 0
     il_a = np.asarray(<const int64_t[:N]>il).astype(np.float64)
     tl_a = np.asarray(<const int64_t[:N]>tl).astype(np.float64)
-    per = np.where(il_a >= tl_a, il_a * (2.0 * tl_a + 49.0), 0.0) * 2.0 * itemsize
+    per = np.minimum(np.where(il_a >= tl_a, il_a * (2.0 * tl_a + 49.0), 0.0) * 2.0 * itemsize,
+                     cap)
     k = nt if nt < N else N
     top = np.sort(per)[N - k:]
     need = float(top.sum()) + grad_bytes
@@ -206,6 +215,8 @@ cdef void fill_args(CtcArgs& args, int64_t T, int64_t N, int64_t C, int64_t stri
     args.grad_reused = grad_reused
     args.acts = NULL
     args.grad = NULL
+    args.max_memory = _MAX_MEMORY
+    args.max_segment = 0
 
 
 cdef int launch(CtcArgs& args, bint is32) except -1 nogil:
@@ -233,7 +244,7 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
         double[::1] losses,             # OUT (N,) per-item losses
         int64_t blank, int reduction, bint zero_infinity, bint from_logits,
         int n_threads, bint grad_reused=False, str width_name="padded width of targets",
-        int64_t grad_bytes=0):
+        int64_t grad_bytes=0, int64_t max_memory=-1, int64_t max_segment=0):
     """Check the items, run the kernel, reduce (the general path).
 
     Returns the mean or sum in float64, or None for reduction "none".  The
@@ -264,10 +275,15 @@ def run(acts, grad,                     # IN (T,N,C)/(N,T,C) flat; OUT same or N
     if err:
         raise item_error(err, where, T, C, width, targets.shape[0], width_name, tlp, N)
     cdef bint is32 = acts.dtype.itemsize == 4
-    check_scratch(cost, T, N, ilp, tlp, n_threads, 4 if is32 else 8, grad_bytes)
+    if max_memory < 0:
+        max_memory = _MAX_MEMORY
+    check_scratch(cost, T, N, ilp, tlp, n_threads, 4 if is32 else 8, grad_bytes,
+                  _per_thread(max_memory, n_threads, N) if grad is not None else 0.0)
     fill_args(args, T, N, C, stride_t, stride_n, tp, ilp, tlp, offsets, scale,
               &losses[0] if N > 0 else NULL, blank, from_logits, zero_infinity, n_threads,
               grad_reused)
+    args.max_memory = max_memory
+    args.max_segment = max_segment
     args.n_targets = targets.shape[0]
     if N > 0:
         if T * C > 0:
@@ -426,7 +442,8 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
                              "padded width of targets" if width >= 0 else "length of targets",
                              tlp, N)
         check_scratch(cost, T, N, ilp, tlp, nt, vx.itemsize,
-                      vx.len if want_grad and not have_g else 0)
+                      vx.len if want_grad and not have_g else 0,
+                      _per_thread(_MAX_MEMORY, nt, N) if want_grad else 0.0)
         return _fast_run(vx, vg, have_g, T, N, C, stride_t, stride_n,
                          tp if n_targets > 0 else &zero, n_targets, ilp, tlp, offsets, scale,
                          blank,
@@ -434,6 +451,15 @@ cdef object _fast(x, Py_buffer& vx, Py_buffer& vt, Py_buffer& vi, Py_buffer& vl,
     finally:
         if have_g:
             PyBuffer_Release(&vg)
+
+
+cdef inline double _per_thread(int64_t budget, int64_t nt, int64_t N) noexcept:
+    """An item's share of the scratch budget (the kernel's split), plus the
+    rows a checkpointed item may need beyond a tiny budget."""
+    cdef int64_t k = nt if nt < N else N
+    if k < 1:
+        k = 1
+    return <double>budget / k + 4.0 * 1048576.0
 
 
 cdef inline bint _overlap(Py_buffer* a, Py_buffer* b) noexcept:

@@ -42,6 +42,8 @@ from __future__ import annotations
 import numbers
 from typing import Any, Optional
 
+import os
+
 import numpy as np
 
 from ._core import get_max_threads
@@ -385,6 +387,37 @@ def overlap_error(name: str) -> ValueError:
 # ------------------------------------------------------------------ memory
 
 MEMORY_CHECK_BYTES = 64 << 20  # needs below this are not checked (no syscall per small call)
+
+
+def _default_max_memory() -> int:
+    """The scratch budget of the CTC loss and forced alignment: SEQLOSS_MAX_MEMORY
+    (bytes) when set, else 64 MiB.  A value that is not a non-negative int is a
+    ValueError at import, as for SEQLOSS_ISA."""
+    raw = os.environ.get("SEQLOSS_MAX_MEMORY")
+    if raw is None or raw.strip() == "":
+        return 64 << 20
+    try:
+        v = int(raw.strip())
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise ValueError("Expected SEQLOSS_MAX_MEMORY to be a non-negative number of bytes, "
+                         "but got %r" % raw)
+    return min(v, 2**62)
+
+
+DEFAULT_MAX_MEMORY = _default_max_memory()
+
+
+def max_memory(value: Any) -> int:
+    """The public ``max_memory`` argument (bytes, or None for the default)."""
+    if value is None:
+        return DEFAULT_MAX_MEMORY
+    m = check_int("max_memory", value, none_ok=True)
+    if m < 0:
+        raise ValueError("Expected max_memory to be a non-negative int (bytes) or None, but "
+                         "got %d" % m)
+    return min(m, 2**62)
 
 
 def available_memory() -> Optional[int]:

@@ -18,17 +18,7 @@ from .ctc import _inputs
 __all__ = ["ctc_forced_align", "ctc_token_spans", "ctc_word_spans", "TokenSpan", "TokenSpans",
            "AlignedWord", "WordSpans", "DEFAULT_MAX_MEMORY"]
 
-DEFAULT_MAX_MEMORY = 64 << 20  # bytes of scratch per call (see ctc_forced_align)
-
-
-def _max_memory(max_memory: Any) -> int:
-    if max_memory is None:
-        return DEFAULT_MAX_MEMORY
-    m = V.check_int("max_memory", max_memory, none_ok=True)
-    if m < 0:
-        raise ValueError("Expected max_memory to be a non-negative int (bytes) or None, but "
-                         "got %d" % m)
-    return min(m, 2**62)
+DEFAULT_MAX_MEMORY = V.DEFAULT_MAX_MEMORY  # bytes of scratch per call (see ctc_forced_align)
 
 
 def _repeats(flat: np.ndarray, offsets: np.ndarray, tl: np.ndarray) -> np.ndarray:
@@ -52,10 +42,12 @@ def ctc_forced_align(log_probs: Any, targets: Any, input_lengths: Any = None,
 
     The same path as ``torchaudio.functional.forced_align`` (its CPU kernel's rules,
     reproduced exactly in the input's float type: at each frame only the states of
-    its window hold a value; a state takes the skip from two states back only when
-    it is strictly greater than both other candidates, else the move from the state
-    before when it is strictly greater than staying, else it stays; at the last frame
-    the path ends on the last label unless the trailing blank is strictly greater).
+    its window hold a value; a state takes the skip from two states back or the move
+    from the state before only when it is strictly greater than both other
+    candidates, else it stays - so on an exact tie of the move and the skip above
+    staying it stays, as torchaudio 2.9 does, though that path is not the best one;
+    at the last frame the path ends on the last label unless the trailing blank is
+    strictly greater).  Inputs holding -inf or NaN give torchaudio's path too.
     Unlike torchaudio: batches, padding, several threads, and long items in bounded
     memory (2 bits per state and frame; checkpoints past ``max_memory``).
 
@@ -79,7 +71,8 @@ def ctc_forced_align(log_probs: Any, targets: Any, input_lengths: Any = None,
         copied into memory), and ``C`` may appear in ``targets``; its frames get
         path value ``C`` and score 0.
     max_memory : int or None
-        Scratch bytes the call may use (default ``DEFAULT_MAX_MEMORY`` = 64 MiB,
+        Scratch bytes the call may use (default ``DEFAULT_MAX_MEMORY``: 64 MiB, or the environment's
+        ``SEQLOSS_MAX_MEMORY``;
         shared by the threads): items whose back-pointers do not fit are aligned in
         segments recomputed from checkpoint rows (time up to ~2x).  Items whose
         checkpoints alone need more use the smallest split, about ``S * sqrt(T)``
@@ -104,7 +97,7 @@ def ctc_forced_align(log_probs: Any, targets: Any, input_lengths: Any = None,
         as torchaudio refuses it.
     """
     def options():
-        return (V.resolve_n_threads(n_threads), _max_memory(max_memory))
+        return (V.resolve_n_threads(n_threads), V.max_memory(max_memory))
 
     if input_lengths is None or target_lengths is None:
         x0 = V.as_array("log_probs", log_probs)

@@ -52,6 +52,15 @@ _CTC_DOC = """
         None: OpenMP's maximum (honours OMP_NUM_THREADS); negative counts back
         from it (-1 = all); 0 is an error.  Results are bit-identical for any
         thread count.
+    max_memory : int or None
+        Bytes of scratch the call's threads may share (None: 64 MiB, or the
+        environment's ``SEQLOSS_MAX_MEMORY``).  The loss alone always keeps two
+        rows of alpha and a few frames of emissions per item (O(target length)
+        memory, whatever this is).  With the gradient, an item whose two
+        ``(input_length, 2 * target_length + 1)`` tables exceed its share keeps
+        alpha only every K frames (K ~ sqrt(2 * input_length) at the smallest) and
+        recomputes each segment on the way back: the same results, about 1.3-1.6x
+        the time of that item.
 """
 
 
@@ -130,17 +139,23 @@ def _inputs(log_probs, targets, input_lengths, target_lengths, blank, batch_firs
 
 
 def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
-         from_logits, batch_first, n_threads, want_grad, grad_out):
-    """Validate everything, run the kernel; returns (loss, grad or None)."""
+         from_logits, batch_first, n_threads, want_grad, grad_out, max_memory=None,
+         max_segment=0):
+    """Validate everything, run the kernel; returns (loss, grad or None).
+    ``max_segment``: a test hook forcing the checkpointed gradient (segments of at
+    most that many frames)."""
     # the common case, done in one Cython call (None: take the general path)
-    res = _ctc.fast(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                    zero_infinity, from_logits, batch_first, n_threads, want_grad, grad_out)
-    if res is not None:
-        return res if want_grad else (res[0], None)
+    if max_memory is None and not max_segment:
+        res = _ctc.fast(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                        zero_infinity, from_logits, batch_first, n_threads, want_grad,
+                        grad_out)
+        if res is not None:
+            return res if want_grad else (res[0], None)
     (x, dt, out_dtype, unbatched, T, N, C, blank, flat, width, width_name, il, tl,
-     stride_t, stride_n, (code, nt)) = _inputs(
+     stride_t, stride_n, (code, nt, budget)) = _inputs(
         log_probs, targets, input_lengths, target_lengths, blank, batch_first,
-        lambda: (V.reduction_code(reduction), V.resolve_n_threads(n_threads)))
+        lambda: (V.reduction_code(reduction), V.resolve_n_threads(n_threads),
+                 V.max_memory(max_memory)))
     grad = None
     direct = True
     reused = False  # warm memory: long rows may be streamed (non-temporal stores)
@@ -160,7 +175,8 @@ def _run(log_probs, targets, input_lengths, target_lengths, blank, reduction, ze
     reduced = _ctc.run(x.reshape(-1), None if grad is None else grad.reshape(-1), T, N, C,
                        stride_t, stride_n, flat, width, il, tl, losses, blank, code,
                        bool(zero_infinity), bool(from_logits), nt, reused, width_name,
-                       0 if grad is None or grad is grad_out else grad.nbytes)
+                       0 if grad is None or grad is grad_out else grad.nbytes, budget,
+                       max_segment)
     if reduced is None:
         loss = losses.astype(out_dtype)
         if unbatched:
@@ -192,8 +208,9 @@ _CTC_RAISES = """
         ``n_threads`` = 0 or over ``max(1024, OpenMP's maximum)``; a tensor on
         a non-CPU device.
     MemoryError
-        The kernel's scratch (two ``(input_length, 2 * target_length + 1)``
-        tables per item, one item per thread) plus the gradient would need more
+        The kernel's scratch (with a gradient, two ``(input_length, 2 *
+        target_length + 1)`` tables per item up to its share of ``max_memory``,
+        one item per thread) plus the gradient would need more
         memory than the machine can give (Linux: MemAvailable + SwapFree); the
         message gives the bytes and the shape.  Checked before allocating.
 """
@@ -205,19 +222,22 @@ _Lengths = Union[int, "np.ndarray", "list[int]", "tuple[int, ...]"]
 def ctc_loss(log_probs: _ArrayLike, targets: _ArrayLike, input_lengths: _Lengths,
              target_lengths: _Lengths, *, blank: int = 0, reduction: str = "mean",
              zero_infinity: bool = False, from_logits: bool = False, batch_first: bool = False,
-             n_threads: Optional[int] = None) -> Union[np.floating, np.ndarray]:
+             n_threads: Optional[int] = None, max_memory: Optional[int] = None
+             ) -> Union[np.floating, np.ndarray]:
     return _run(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                zero_infinity, from_logits, batch_first, n_threads, False, None)[0]
+                zero_infinity, from_logits, batch_first, n_threads, False, None,
+                max_memory)[0]
 
 
 def ctc_loss_and_grad(log_probs: _ArrayLike, targets: _ArrayLike, input_lengths: _Lengths,
                       target_lengths: _Lengths, *, blank: int = 0, reduction: str = "mean",
                       zero_infinity: bool = False, from_logits: bool = False,
                       batch_first: bool = False, n_threads: Optional[int] = None,
-                      grad_out: Optional[np.ndarray] = None
+                      grad_out: Optional[np.ndarray] = None, max_memory: Optional[int] = None
                       ) -> tuple[Union[np.floating, np.ndarray], np.ndarray]:
     return _run(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                zero_infinity, from_logits, batch_first, n_threads, True, grad_out)
+                zero_infinity, from_logits, batch_first, n_threads, True, grad_out,
+                max_memory)
 
 
 ctc_loss.__doc__ = """CTC loss, identical in meaning to ``torch.nn.functional.ctc_loss``.

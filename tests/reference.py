@@ -679,16 +679,18 @@ def ctc_viterbi_spans(log_probs, labels, blank=0):
 
 
 def _fa_choose(x0, x1, x2):
-    """torchaudio's choice among stay (x0), move (x1) and skip (x2): (value, back-step)."""
+    """torchaudio 2.9's choice among stay (x0), move (x1) and skip (x2): (value,
+    back-step).  A move or a skip only when strictly greater than both others:
+    on x1 == x2 > x0 it stays (not the maximum; torchaudio's kernel does this)."""
     if x2 > x1 and x2 > x0:
         return x2, 2
-    if x1 > x0:
+    if x1 > x0 and x1 > x2:
         return x1, 1
     return x0, 0
 
 
 def ctc_forced_align_textbook(log_probs, labels, blank=0):
-    """Textbook CTC Viterbi over the full T x S table, torchaudio's tie rules.
+    """Textbook CTC Viterbi over the full T x S table, torchaudio 2.9's tie rules.
 
     Arithmetic in the input's own float type (as torchaudio's kernel), every state
     of every frame computed (no window: states that cannot be reached are -inf by

@@ -17,9 +17,10 @@
 // exactly, in the input's float type): extended states blank, l1, blank,
 // ..., lL, blank; at frame t only the states in torchaudio's window
 // [start_t, end_t) hold a value (all others are -inf); a state takes the
-// skip from s - 2 (a label differing from the one before it) only when it is
-// strictly greater than both other candidates, else the move from s - 1 when
-// it is strictly greater than staying, else it stays; at the last frame the
+// skip from s - 2 (a label differing from the one before it) or the move
+// from s - 1 only when it is strictly greater than both other candidates,
+// else it stays (torchaudio 2.9's rule: on an exact tie x1 == x2 > x0 it
+// stays, which is not the best path); at the last frame the
 // path ends on the last label unless the trailing blank is strictly greater.
 // IEEE comparisons throughout (NaN is never greater), so inputs holding -inf
 // or NaN give torchaudio's path too, including its back-pointer default for

@@ -120,10 +120,10 @@ struct Viterbi {
             const Vec x2 = simd::select<Vec>(Ops::load(it.skip + s) > zero,
                                              Ops::shift_in2(pb, x0), ninf);
             pb = x0;
-            // torchaudio: skip if strictly greater than both, else the move
-            // if strictly greater than staying, else stay
+            // torchaudio 2.9: skip or move only when strictly greater than
+            // both other candidates, else stay (so x1 == x2 > x0 stays)
             const IVec m2 = (x2 > x1) & (x2 > x0);
-            const IVec m1 = x1 > x0;
+            const IVec m1 = (x1 > x0) & (x1 > x2);
             const Vec r = simd::select<Vec>(m2, x2, simd::select<Vec>(m1, x1, x0));
             Vec e = Ops::gather(x, it.cls + s);
             if (it.append) e = simd::select<Vec>(Ops::load(it.star + s) > zero, zero, e);
@@ -137,7 +137,7 @@ struct Viterbi {
             Ops::store(cur + s, v);
             if (bits) {
                 const uint64_t b2 = Ops::mask_bits(m2);
-                acc1 |= (Ops::mask_bits(m1) & ~b2) << shift;
+                acc1 |= Ops::mask_bits(m1) << shift;  // (never both)
                 acc2 |= b2 << shift;
                 shift += static_cast<int>(kLanes);
                 if (shift == 64) {

@@ -54,6 +54,15 @@ struct CtcArgs {
     // The gradient buffer was used before (not fresh pages): long rows are
     // then written with non-temporal stores.  A performance hint only.
     bool grad_reused = false;
+    // Table scratch the call may use, shared by the threads working at once.
+    // Without a gradient an item keeps two alpha rows and a few frames of
+    // emissions (O(S) memory) whatever this is; with one, an item whose two
+    // (T_n, 2 L + 1) tables exceed its share keeps alpha rows every K frames
+    // only and recomputes each segment on the way back (same results).
+    int64_t max_memory = INT64_MAX;
+    // Test hook: the longest segment the checkpointed gradient may use and
+    // the checkpointed path forced when smaller than an item (0: no limit).
+    int64_t max_segment = 0;
     int n_threads = 1;
 };
 

@@ -71,6 +71,8 @@ struct CtcKernel : ctc::Common<T> {
     // that frequent small calls do not pay for allocations.
     struct Work {
         AlignedBuffer<T> E, A, beta2, Bt, gam, skip, scale, lim, rowbuf, shift;
+        AlignedBuffer<T> ck, ck_mu, norm_lo;  // checkpoints (budgeted gradients)
+        AlignedBuffer<typename ctc::RowSoftmax<T>::Shift> norm_sh;
         AlignedBuffer<double> Oa, Ob;
         AlignedBuffer<int32_t> cls;
         AlignedBuffer<uint8_t> live;
@@ -80,12 +82,14 @@ struct CtcKernel : ctc::Common<T> {
                    shift.capacity_bytes() +
                    gam.capacity_bytes() + skip.capacity_bytes() + scale.capacity_bytes() +
                    lim.capacity_bytes() + Oa.capacity_bytes() + cls.capacity_bytes() +
-                   live.capacity_bytes();
+                   live.capacity_bytes() + ck.capacity_bytes() + ck_mu.capacity_bytes() +
+                   norm_lo.capacity_bytes() + norm_sh.capacity_bytes();
         }
         void release() {
             E.release(), A.release(), beta2.release(), Bt.release(), Ob.release();
             gam.release(), skip.release(), rowbuf.release(), shift.release();
             scale.release(), lim.release(), Oa.release(), cls.release(), live.release();
+            ck.release(), ck_mu.release(), norm_lo.release(), norm_sh.release();
         }
     };
     static constexpr std::size_t kKeepBytes = std::size_t(1) << 22;  // 4 MiB per thread
@@ -166,6 +170,18 @@ struct CtcKernel : ctc::Common<T> {
     // Frames between two Ctrl-C checks of a long item's passes.
     static constexpr int64_t kCheckFrames = 256;
 
+    // State of normalise_rows carried from one range of frames to the next.
+    struct Carry {
+        bool have_next = false;
+        typename ctc::RowSoftmax<T>::Shift next_sh{0, 0, false};
+        T next_lo = 0;
+        bool keep = false;  // store every frame's normaliser
+    };
+
+    // Scratch bytes of the tables one item may use (max_memory shared by the
+    // threads working at once); set by run().
+    int64_t budget = INT64_MAX;
+
     // Returns the loss of item n (natural log), writes its gradient rows.
     void run_item(int64_t n, Work& w) const {
         check_interrupt();
@@ -183,10 +199,20 @@ struct CtcKernel : ctc::Common<T> {
             a.losses[n] = 0.0;
             return;
         }
-        const Item it = prepare(n, Tn, L, lab, w);
-        if (!normalise_rows(it, w)) {  // a NaN or +inf was used
-            a.losses[n] = static_cast<double>(std::numeric_limits<T>::quiet_NaN());
-            if (grad) fill_rows(n, 0, Tn, true);
+        // Loss only: two alpha rows and a few frames of emissions (O(S)).  A
+        // gradient whose tables exceed the item's share of max_memory:
+        // checkpointed alpha, segments recomputed on the way back.
+        const int64_t RS0 = round_up(2 * L + 1, kLanes) + 2 * kLanes;
+        const double table = 2.0 * static_cast<double>(Tn) * RS0 * sizeof(T);
+        const bool capped = a.max_segment > 0 && a.max_segment < Tn;
+        if (!grad || capped || table > static_cast<double>(budget)) {
+            run_streamed(n, Tn, L, lab, w);
+            return;
+        }
+        const Item it = prepare(n, Tn, L, lab, w, Tn, Tn);
+        Carry carry;
+        if (!normalise_rows(it, w, 0, Tn, w.E.data(), carry)) {  // a NaN or +inf was used
+            nan_item(n, Tn);
             return;
         }
         const Rows rows{w.E.data() + kLanes, w.A.data() + kLanes, it.skip, Tn, it.S, it.RS};
@@ -204,6 +230,148 @@ struct CtcKernel : ctc::Common<T> {
         if (grad) gradient_rows(it, rows, together, log2p, w);
     }
 
+    void nan_item(int64_t n, int64_t Tn) const {
+        a.losses[n] = static_cast<double>(std::numeric_limits<T>::quiet_NaN());
+        if (grad) fill_rows(n, 0, Tn, true);
+    }
+
+    // Segments of the checkpointed gradient: nseg segments of K frames.
+    struct Plan {
+        int64_t K = 0, nseg = 0;
+    };
+    Plan plan(int64_t Tn, int64_t RS) const {
+        Plan p;
+        const double row = static_cast<double>(RS) * sizeof(T);
+        double best = -1;
+        // rows: nseg checkpoints + K alpha + K + 1 emissions
+        for (int64_t g = 1; g <= Tn; ++g) {
+            const int64_t k = (Tn + g - 1) / g;
+            if (a.max_segment > 0 && k > a.max_segment) continue;
+            const double cost = (static_cast<double>(g) + 2.0 * k + 1.0) * row;
+            if (best < 0 || cost < best) best = cost, p.nseg = g, p.K = k;
+            if (cost <= static_cast<double>(budget)) break;
+            if (cost > 2 * best && k < 4) break;
+        }
+        p.nseg = (Tn + p.K - 1) / p.K;
+        return p;
+    }
+
+    // The loss (and with a gradient, the checkpointed pass 3) of an item
+    // without its full tables.
+    void run_streamed(int64_t n, int64_t Tn, int64_t L, const int64_t* lab, Work& w) const {
+        const int64_t RS0 = round_up(2 * L + 1, kLanes) + 2 * kLanes;
+        // emissions in chunks of <= 1 MiB (at least 2 frames, at most 256)
+        const int64_t KC = std::max<int64_t>(
+            2, std::min<int64_t>(kCheckFrames, (int64_t(1) << 20) / (RS0 * int64_t(sizeof(T)))));
+        Plan p;
+        if (grad) p = plan(Tn, RS0);
+        const int64_t e_rows = grad ? std::max(KC, p.K + 1) : KC;
+        const int64_t a_rows = grad ? std::max<int64_t>(2, p.K) : 2;
+        const Item it = prepare(n, Tn, L, lab, w, e_rows, a_rows);
+        const int64_t RS = it.RS, Sp = it.Sp, S = it.S;
+        if (grad) {
+            w.ck.resize(p.nseg * RS);
+            w.ck_mu.resize(p.nseg);
+            w.norm_lo.resize(Tn);
+            w.norm_sh.resize(Tn);
+        }
+        const Rows rows{nullptr, nullptr, it.skip, Tn, S, RS};
+        double* Oa = w.Oa.data();
+        T* prev = w.A.data() + kLanes;
+        T* cur = prev + RS;
+        Rec::init_row(prev, Sp);
+        Rec::init_row(cur, Sp);
+        Carry carry;
+        carry.keep = grad != nullptr;
+        T mu = 0;
+        for (int64_t c0 = 0; c0 < Tn; c0 += KC) {
+            const int64_t c1 = std::min(Tn, c0 + KC);
+            if (!normalise_rows(it, w, c0, c1, w.E.data(), carry)) {
+                nan_item(n, Tn);
+                return;
+            }
+            for (int64_t t = c0; t < c1; ++t) {
+                const T* e = w.E.data() + kLanes + (t - c0) * RS;
+                if (t == 0) {
+                    prev[0] = e[0];
+                    if (S > 1) prev[1] = e[1];
+                    Oa[0] = 0.0;
+                    mu = S > 1 ? vmax(prev[0], prev[1]) : prev[0];
+                } else {
+                    const T m = rows.alpha_step(t, prev, cur, e, mu);
+                    Oa[t] = Oa[t - 1] + static_cast<double>(mu);
+                    mu = m;
+                    std::swap(prev, cur);
+                }
+                if (grad && t % p.K == 0) {  // checkpoint: row t and its max
+                    std::memcpy(w.ck.data() + (t / p.K) * RS, prev - kLanes, RS * sizeof(T));
+                    w.ck_mu.data()[t / p.K] = mu;
+                }
+            }
+        }
+        const double x1 = prev[S - 1];
+        const double x2 = S > 1 ? static_cast<double>(prev[S - 2]) : static_cast<double>(kSent);
+        const double m = std::max(x1, x2);
+        const double log2p = Oa[Tn - 1] + m + std::log2(std::exp2(x1 - m) + std::exp2(x2 - m));
+        if (!(log2p > 0.5 * static_cast<double>(kSent))) {
+            impossible(n, Tn);
+            return;
+        }
+        a.losses[n] = -log2p * fm::kLn2;
+        if (grad) gradient_checkpointed(it, rows, p, log2p, w);
+    }
+
+    // Pass 3 of a checkpointed item: per segment (last first) its emissions
+    // regathered with the stored normalisers, its alpha rows recomputed from
+    // the checkpoint, then beta backwards through it and the gradient rows.
+    // The same operations on the same values as gradient_rows: the same bits.
+    void gradient_checkpointed(const Item& it, const Rows& rows, const Plan& p, double log2p,
+                               Work& w) const {
+        const int64_t Tn = it.Tn, S = it.S, Sp = it.Sp, RS = it.RS, K = p.K;
+        const double* Oa = w.Oa.data();
+        T* Aseg = w.A.data() + kLanes;
+        T* Eseg = w.E.data() + kLanes;
+        T* Bcur = w.beta2.data() + kLanes;
+        T* Bnxt = Bcur + RS;
+        Rec::init_row(Bcur, Sp);
+        Bcur[S - 1] = 0;
+        if (S > 1) Bcur[S - 2] = 0;
+        double Ob = 0.0;
+        T nu = 0;
+        for (int64_t j = p.nseg - 1; j >= 0; --j) {
+            check_interrupt();
+            const int64_t s0 = j * K, s1 = std::min(Tn, s0 + K);
+            const int64_t e1 = std::min(Tn, s1 + 1);
+            for (int64_t t = s0; t < e1; ++t) regather(it, w, t, Eseg + (t - s0) * RS);
+            std::memcpy(Aseg - kLanes, w.ck.data() + j * RS, RS * sizeof(T));
+            T mu = w.ck_mu.data()[j];
+            for (int64_t t = s0 + 1; t < s1; ++t) {
+                if ((t - s0) % kCheckFrames == 0) check_interrupt();
+                mu = rows.alpha_step(t, Aseg + (t - 1 - s0) * RS, Aseg + (t - s0) * RS,
+                                     Eseg + (t - s0) * RS, mu);
+            }
+            for (int64_t t = s1 - 1; t >= s0; --t) {
+                if ((s1 - 1 - t) % kCheckFrames == kCheckFrames - 1) check_interrupt();
+                if (t < Tn - 1) {
+                    std::swap(Bcur, Bnxt);
+                    const T v = rows.beta_step(t, Bnxt, Bcur, Eseg + (t + 1 - s0) * RS, nu);
+                    Ob += static_cast<double>(nu);
+                    nu = v;
+                }
+                gradient_row(it, t, rows, Aseg + (t - s0) * RS, Bcur,
+                             static_cast<T>(Oa[t] + Ob - log2p), w);
+            }
+        }
+    }
+
+    // Emission row of frame t into e (index 0 = state 0), from the
+    // normaliser pass 1 stored.
+    void regather(const Item& it, Work& w, int64_t t, T* e) const {
+        const typename Softmax::Shift sh = w.norm_sh.data()[t];
+        Emit::gather(in_row(t, it.n), it.cls, it.lim, it.Sp, sh.m, sh.mm, sh.exact,
+                     w.norm_lo.data()[t], e);
+    }
+
     // Loss and gradient of an item without any alignment.
     void impossible(int64_t n, int64_t Tn) const {
         a.losses[n] = a.zero_infinity ? 0.0 : std::numeric_limits<double>::infinity();
@@ -211,7 +379,8 @@ struct CtcKernel : ctc::Common<T> {
     }
 
     // Scratch of the item sized, its extended states set up.
-    Item prepare(int64_t n, int64_t Tn, int64_t L, const int64_t* lab, Work& w) const {
+    Item prepare(int64_t n, int64_t Tn, int64_t L, const int64_t* lab, Work& w, int64_t e_rows,
+                 int64_t a_rows) const {
         Item it;
         it.n = n, it.Tn = Tn, it.L = L;
         it.S = 2 * L + 1;
@@ -220,8 +389,8 @@ struct CtcKernel : ctc::Common<T> {
         it.gs = grad ? a.grad_scale[n] : 0.0;
         it.gsT = static_cast<T>(it.gs);
         const int64_t Sp = it.Sp, RS = it.RS;
-        w.E.resize(Tn * RS);
-        w.A.resize(Tn * RS);
+        w.E.resize(e_rows * RS);
+        w.A.resize(a_rows * RS);
         w.beta2.resize(2 * RS);
         w.gam.resize(RS);
         w.skip.resize(RS);
@@ -243,7 +412,11 @@ struct CtcKernel : ctc::Common<T> {
     // Pass 1: row normalisers (from_logits), the softmax rows of the
     // gradient (prescaled), the non-finite scan and the gathered emissions
     // E.  False when the loss is NaN (a NaN or +inf in a used input).
-    bool normalise_rows(const Item& it, Work& w) const {
+    // Frames [t0, t1); emission row t at E0 + (t - t0) * RS (+ kLanes).  The
+    // carry holds a pair's second normaliser across calls; with carry.keep
+    // every frame's normaliser is stored (w.norm_sh, w.norm_lo) for regather.
+    bool normalise_rows(const Item& it, Work& w, int64_t t0, int64_t t1, T* E0,
+                        Carry& carry) const {
         const int64_t n = it.n, Tn = it.Tn, C = a.C, RS = it.RS, Sp = it.Sp;
         const double gs = it.gs;
         const bool pre = prescaled(it.L);
@@ -260,12 +433,12 @@ struct CtcKernel : ctc::Common<T> {
         // row max and log-sum-exp: two independent chains for the core.
         const bool pairs = a.from_logits && !stream && C >= kLanes &&
                            static_cast<std::size_t>(C) * sizeof(T) <= 1024;
-        bool have_next = false;  // row t's normaliser came with row t - 1
-        typename Softmax::Shift next_sh{0, 0, false};  // (log-probabilities: no shift)
-        T next_lo = 0;
-        for (int64_t tb = 0; tb < Tn; tb += kCheckFrames) {
+        bool& have_next = carry.have_next;  // row t's normaliser came with row t - 1
+        typename Softmax::Shift& next_sh = carry.next_sh;  // (log-probabilities: no shift)
+        T& next_lo = carry.next_lo;
+        for (int64_t tb = t0; tb < t1; tb += kCheckFrames) {
             check_interrupt();  // long items stop on Ctrl-C
-            const int64_t te = std::min<int64_t>(Tn, tb + kCheckFrames);
+            const int64_t te = std::min<int64_t>(t1, tb + kCheckFrames);
             for (int64_t t = tb; t < te; ++t) {
                 const T* x = in_row(t, n);
                 // the row's log2 normaliser sh.mm + lo (RowSoftmax::expo, Emissions::gather)
@@ -337,7 +510,11 @@ struct CtcKernel : ctc::Common<T> {
                 }
                 // NaN or +inf in a used log-probability makes the loss NaN;
                 // from_logits checked whole rows.
-                T* e = w.E.data() + t * RS + kLanes;
+                T* e = E0 + (t - t0) * RS + kLanes;
+                if (carry.keep) {
+                    w.norm_sh.data()[t] = sh;
+                    w.norm_lo.data()[t] = lo;
+                }
                 const bool maybe_bad =
                     Emit::gather(x, it.cls, it.lim, Sp, sh.m, sh.mm, sh.exact, lo, e);
                 if (!a.from_logits && maybe_bad && Emit::used_is_bad(x, it.cls, it.S)) return false;
@@ -403,7 +580,8 @@ struct CtcKernel : ctc::Common<T> {
             const T* Bt = w.Bt.data() + kLanes;
             const double* Obt = w.Ob.data();
             for (int64_t t = 0; t < Tn; ++t)
-                gradient_row(it, t, rows, Bt + t * RS, static_cast<T>(Oa[t] + Obt[t] - log2p), w);
+                gradient_row(it, t, rows, rows.A + t * RS, Bt + t * RS,
+                             static_cast<T>(Oa[t] + Obt[t] - log2p), w);
             return;
         }
         // Large items: beta backwards with two rows, the gradient as we go.
@@ -424,18 +602,19 @@ struct CtcKernel : ctc::Common<T> {
                     Ob += static_cast<double>(nu);
                     nu = v;
                 }
-                gradient_row(it, t, rows, Bcur, static_cast<T>(Oa[t] + Ob - log2p), w);
+                gradient_row(it, t, rows, rows.A + t * RS, Bcur,
+                             static_cast<T>(Oa[t] + Ob - log2p), w);
             }
         }
     }
 
     // The finished gradient row t (alpha row t of `rows`, beta row bt, c0 =
     // Oa + Ob - log2 p): softmax * scale (or 0), minus the posteriors.
-    void gradient_row(const Item& it, int64_t t, const Rows& rows, const T* bt, T c0,
-                      Work& w) const {
+    void gradient_row(const Item& it, int64_t t, const Rows& rows, const T* at, const T* bt,
+                      T c0, Work& w) const {
         T* gam = w.gam.data() + kLanes;
         uint8_t* live = w.live.data();
-        const typename Grad::Posteriors p = Grad::posteriors(rows, t, bt, c0, gam, live);
+        const typename Grad::Posteriors p = Grad::posteriors_at(rows, t, at, bt, c0, gam, live);
         T* gr = grad_row(t, it.n);
         if (prescaled(it.L)) {  // the scaled softmax is already there
             Grad::subtract(gr, a.blank, p, it.S, gam, live, it.cls, it.gsT);
@@ -471,7 +650,7 @@ struct CtcKernel : ctc::Common<T> {
         }
     };
 
-    void run() const {
+    void run() {
         const int64_t N = a.N;
         if (N == 0) return;
         // Cost model: states x frames for the recursions, classes x frames
@@ -492,6 +671,7 @@ struct CtcKernel : ctc::Common<T> {
         if (nt > N) nt = static_cast<int>(N);
         if (total < 50000.0) nt = 1;  // threads cost more than they give
         if (nt < 1) nt = 1;
+        budget = a.max_memory / nt;
 
         // Chunks of consecutive items (in cost order, which keeps equal-cost
         // items in batch order): the rows of neighbouring items share cache
@@ -510,7 +690,13 @@ struct CtcKernel : ctc::Common<T> {
 
 }  // namespace
 
-void ctc_run_f32(const CtcArgs& args) { CtcKernel<float>(args).run(); }
-void ctc_run_f64(const CtcArgs& args) { CtcKernel<double>(args).run(); }
+void ctc_run_f32(const CtcArgs& args) {
+    CtcKernel<float> k(args);
+    k.run();
+}
+void ctc_run_f64(const CtcArgs& args) {
+    CtcKernel<double> k(args);
+    k.run();
+}
 
 SEQLOSS_ISA_END

@@ -34,10 +34,15 @@ struct Gradient : Common<T> {
     // bt, c0 = Oa + Ob - log2 p) into gam (offset kLanes, as the rows).
     static SEQLOSS_INLINE Posteriors posteriors(const Rows& rows, int64_t t, const T* bt, T c0,
                                                 T* gam, uint8_t* live) {
+        return posteriors_at(rows, t, rows.A + t * rows.RS, bt, c0, gam, live);
+    }
+
+    // The same with alpha row t at `at` (any storage of the rows).
+    static SEQLOSS_INLINE Posteriors posteriors_at(const Rows& rows, int64_t t, const T* at,
+                                                   const T* bt, T c0, T* gam, uint8_t* live) {
         Posteriors p;
         Recursions<T>::band(t, rows.Tn, rows.S, p.lo, p.hi);
         const int64_t lo = p.lo, hi = p.hi;
-        const T* at = rows.A + t * rows.RS;
         Vec bsum = Ops::splat(0);
         Vec even;  // 1 on the blank (even) states of a block, 0 on labels
         for (int64_t j = 0; j < kLanes; ++j) even[j] = (j & 1) ? T(0) : T(1);

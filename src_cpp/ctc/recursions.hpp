@@ -52,11 +52,14 @@ struct Recursions : Common<T> {
         // Alpha row t from row t-1 (stored minus mp, its predecessor's max);
         // returns the new row's max.
         SEQLOSS_INLINE T alpha_row(int64_t t, T mp) const {
+            return alpha_step(t, A + (t - 1) * RS, A + t * RS, E + t * RS, mp);
+        }
+
+        // Alpha row t into cur from prev (row t-1) and e (emissions of
+        // frame t): any storage of the rows.
+        SEQLOSS_INLINE T alpha_step(int64_t t, const T* prev, T* cur, const T* e, T mp) const {
             int64_t lo, hi;
             band(t, Tn, S, lo, hi);
-            const T* prev = A + (t - 1) * RS;
-            T* cur = A + t * RS;
-            const T* e = E + t * RS;
             const Vec sent = Ops::splat(kSent);
             Ops::store(cur + lo - kLanes, sent);
             Ops::store(cur + hi, sent);
@@ -80,9 +83,14 @@ struct Recursions : Common<T> {
         // Beta row t (into cur) from row t+1 (nxt, stored minus np); returns
         // the new row's max.
         SEQLOSS_INLINE T beta_row(int64_t t, const T* nxt, T* cur, T np) const {
+            return beta_step(t, nxt, cur, E + (t + 1) * RS, np);
+        }
+
+        // Beta row t into cur from nxt (row t+1) and en (emissions of frame
+        // t+1): any storage of the rows.
+        SEQLOSS_INLINE T beta_step(int64_t t, const T* nxt, T* cur, const T* en, T np) const {
             int64_t lo, hi;
             band(t, Tn, S, lo, hi);
-            const T* en = E + (t + 1) * RS;
             const Vec sent = Ops::splat(kSent);
             Ops::store(cur + lo - kLanes, sent);
             Ops::store(cur + hi, sent);
