@@ -47,7 +47,12 @@ def ctc_forced_align(log_probs: Any, targets: Any, input_lengths: Any = None,
     candidates, else it stays - so on an exact tie of the move and the skip above
     staying it stays, as torchaudio 2.9 does, though that path is not the best one;
     at the last frame the path ends on the last label unless the trailing blank is
-    strictly greater).  Inputs holding -inf or NaN give torchaudio's path too.
+    strictly greater).  Inputs holding -inf or NaN give torchaudio's path too, as
+    long as torchaudio's own trace stays in its table: when no path has a finite
+    score, the back-pointers of unreachable states (torchaudio's default -1) can
+    lead its trace past the table (undefined results, or an IndexError); seqloss
+    then keeps the state in the table.  Such a path need not spell the targets;
+    its scores hold -inf or NaN, which is how to detect it.
     Unlike torchaudio: batches, padding, several threads, and long items in bounded
     memory (2 bits per state and frame; checkpoints past ``max_memory``).
 
@@ -228,6 +233,12 @@ def _paths_scores(paths, scores, input_lengths, blank):
         V.check_lengths_within("input_lengths", il, T, "number of frames")
     frame = np.arange(T)
     valid = frame[None, :] < il[:, None]
+    if input_lengths is None:
+        tail = ~valid & (p != -1)
+        if tail.any():
+            n, t = np.argwhere(tail)[0]
+            raise ValueError("Expected paths to hold only -1 (padding) after an item's first "
+                             "-1, but got %d at item %d, frame %d" % (p[n, t], n, t))
     bad = valid & (p < 0)
     if bad.any():
         n, t = np.argwhere(bad)[0]

@@ -733,13 +733,16 @@ def ctc_forced_align_textbook(log_probs, labels, blank=0):
     return np.array(path, dtype=np.int64)
 
 
-def ctc_forced_align_windowed(log_probs, labels, blank=0):
+def ctc_forced_align_windowed(log_probs, labels, blank=0, strict=False):
     """torchaudio's forced_align CPU loop, step for step, for any input it accepts.
 
     Its window [start, end) of live states per frame (everything else -inf), its
     back-pointer default -1 for states outside the window, the same comparisons
-    in the input's float type; the index guards where torchaudio would read past
-    its arrays (never reached by inputs it accepts with a finite result).
+    in the input's float type.  When no path has a finite score the trace can
+    follow those defaults out of the table, where torchaudio reads past its
+    arrays (undefined: a wrong row's pointer, or a label past the targets); here
+    the state is clamped into the table, as seqloss does - or, with strict=True,
+    OverflowError is raised (such cases have no torchaudio result to compare).
     Returns the frame path (T,).
     """
     x = np.asarray(log_probs)
@@ -787,7 +790,11 @@ def ctc_forced_align_windowed(log_probs, labels, blank=0):
     path = [0] * T
     for t in range(T - 1, -1, -1):
         path[t] = blank if s % 2 == 0 else lab[s // 2]
-        s = min(max(s - back[t][s], 0), S - 1)
+        s -= back[t][s]
+        if not 0 <= s < S:
+            if strict:
+                raise OverflowError("the trace leaves the table at frame %d" % t)
+            s = min(max(s, 0), S - 1)
     return np.array(path, dtype=np.int64)
 
 
