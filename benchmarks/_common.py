@@ -2,6 +2,11 @@
 import json
 import os
 import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -33,3 +38,36 @@ def cpu_name():
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def reexec_with_peers(script):
+    """``--peers-python PY`` on the command line: run ``script`` again with PY (a venv
+    with the peers), the checkout first on its path, and exit with its status.  Call
+    it before importing seqloss."""
+    argv = sys.argv[1:]
+    if "--peers-python" not in argv:
+        return
+    i = argv.index("--peers-python")
+    python = argv[i + 1]
+    del argv[i:i + 2]
+    root = os.path.dirname(HERE)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    sys.exit(subprocess.call([python, os.path.abspath(script)] + argv, env=env))
+
+
+def alternate(fns, reps, inner=1, warmup=True):
+    """Median seconds per call of each fn, calling them in turn (order rotated each
+    round), as a server or a training loop interleaves them."""
+    names = list(fns)
+    times = {k: [] for k in names}
+    if warmup:
+        for k in names:
+            fns[k]()
+    for rep in range(reps):
+        for j in range(len(names)):
+            k = names[(j + rep) % len(names)]
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fns[k]()
+            times[k].append((time.perf_counter() - t0) / inner)
+    return {k: float(np.median(v)) for k, v in times.items()}

@@ -31,57 +31,26 @@ never asserted.
 """
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from _common import reexec_with_peers  # noqa: E402
 
-def _reexec():
-    """--peers-python PY: run this script with PY (a venv with the peers), the checkout
-    first on its path (before anything is imported here)."""
-    argv = sys.argv[1:]
-    if "--peers-python" not in argv:
-        return
-    i = argv.index("--peers-python")
-    python = argv[i + 1]
-    del argv[i:i + 2]
-    root = os.path.dirname(HERE)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    sys.exit(subprocess.call([python, os.path.abspath(__file__)] + argv, env=env))
-
-
-_reexec()
+reexec_with_peers(__file__)
 
 import seqloss  # noqa: E402
 from seqloss import _synthetic as S  # noqa: E402
-from _common import cpu_name, load_shapes  # noqa: E402
+from _common import alternate, cpu_name, load_shapes  # noqa: E402
 import _decode_peers as P  # noqa: E402
 
 
 def fmt(s):
     return "%.2f ms" % (s * 1e3) if s >= 1e-3 else "%.1f us" % (s * 1e6)
-
-
-def alternate(fns, reps, inner=1):
-    """Median seconds per call of each fn, calling them in turn (order rotated)."""
-    names = list(fns)
-    times = {k: [] for k in names}
-    for k in names:  # warm-up
-        fns[k]()
-    for rep in range(reps):
-        for j in range(len(names)):
-            k = names[(j + rep) % len(names)]
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                fns[k]()
-            times[k].append((time.perf_counter() - t0) / inner)
-    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def ids_of(h, n):

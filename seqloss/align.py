@@ -227,7 +227,7 @@ def _paths_scores(paths, scores, input_lengths, blank):
     blank = V.check_int("blank", blank)
     if input_lengths is None:
         neg = p < 0
-        il = np.where(neg.any(axis=1), neg.argmax(axis=1), T).astype(np.int64)
+        il = np.where(neg.any(axis=1), neg.argmax(axis=1) if T else 0, T).astype(np.int64)
     else:
         il = V.lengths("input_lengths", input_lengths, N)
         V.check_lengths_within("input_lengths", il, T, "number of frames")

@@ -157,6 +157,8 @@ def to_src(v):
         return "{%s}" % ", ".join("%r: %s" % (k, to_src(x)) for k, x in v.items())
     if isinstance(v, seqloss.NgramLM):
         return lm_src(v)
+    if isinstance(v, seqloss.TokenSpans):
+        return v._fuzz_src
     return repr(v)
 
 
@@ -345,6 +347,14 @@ def _assert_same(got, want, what="result"):
         assert isinstance(got, seqloss.NgramLM) and got.unit == want.unit and \
             got._model.to_binary() == want._model.to_binary(), \
             "%s: %r vs canonical %r" % (what, got, want)
+        return
+    if isinstance(want, (seqloss.TokenSpans, seqloss.WordSpans)):
+        assert type(got) is type(want), "%s: %s" % (what, _short(got))
+        for k, v in vars(want).items():
+            if isinstance(v, np.ndarray) or v is None:
+                _assert_same(getattr(got, k), v, "%s.%s" % (what, k))
+            elif not k.startswith("_"):
+                assert getattr(got, k) == v, "%s.%s" % (what, k)
         return
     if want is None or got is None:
         assert got is want, "%s: %s vs canonical %s" % (what, _short(got), _short(want))
@@ -1950,13 +1960,193 @@ def dec_check(s):
 
 
 
+# ------------------------------------------------------------------ forced alignment
+
+def al_build(s):
+    """ctc_forced_align's arguments: the CTC inputs without the loss's options."""
+    args = ctc_build(s)
+    for k in ("reduction", "zero_infinity", "from_logits"):
+        args.pop(k, None)
+    # None lengths are ctc_forced_align's defaults (see al_resolved)
+    if all(v is None for v in s["il"]):
+        args["input_lengths"] = None
+    if all(v is None for v in s["tl"]):
+        args["target_lengths"] = None
+    if s.get("max_memory") is not None:
+        args["max_memory"] = s["max_memory"]
+    return args
+
+
+def al_alignable(s):
+    """The drawn CTC spec with every item alignable (rows cut to what fits; the
+    input lengths raised to L + repeats): invalid cases come from the mutators."""
+    for n, row in enumerate(s["rows"]):
+        while len(row) + sum(a == b for a, b in zip(row, row[1:])) > s["T"]:
+            row.pop()
+        s["tl"][n] = len(row)
+        s["il"][n] = max(s["il"][n], len(row) + sum(a == b for a, b in zip(row, row[1:])))
+    return s
+
+
+def al_resolved(s):
+    """The spec with ctc_forced_align's default lengths filled in (None: T frames;
+    the padded width, or the one item's 1-D targets)."""
+    s = dict(s)
+    if all(v is None for v in s["il"]):
+        s["il"] = [s["T"]] * s["N"]
+    if all(v is None for v in s["tl"]):
+        flat = [v for r in s["rows"] for v in r]
+        if s["form"] == "padded" and not s["unbatched"]:
+            s["tl"] = [ctc_width(s)] * s["N"]
+            s["rows"] = [list(r) + [s["pad"]] * (ctc_width(s) - len(r)) for r in s["rows"]]
+        elif s["N"] == 1:
+            s["tl"] = [len(flat)]
+    return s
+
+
+def al_valid(s):
+    s = al_resolved(s)
+    if any(v is None for v in s["tl"]):
+        return False
+    if not ctc_valid(dict(s, reduction="mean")):
+        return False
+    for n, row in enumerate(ctc_rows(s)):
+        row = [int(v) for v in row]
+        if s["il"][n] < len(row) + sum(a == b for a, b in zip(row, row[1:])):
+            return False  # no alignment: a ValueError naming the item
+    return True
+
+
+def al_check(s):
+    s = al_resolved(s)
+
+    def check(got):
+        paths, scores = got
+        dt = s["dtype"]
+        x = s["x"].astype(dt)
+        if dt == np.float16:
+            x = x.astype(np.float32)
+        assert isinstance(paths, np.ndarray) and paths.dtype == np.int64, type(paths)
+        assert scores.dtype == dt, "scores dtype %s, input %s" % (scores.dtype, dt)
+        T = s["T"]
+        if s["unbatched"]:
+            paths, scores = paths[None], scores[None]
+        assert paths.shape == (s["N"], T), paths.shape
+        for n, row in enumerate(ctc_rows(s)):
+            il = s["il"][n]
+            want = R.ctc_forced_align_windowed(x[:il, n], [int(v) for v in row], s["blank"]) \
+                if il else np.zeros(0, np.int64)
+            assert paths[n, :il].tolist() == want.tolist(), \
+                "path of item %d: %s, want %s" % (n, paths[n, :il].tolist(), want.tolist())
+            assert (paths[n, il:] == -1).all(), "padding of item %d" % n
+            ws = x[np.arange(il), n, want].astype(dt)
+            assert np.array_equal(scores[n, :il], ws, equal_nan=True), "scores of item %d" % n
+    return check
+
+
+# ------------------------------------------------------------------ token / word spans
+
+def sp_spec(draw, words=False):
+    N, T, C = draw.int(1, 3), draw.int(0, 6), draw.int(1, 4)
+    paths = [[draw.int(0, C - 1) for _ in range(T)] for _ in range(N)]
+    il = [draw.int(0, T) for _ in range(N)]
+    pad = draw.bool()  # -1 after each length, lengths inferred
+    if pad:
+        paths = [p[:k] + [-1] * (T - k) for p, k in zip(paths, il)]
+    return dict(N=N, T=T, C=C, paths=paths, il=il, pad=pad, blank=draw.int(0, C - 1),
+                scores=_xvals(draw, N * T).reshape(N, T) - 1.0, words=words,
+                by=draw.choice(["lengths", "delimiter"]), delim=draw.int(0, C - 1),
+                cuts=[draw.int(1, 3) for _ in range(64)], frame_shift=draw.choice(
+                    [None, None, 0.02, 1]))
+
+
+def _sp_spans(s):
+    return seqloss.ctc_token_spans(np.array(s["paths"], np.int64).reshape(s["N"], s["T"]),
+                                   s["scores"], None if s["pad"] else s["il"],
+                                   blank=s["blank"])
+
+
+def _sp_word_lengths(s, counts):
+    out = []
+    for k in counts:
+        wl, left, i = [], int(k), 0
+        while left:
+            c = min(left, s["cuts"][i % 64])
+            wl.append(c)
+            left -= c
+            i += 1
+        out.append(wl)
+    return out
+
+
+def sp_build(s):
+    p = np.array(s["paths"], np.int64).reshape(s["N"], s["T"])
+    if not s["words"]:
+        args = dict(paths=p, scores=s["scores"], blank=s["blank"])
+        if not s["pad"]:
+            args["input_lengths"] = _int_arg(s["il"])
+        if s["frame_shift"] is not None:
+            args["frame_shift"] = s["frame_shift"]
+        return args
+    spans = _sp_spans(s)
+    spans._fuzz_src = "seqloss.ctc_token_spans(%s, %s, %s, blank=%d)" % (
+        to_src(p), to_src(s["scores"]), "None" if s["pad"] else to_src(s["il"]), s["blank"])
+    args = dict(spans=spans)
+    if s["by"] == "lengths":
+        args["word_lengths"] = _sp_word_lengths(s, spans.counts)
+    else:
+        args["delimiter"] = s["delim"]
+    if s["frame_shift"] is not None:
+        args["frame_shift"] = s["frame_shift"]
+    return args
+
+
+def sp_check(s):
+    def runs(n):
+        k = s["il"][n]
+        return R.merge_tokens_reference(s["paths"][n][:k], s["scores"][n, :k], s["blank"])
+
+    def check(got):
+        if not s["words"]:
+            for n in range(s["N"]):
+                want = runs(n)
+                assert [(t.token, t.start, t.end) for t in got.item(n)] == \
+                    [w[:3] for w in want], "spans of item %d" % n
+                close(np.array([t.score for t in got.item(n)]), np.array([w[3] for w in want]),
+                      1e-12, "span scores")
+            return
+        for n in range(s["N"]):
+            want = runs(n)
+            if s["by"] == "lengths":
+                groups, i = [], 0
+                for c in _sp_word_lengths(s, [len(want)])[0]:
+                    groups.append(want[i:i + c])
+                    i += c
+            else:
+                groups, cur = [], []
+                for w in want:
+                    if w[0] == s["delim"]:
+                        if cur:
+                            groups.append(cur)
+                        cur = []
+                    else:
+                        cur.append(w)
+                if cur:
+                    groups.append(cur)
+            words = got.item(n)
+            assert [(w.start, w.end, w.n_tokens) for w in words] == \
+                [(g[0][1], g[-1][2], len(g)) for g in groups], "words of item %d" % n
+    return check
+
+
 # ------------------------------------------------------------------ the function table
 
 @dataclass
 class Fn:
     """One public function: where it lives and how it is called."""
     name: str
-    family: str                  # "ctc", "sm", "ed", "er", "dec" (decoders), "lm" (NgramLM)
+    family: str                  # "ctc", "sm", "ed", "er", "dec" (decoders), "lm" (NgramLM),
+    #                              "al" (forced alignment), "sp" (token / word spans)
     pos: tuple = ()              # argument names passed positionally
     kind: str = "loss"           # sm: "loss" or "softmax"
     grad: bool = False
@@ -2017,6 +2207,9 @@ _FNS = [
     Fn("ctc_greedy_decode", "dec", ("log_probs", "input_lengths")),
     Fn("ctc_beam_search", "dec", ("log_probs", "input_lengths")),
     Fn("NgramLM", "lm", ("path_or_text",), method="from_arpa"),
+    Fn("ctc_forced_align", "al", _CTC_POS),
+    Fn("ctc_token_spans", "sp", ("paths", "scores")),
+    Fn("ctc_word_spans", "sp", ("spans",)),
 ]
 if st is not None:
     _FNS += [
@@ -2056,6 +2249,11 @@ class Ctx:
             self.spec = dec_spec(draw, beam=fn.name == "ctc_beam_search")
         elif fam == "lm":
             self.spec = lm_spec(draw)
+        elif fam == "al":
+            self.spec = al_alignable(ctc_spec(draw))
+            self.spec["max_memory"] = draw.choice([None, None, 0, 100])
+        elif fam == "sp":
+            self.spec = sp_spec(draw, words=fn.name == "ctc_word_spans")
         else:
             self.spec = er_spec(draw)
 
@@ -2071,6 +2269,10 @@ class Ctx:
             return dec_build(s)
         if fn.family == "lm":
             return lm_build(s)
+        if fn.family == "al":
+            return al_build(s)
+        if fn.family == "sp":
+            return sp_build(s)
         return er_build(s, fn.name)
 
     def valid(self, s):
@@ -2085,6 +2287,10 @@ class Ctx:
             return dec_valid(s)
         if fam == "lm":
             return lm_valid(s)
+        if fam == "al":
+            return al_valid(s)
+        if fam == "sp":
+            return True
         return threads_valid(s["n_threads"]) and s["unit"] in ("word", "char")
 
     def check(self, s, backward=False):
@@ -2099,6 +2305,10 @@ class Ctx:
             return dec_check(s)
         if fn.family == "lm":
             return lm_check(s, exact=s["text"] is None)
+        if fn.family == "al":
+            return al_check(s)
+        if fn.family == "sp":
+            return sp_check(s)
         return er_check(s, fn.name)
 
     def case(self, mutator, args=None, expect=None, spec=None, check=True, **kw):
@@ -2150,7 +2360,7 @@ def mutator(*families):
     return deco
 
 
-@mutator("ctc", "sm", "ed", "er", "dec", "lm")
+@mutator("ctc", "sm", "ed", "er", "dec", "lm", "al", "sp")
 def canonical(c):
     return c.case("canonical")
 
@@ -2209,7 +2419,7 @@ def _relayout(c, a, how):
     return None
 
 
-@mutator("ctc", "sm", "ed", "dec")
+@mutator("ctc", "sm", "ed", "dec", "al", "sp")
 def layout(c):
     """One array argument stored another way, same values: the canonical result."""
     args = c.build(c.spec)
@@ -2236,7 +2446,7 @@ def layout(c):
             setup = ["%s = %s" % (n, r[1])]
     # object arrays of ints: accepted by the CTC/edit integer rule; the cross-entropy
     # targets rule may refuse them (a TypeError), but a result must be the same
-    expect = "either" if (how == "object_ints" and c.fn.family != "ctc") or (
+    expect = "either" if (how == "object_ints" and c.fn.family not in ("ctc", "al")) or (
         how in ("list", "tuple") and c.fn.family == "ed") else "same"
     case = c.case("layout:%s" % how, args, expect, setup=setup, note=n)
     if expect == "either":
@@ -2249,7 +2459,7 @@ _BAD_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "
                "bool", "complex64", "complex128", "object", "U3", "S3", "datetime64[s]"]
 
 
-@mutator("ctc", "sm", "dec")
+@mutator("ctc", "sm", "dec", "al")
 def float_dtype(c):
     """The float input in another dtype: float16 computed (in float32), longdouble and
     every other dtype rejected."""
@@ -2283,7 +2493,7 @@ def float_dtype(c):
     return c.case("float_dtype:%s" % dt, args, "raise", check=False, note=x)
 
 
-@mutator("ctc", "sm", "dec")
+@mutator("ctc", "sm", "dec", "al")
 def int_dtype_bad(c):
     """An integer argument (targets, lengths) as float / bool / complex / str: rejected."""
     args = c.build(c.spec)
@@ -2301,7 +2511,7 @@ def int_dtype_bad(c):
     return c.case("int_dtype_bad:%s" % dt, args, "raise", check=False, note=n)
 
 
-@mutator("ctc", "sm", "ed", "dec")
+@mutator("ctc", "sm", "ed", "dec", "al", "sp")
 def ndim(c):
     """An array argument with an extra, a missing or no dimension."""
     args = c.build(c.spec)
@@ -2325,7 +2535,7 @@ def ndim(c):
     return c.case("ndim:%s" % how, args, "either", check=False, note=n)
 
 
-@mutator("ctc", "sm", "ed", "er", "dec", "lm")
+@mutator("ctc", "sm", "ed", "er", "dec", "lm", "al", "sp")
 def odd_value(c):
     """Any argument replaced by None, a string, a bytes, a dict, an object, a huge int or a
     float: a ValueError / TypeError or a result, never another exception."""
@@ -2338,7 +2548,7 @@ def odd_value(c):
     return c.case("odd_value", args, "either", check=False, note=n)
 
 
-@mutator("ctc", "sm", "ed", "er", "dec", "lm")
+@mutator("ctc", "sm", "ed", "er", "dec", "lm", "al", "sp")
 def unknown_kwarg(c):
     args = c.build(c.spec)
     if c.fn.module:
@@ -2347,7 +2557,7 @@ def unknown_kwarg(c):
     return c.case("unknown_kwarg", args, "raise", check=False)
 
 
-@mutator("ctc", "sm", "ed", "er", "dec")
+@mutator("ctc", "sm", "ed", "er", "dec", "al")
 def n_threads(c):
     if (c.fn.torch and c.fn.family == "ctc") or c.fn.name == "edit_distance":
         return None
@@ -2369,7 +2579,7 @@ _SPECIALS = [float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 3e38, -3e38
              65504.0, 1e300, -1e300]
 
 
-@mutator("ctc", "sm", "dec")
+@mutator("ctc", "sm", "dec", "al")
 def float_values(c):
     """NaN, infinities, huge and tiny values in the float input (or a huge scale)."""
     s = dict(c.spec)
@@ -2399,7 +2609,7 @@ _INT_VALUES = [-1, 0, 1, 2, 3, 5, 2**31 - 1, 2**31, 2**32, 2**63 - 1, 2**63, -2*
                np.uint64(2**64 - 1), np.int8(-1), np.float64(1.0)]
 
 
-@mutator("ctc")
+@mutator("ctc", "al")
 def ctc_ints(c):
     """Out-of-range or ill-typed blank, labels, lengths; garbage in the padding (ignored)."""
     s = _copy_spec(c.spec)
