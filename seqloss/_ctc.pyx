@@ -513,8 +513,10 @@ cdef object _fast_run(Py_buffer& vx, Py_buffer& vg, bint have_g, int64_t T, int6
 def item_offsets(int64_t T, int64_t N, int64_t C, const int64_t[::1] targets, int64_t width,
                  const int64_t[::1] input_lengths, const int64_t[::1] target_lengths,
                  int64_t blank, str width_name="padded width of targets"):
-    """The per-item target offsets (int64 (N,)) after the CTC loss's own item
-    checks, raising its errors (forced alignment takes the same inputs)."""
+    """(offsets, n, repeats): the per-item target offsets (int64 (N,)) after the
+    CTC loss's own item checks, raising its errors (forced alignment takes the
+    same inputs), and the first item without an alignment (input length <
+    target length + repeats) with its repeats, or (-1, 0)."""
     cdef vector[int64_t] offsets
     cdef vector[double] scale
     cdef int64_t where[3]
@@ -529,7 +531,15 @@ def item_offsets(int64_t T, int64_t N, int64_t C, const int64_t[::1] targets, in
         raise item_error(err, where, T, C, width, targets.shape[0], width_name, tlp, N)
     out = np.empty(N, dtype=np.int64)
     cdef int64_t[::1] o = out
-    cdef int64_t n
+    cdef int64_t n, i, rep
+    cdef const int64_t* lab
     for n in range(N):
         o[n] = offsets[n]
-    return out
+    for n in range(N):
+        lab = tp + offsets[n]
+        rep = 0
+        for i in range(1, tlp[n]):
+            rep += lab[i] == lab[i - 1]
+        if ilp[n] < tlp[n] + rep:
+            return out, n, rep
+    return out, -1, 0

@@ -21,19 +21,6 @@ __all__ = ["ctc_forced_align", "ctc_token_spans", "ctc_word_spans", "TokenSpan",
 DEFAULT_MAX_MEMORY = V.DEFAULT_MAX_MEMORY  # bytes of scratch per call (see ctc_forced_align)
 
 
-def _repeats(flat: np.ndarray, offsets: np.ndarray, tl: np.ndarray) -> np.ndarray:
-    """Per item, the number of labels equal to the label before them."""
-    n = tl.shape[0]
-    if n == 0 or flat.size < 2:
-        return np.zeros(n, dtype=np.int64)
-    eq = np.concatenate(([0], (flat[1:] == flat[:-1]).astype(np.int64)))
-    csum = np.concatenate(([0], np.cumsum(eq)))
-    # pairs (i - 1, i) with offset < i < offset + length
-    lo = np.minimum(offsets + 1, flat.size)
-    hi = np.maximum(np.minimum(offsets + tl, flat.size), lo)
-    return csum[hi] - csum[lo]
-
-
 def ctc_forced_align(log_probs: Any, targets: Any, input_lengths: Any = None,
                      target_lengths: Any = None, *, blank: int = 0, batch_first: bool = False,
                      star: Union[None, int, str] = None, max_memory: Optional[int] = None,
@@ -104,25 +91,9 @@ def ctc_forced_align(log_probs: Any, targets: Any, input_lengths: Any = None,
     def options():
         return (V.resolve_n_threads(n_threads), V.max_memory(max_memory))
 
-    if input_lengths is None or target_lengths is None:
-        x0 = V.as_array("log_probs", log_probs)
-        unb = x0.ndim == 2
-        N0 = 1 if unb else (x0.shape[0] if batch_first else x0.shape[1]) if x0.ndim == 3 else 0
-        T0 = x0.shape[1 if batch_first and not unb else 0] if x0.ndim in (2, 3) else 0
-        if input_lengths is None:
-            input_lengths = T0
-        if target_lengths is None:
-            tg0 = V.int_array("targets", targets)
-            if tg0.ndim == 2:
-                target_lengths = tg0.shape[1]
-            elif tg0.ndim == 1 and (unb or N0 == 1):
-                target_lengths = tg0.shape[0]
-            else:
-                raise ValueError("Expected target_lengths for 1-D concatenated targets of "
-                                 "%d items" % N0)
     (x, dt, out_dtype, unbatched, T, N, C, blank, flat, width, width_name, il, tl,
      stride_t, stride_n, (nt, budget)) = _inputs(
-        log_probs, targets, input_lengths, target_lengths, blank, batch_first, options)
+        log_probs, targets, input_lengths, target_lengths, blank, batch_first, options, True)
     if star is None:
         star_idx, classes = -1, C
     elif isinstance(star, str):
@@ -136,15 +107,12 @@ def ctc_forced_align(log_probs: Any, targets: Any, input_lengths: Any = None,
             raise ValueError("Expected star to be a class index in [0, %d) other than the "
                              "blank %d, but got %d" % (C, blank, star_idx))
         classes = C
-    offsets = _ctc.item_offsets(T, N, classes, flat, width, il, tl, blank, width_name)
-    rep = _repeats(flat, offsets, tl)
-    bad = np.nonzero(il < tl + rep)[0]
-    if bad.size:
-        n = int(bad[0])
+    offsets, n, rep = _ctc.item_offsets(T, N, classes, flat, width, il, tl, blank, width_name)
+    if n >= 0:
         raise ValueError(
             "Expected every item to have an alignment (input_length >= target_length + "
             "repeats), but item %d has input length %d < target length %d + %d repeats"
-            % (n, il[n], tl[n], rep[n]))
+            % (n, il[n], tl[n], rep))
     paths = np.empty((N, T), dtype=np.int64)
     scores = np.empty((N, T), dtype=dt)
     _align.run(x.reshape(-1), T, N, C, stride_t, stride_n, flat, offsets, il, tl, blank,

@@ -82,12 +82,14 @@ def _shape_of(log_probs: np.ndarray, batch_first: bool) -> tuple[bool, int, int,
         % ("N, T, C" if batch_first else "T, N, C", len(shape)))
 
 
-def _inputs(log_probs, targets, input_lengths, target_lengths, blank, batch_first, options):
+def _inputs(log_probs, targets, input_lengths, target_lengths, blank, batch_first, options,
+            default_lengths=False):
     """The checked inputs as the CTC kernels take them (shared with forced alignment):
     (x, dtype, out_dtype, unbatched, T, N, C, blank, flat targets, width, width_name,
     input lengths, target lengths, stride_t, stride_n, options()).  ``options`` checks
     the caller's own arguments at their place in the order of the checks (after the
-    dtype, before the shapes)."""
+    dtype, before the shapes).  ``default_lengths``: None lengths mean T frames and the
+    padded width (or, for one item's 1-D targets, their length)."""
     x = V.as_array("log_probs", log_probs)
     dt = x.dtype
     if dt is _F32 or dt is _F64 or dt == _F32 or dt == _F64:
@@ -106,6 +108,14 @@ def _inputs(log_probs, targets, input_lengths, target_lengths, blank, batch_firs
     tg = V.int_array("targets", targets)
     if unbatched and tg.ndim == 2 and tg.shape[0] == 1:
         tg = tg[0]
+    if default_lengths and input_lengths is None:
+        input_lengths = T
+    if default_lengths and target_lengths is None:
+        if tg.ndim == 2 or (tg.ndim == 1 and N == 1):
+            target_lengths = tg.shape[-1]
+        elif tg.ndim == 1:
+            raise ValueError("Expected target_lengths for 1-D concatenated targets of %d items"
+                             % N)
     il = V.lengths("input_lengths", input_lengths, N)
     tl = V.lengths("target_lengths", target_lengths, N)
     if tg.ndim == 2 and not unbatched:

@@ -100,6 +100,53 @@ struct Viterbi {
         }
     }
 
+    // Emissions of a block of states: a gather from the frame's row, or with
+    // AVX-512 and rows of at most two vectors (C <= 32 floats / 16 doubles) a
+    // two-register permute of the row loaded once per frame (a gather is ~16
+    // loads; the permute one instruction).
+    struct Row {
+        const T* x;
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
+        bool table;
+        Vec lo, hi;
+#endif
+    };
+    SEQLOSS_INLINE Row load_row(const T* x) const {
+        Row r;
+        r.x = x;
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
+        r.table = a.C <= 2 * kLanes;
+        if (r.table) {
+            const int64_t n0 = std::min<int64_t>(a.C, kLanes), n1 = a.C - n0;
+            if constexpr (sizeof(T) == 4) {
+                r.lo = (Vec)_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n0) - 1), x);
+                r.hi = (Vec)_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n1) - 1),
+                                                  x + n0);
+            } else {
+                r.lo = (Vec)_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n0) - 1), x);
+                r.hi = (Vec)_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n1) - 1),
+                                                  x + n0);
+            }
+        }
+#endif
+        return r;
+    }
+    static SEQLOSS_INLINE Vec emissions(const Row& r, const int32_t* idx) {
+#if defined(SEQLOSS_GNU_VECTORS) && defined(SEQLOSS_USE_AVX512F)
+        if (r.table) {
+            if constexpr (sizeof(T) == 4) {
+                return (Vec)_mm512_permutex2var_ps((__m512)r.lo, _mm512_loadu_si512(idx),
+                                                   (__m512)r.hi);
+            } else {
+                const __m512i i = _mm512_cvtepi32_epi64(
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)));
+                return (Vec)_mm512_permutex2var_pd((__m512d)r.lo, i, (__m512d)r.hi);
+            }
+        }
+#endif
+        return Ops::gather(r.x, idx);
+    }
+
     // Row t (cur) from row t - 1 (prev); back-pointer planes to bits when
     // not null.  Both rows point at state 0 (lanes of -inf before it).
     SEQLOSS_INLINE void step(const Item& it, int64_t t, const T* prev, T* cur,
@@ -109,7 +156,7 @@ struct Viterbi {
         const Vec ninf = Ops::splat(kNegInf), zero = Ops::splat(T(0));
         Ops::store(cur + lo - kLanes, ninf);
         Ops::store(cur + hi, ninf);
-        const T* x = row(t, it.n);
+        const Row xr = load_row(row(t, it.n));
         const IVec lane = Ops::iota();
         Vec pb = Ops::load(prev + lo - kLanes);
         uint64_t acc1 = 0, acc2 = 0;
@@ -125,7 +172,7 @@ struct Viterbi {
             const IVec m2 = (x2 > x1) & (x2 > x0);
             const IVec m1 = (x1 > x0) & (x1 > x2);
             const Vec r = simd::select<Vec>(m2, x2, simd::select<Vec>(m1, x1, x0));
-            Vec e = Ops::gather(x, it.cls + s);
+            Vec e = emissions(xr, it.cls + s);
             if (it.append) e = simd::select<Vec>(Ops::load(it.star + s) > zero, zero, e);
             Vec v = r + e;
             if (s < st || s + kLanes > en) {  // lanes outside the window hold -inf
