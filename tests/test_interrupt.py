@@ -6,6 +6,8 @@ itself SIGINT after 0.4 s from a timer thread, and reports how long the call
 took to stop; then it checks that the same small calls give the same results
 as before the interruption, with one and two threads.
 
+Forced alignment: one hour-long item (checkpointed segments, ~6 s) and a
+batch; the CTC gradient of one long item under a small budget (checkpointed).
 The decoders: beam search of one long utterance (~6 s; it polls every 256
 frames) and of a batch; greedy decoding of a 1 GB batch from logits, about
 the smallest input one greedy call spends well over a second on (~1.5 s on one
@@ -48,6 +50,10 @@ CHILD = textwrap.dedent(r"""
                     "counts", "lengths", "scores", "acoustic_scores", "lm_scores",
                     "hotword_scores", "tokens", "start_frames", "end_frames",
                     "confidence_mean")))
+        for nt in (1, 2):
+            p, sc = seqloss.ctc_forced_align(x, tg, [30, 29, 28, 30], [3, 3, 3, 2],
+                                             n_threads=nt, max_memory=200)
+            out.append((p, np.nan_to_num(sc, nan=-999.0)))  # (NaN past the lengths)
         flat = []
         for o in out:
             flat += [np.asarray(v).tolist() for v in (o if isinstance(o, tuple) else (o,))]
@@ -97,6 +103,24 @@ CHILD = textwrap.dedent(r"""
         x = np.broadcast_to(block, (125,) + block.shape).reshape(1000, 256, 1024)
         call = lambda: [seqloss.ctc_greedy_decode(x, from_logits=True, n_threads=n_threads)
                         for _ in range(4)]
+    elif case == "align_one_item":
+        T, L, C = 180000, 30000, 32  # an hour at 50 frames/s: ~6 s, checkpointed segments
+        x = rng.standard_normal((T, C)).astype(np.float32)
+        tg = np.arange(L) % (C - 1) + 1
+        call = lambda: seqloss.ctc_forced_align(x, tg, n_threads=n_threads)
+    elif case == "align_batch":
+        T, N, L, C = 5000, 64, 776, 32  # ~2.6 ms per item
+        x = rng.standard_normal((T, N, C)).astype(np.float32)
+        tg = rng.integers(1, C, (N, L))
+        tg[:, 1:][tg[:, 1:] == tg[:, :-1]] = 1 + tg[:, 1:][tg[:, 1:] == tg[:, :-1]] % (C - 1)
+        call = lambda: [seqloss.ctc_forced_align(x, tg, n_threads=n_threads) for _ in range(40)]
+    elif case == "ctc_grad_budget":
+        T, L, C = 30000, 3000, 32  # checkpointed gradient of one item, ~0.9 s
+        x = rng.standard_normal((T, 1, C)).astype(np.float32)
+        tg = rng.integers(1, C, (1, L))
+        call = lambda: [seqloss.ctc_loss_and_grad(x, tg, [T], [L], from_logits=True,
+                                                  max_memory=8 << 20, n_threads=n_threads)
+                        for _ in range(5)]
     elif case == "cross_entropy":
         x = rng.standard_normal((20000, 1000)).astype(np.float32)
         y = rng.integers(0, 1000, 20000)
@@ -125,7 +149,8 @@ CHILD = textwrap.dedent(r"""
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("case", ["wer", "edit_batch", "edit_one_pair", "ctc_batch",
                                   "ctc_one_item", "cross_entropy", "beam_one_item",
-                                  "beam_batch", "greedy_batch"])
+                                  "beam_batch", "greedy_batch", "align_one_item",
+                                  "align_batch", "ctc_grad_budget"])
 def test_ctrl_c_stops_long_calls_promptly(case, n_threads):
     """SIGINT during a long call raises KeyboardInterrupt within ~0.2 s and
     later calls give the same results as before it."""
