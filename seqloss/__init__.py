@@ -10,12 +10,14 @@ from ._core import get_max_threads as get_num_threads
 from ._core import is_openmp_enabled as openmp_enabled
 from ._core import release_memory
 from ._isa import simd_level
-from .align import (AlignedWord, TokenSpan, TokenSpans, WordSpans, ctc_forced_align,
+from .forced_align import (AlignedWord, TokenSpan, TokenSpans, WordSpans, ctc_forced_align,
                     ctc_token_spans, ctc_word_spans)
 from .ctc import ctc_loss, ctc_loss_and_grad
 from .decode import (CTCHypotheses, Hypothesis, NgramLM, WordSpan, ctc_beam_search,
                      ctc_greedy_decode)
-from .edit_distance import ErrorRates, cer, edit_distance, edit_distance_batch, error_rates, wer
+from .edit_distance import (AlignmentChunk, Alignments, ErrorRates, align, cer, edit_distance,
+                            edit_distance_batch, error_rates, wer)
+from .corpus_eval import ErrorCounts, Report, evaluate
 from .softmax import (cross_entropy, cross_entropy_and_grad, log_softmax, nll_loss,
                       nll_loss_and_grad, softmax)
 
@@ -42,6 +44,12 @@ __all__ = [
     "WordSpan",
     "NgramLM",
     "ErrorRates",
+    "align",
+    "Alignments",
+    "AlignmentChunk",
+    "evaluate",
+    "ErrorCounts",
+    "Report",
     "cer",
     "edit_distance",
     "edit_distance_batch",

@@ -92,8 +92,91 @@ def run_demo(args):
     return 0
 
 
-# Each entry adds one subcommand (an ``eval`` or ``decode`` command is one more function).
-SUBCOMMANDS = [add_demo]
+# --- eval -----------------------------------------------------------------------------------
+
+REPORTS = ("summary", "speakers", "confusions", "alignments", "worst")
+
+
+def _choices_list(allowed, what):
+    """argparse type: a comma-separated list of ``allowed`` names."""
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if t not in allowed]
+        if not items or bad:
+            raise argparse.ArgumentTypeError(
+                "expected %s from %s (comma-separated), but got %r"
+                % (what, ", ".join(allowed), text))
+        return list(dict.fromkeys(items))
+    return parse
+
+
+def add_eval(subparsers):
+    p = subparsers.add_parser(
+        "eval", help="score hypotheses against references (WER/CER, sclite-style reports)",
+        description="Score a corpus: REF and HYP transcript files (plain text line by line, "
+                    "Kaldi 'utt-id text', sclite trn 'text (utt-id)', TSV with a header, "
+                    "JSONL manifests; .gz read as gzip; one TSV/JSONL file may hold both "
+                    "columns: give it alone). Prints the reports asked for; --json and "
+                    "--per-utt write everything to files. A second hypothesis file HYP2 adds "
+                    "its scores and, with --bootstrap, a paired bootstrap against HYP.")
+    p.add_argument("ref", metavar="REF", help="reference transcripts")
+    p.add_argument("hyp", metavar="HYP", nargs="?", help="hypothesis transcripts")
+    p.add_argument("hyp2", metavar="HYP2", nargs="?", help="a second system's hypotheses")
+    p.add_argument("--unit", type=_choices_list(("word", "char", "mixed"), "units"),
+                   default=["word"], help="word (jiwer's tokens), char (jiwer's CER), mixed "
+                   "(CJK characters as tokens, other scripts as words), or a comma list: "
+                   "the first is the primary unit (default: word)")
+    p.add_argument("--format", choices=("auto", "text", "kaldi", "trn", "tsv", "jsonl"),
+                   default="auto", help="input format of every file (default: auto)")
+    p.add_argument("--ref-field", metavar="F", help="reference field of TSV/JSONL input")
+    p.add_argument("--hyp-field", metavar="F", help="hypothesis field of TSV/JSONL input")
+    p.add_argument("--id-field", metavar="F", help="utterance id field of TSV/JSONL input")
+    p.add_argument("--normalize", choices=("none", "basic", "whisper-en"), default="none",
+                   help="text normalisation before scoring (default: none, jiwer's numbers)")
+    p.add_argument("--lowercase", action="store_true", help="lowercase both sides")
+    p.add_argument("--remove-punctuation", action="store_true",
+                   help="remove Unicode punctuation (categories P*)")
+    p.add_argument("--substitutions", metavar="FILE",
+                   help="'from<TAB>to' lines (words; 're:' prefix for a regex) applied first")
+    p.add_argument("--utt2spk", metavar="FILE", help="Kaldi utt2spk: speaker of each id")
+    p.add_argument("--report", type=_choices_list(REPORTS, "reports"), default=["summary"],
+                   help="reports to print: %s (default: summary)" % ",".join(REPORTS))
+    p.add_argument("--top", type=positive_int, default=10, metavar="N",
+                   help="entries of the confusion and worst-utterance reports (default: 10)")
+    p.add_argument("--skip-correct", action="store_true",
+                   help="alignments report: only the header of error-free utterances")
+    p.add_argument("--width", type=positive_int, metavar="N",
+                   help="wrap alignments at N columns (default: the terminal's)")
+    p.add_argument("--per-utt", metavar="OUT", help="per-utterance records, .csv or .jsonl")
+    p.add_argument("--json", metavar="OUT", help="every report as JSON")
+    p.add_argument("--bootstrap", type=non_negative_int, default=0, metavar="N",
+                   help="bootstrap replicates of the WER interval (default: 0, none)")
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
+                   help="bootstrap seed (default: 0)")
+    p.add_argument("--missing", choices=("error", "skip", "empty"), default="error",
+                   help="an id on one side only: error (default), skip it, or score it "
+                        "against an empty transcript")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="WER per speaker and by utterance length (needs matplotlib)")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="show a progress bar on stderr (default: on a terminal)")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("-j", "--jobs", type=positive_int, metavar="N",
+                   help="threads (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="score on a Dask cluster (tcp://host:8786; needs seqloss[dask])")
+    p.set_defaults(run=run_eval)
+    return p
+
+
+def run_eval(args):
+    from . import _eval_cli
+
+    return _eval_cli.run(args, UsageError)
+
+
+# Each entry adds one subcommand (a ``decode`` command is one more function).
+SUBCOMMANDS = [add_demo, add_eval]
 
 
 def build_parser(prog="seqloss"):

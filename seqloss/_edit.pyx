@@ -40,7 +40,34 @@ cdef extern from "edit/edit_distance.hpp" namespace "seqloss":
         int64_t length
         int32_t kind
     void error_counts_batch(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
-                            int word_unit, int64_t* counts, int n_threads) except + nogil
+                            int unit, int64_t* counts, int n_threads) except + nogil
+    void error_counts_tokens(const SeqBatch& hyp, const SeqBatch& ref, int64_t n_pairs,
+                             int64_t* counts, int n_threads) except + nogil
+    cdef cppclass AlignCall:
+        pass
+    cdef cppclass AlignOut:
+        AlignOut()
+        int64_t size
+        const int64_t* offsets
+        uint8_t* ops
+        int32_t* ref_index
+        int32_t* hyp_index
+        int64_t* ref_ids
+        int64_t* hyp_ids
+    AlignCall* align_call_new() except +
+    void align_call_free(AlignCall* call)
+    void error_align_text(AlignCall* call, const TextRef* hyps, const TextRef* refs,
+                          int64_t first_pair, int64_t n_pairs, int unit, int64_t* counts,
+                          int n_threads) except + nogil
+    void error_align_tokens(AlignCall* call, const SeqBatch& hyp, const SeqBatch& ref,
+                            int64_t first_pair, int64_t n_pairs, int64_t* counts,
+                            int n_threads) except + nogil
+    void align_write(AlignCall* call, int64_t n_pairs, const int64_t* counts,
+                     const AlignOut& out, const SeqBatch* hyp, const SeqBatch* ref,
+                     int n_threads) except + nogil
+    int64_t align_vocab_size(const AlignCall* call)
+    int64_t align_vocab_code_points(const AlignCall* call)
+    void align_vocab(const AlignCall* call, uint32_t* code_points, int64_t* starts) except +
     int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len,
                              const void* ref, int64_t ref_len) except + nogil
     bint is_py_space(uint32_t c) nogil
@@ -161,14 +188,15 @@ cdef int _fill_refs(tuple items, str name, vector[TextRef]& out) except -1:
 
 def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps them alive)
                  tuple refs,                  # IN  (N,) str
-                 bint word_unit,
+                 int unit,                    # 0 char, 1 word, 2 mixed (Unit)
                  int64_t[:, ::1] counts,      # OUT (N, 6) hits, subs, dels, ins, hyp_len, ref_len
                  int n_threads,
                  object progress=None,        # callable(pairs done) after each chunk
                  int64_t chunk=0):            # pairs per kernel call (0: all at once)
-    """Word or character error counts of N sentence pairs, read straight from
-    each string's PEP 393 buffer (1, 2 or 4 bytes per code point, no copy).
-    Every item is checked before any work; ``progress`` as in distance_batch."""
+    """Word, character or mixed-unit error counts of N sentence pairs, read
+    straight from each string's PEP 393 buffer (1, 2 or 4 bytes per code
+    point, no copy).  Every item is checked before any work; ``progress`` as
+    in distance_batch."""
     cdef Py_ssize_t n = counts.shape[0]
     if len(hyps) != n or len(refs) != n or counts.shape[1] != 6:
         raise ValueError("error_counts: hyps, refs and counts disagree")
@@ -180,10 +208,9 @@ def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps th
     r.resize(n)
     _fill_refs(hyps, "hypotheses", h)
     _fill_refs(refs, "references", r)
-    cdef int wu = 1 if word_unit else 0
     if progress is None or chunk <= 0 or chunk >= n:
         with nogil:
-            error_counts_batch(h.data(), r.data(), n, wu, &counts[0, 0], n_threads)
+            error_counts_batch(h.data(), r.data(), n, unit, &counts[0, 0], n_threads)
         if progress is not None:
             progress(n)
         return
@@ -191,9 +218,330 @@ def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps th
     while i0 < n:
         m = min(chunk, n - i0)
         with nogil:
-            error_counts_batch(h.data() + i0, r.data() + i0, m, wu, &counts[i0, 0], n_threads)
+            error_counts_batch(h.data() + i0, r.data() + i0, m, unit, &counts[i0, 0], n_threads)
         i0 += m
         progress(i0)
+
+
+cdef SeqBatch _ragged(const int64_t[::1] tokens, const int64_t[::1] offsets,
+                      const int64_t[::1] lengths, int64_t* dummy):
+    """A SeqBatch view of ragged int64 token sequences (data never null)."""
+    cdef SeqBatch b
+    b.data = &tokens[0] if tokens.shape[0] > 0 else dummy
+    b.offsets = &offsets[0] if offsets.shape[0] > 0 else NULL
+    b.stride = 0
+    b.lengths = &lengths[0] if lengths.shape[0] > 0 else NULL
+    return b
+
+
+def token_error_counts(const int64_t[::1] hyp,            # IN  hypothesis tokens, concatenated
+                       const int64_t[::1] hyp_offsets,    # IN  (N,) start of each
+                       const int64_t[::1] hyp_lengths,    # IN  (N,)
+                       const int64_t[::1] ref,            # IN  reference tokens
+                       const int64_t[::1] ref_offsets,    # IN  (N,)
+                       const int64_t[::1] ref_lengths,    # IN  (N,)
+                       int64_t[:, ::1] counts,            # OUT (N, 6) as error_counts
+                       int n_threads,
+                       object progress=None,
+                       int64_t chunk=0):
+    """Error counts of N pairs of int64 token sequences (tokens equal iff their
+    values are); ``progress`` as in distance_batch."""
+    cdef int64_t n = counts.shape[0]
+    if hyp_lengths.shape[0] != n or ref_lengths.shape[0] != n or hyp_offsets.shape[0] != n \
+            or ref_offsets.shape[0] != n or counts.shape[1] != 6:
+        raise ValueError("token_error_counts: lengths, offsets and counts disagree")
+    if n == 0:
+        return
+    cdef int64_t dh = 0, dr = 0
+    cdef SeqBatch h = _ragged(hyp, hyp_offsets, hyp_lengths, &dh)
+    cdef SeqBatch r = _ragged(ref, ref_offsets, ref_lengths, &dr)
+    cdef SeqBatch hc, rc
+    if progress is None or chunk <= 0 or chunk >= n:
+        with nogil:
+            error_counts_tokens(h, r, n, &counts[0, 0], n_threads)
+        if progress is not None:
+            progress(n)
+        return
+    cdef int64_t i0 = 0, m
+    while i0 < n:
+        m = min(chunk, n - i0)
+        hc = _batch_from(h, i0, <const int64_t*>NULL)
+        rc = _batch_from(r, i0, <const int64_t*>NULL)
+        with nogil:
+            error_counts_tokens(hc, rc, m, &counts[i0, 0], n_threads)
+        i0 += m
+        progress(i0)
+
+
+cdef class AlignRecord:
+    """The recorded alignments of one call (an AlignCall, freed with the object):
+    record_text / record_tokens fill it, write_alignments copies it out."""
+    cdef AlignCall* call
+    cdef readonly int64_t n_pairs
+
+    def __cinit__(self):
+        self.call = align_call_new()
+        self.n_pairs = 0
+
+    def __dealloc__(self):
+        if self.call != NULL:
+            align_call_free(self.call)
+            self.call = NULL
+
+
+def record_text(tuple hyps,                 # IN  (N,) str (the tuple keeps them alive)
+                tuple refs,                 # IN  (N,) str
+                int unit,                   # 0 char, 1 word, 2 mixed
+                int64_t[:, ::1] counts,     # OUT (N, 6) as error_counts
+                int n_threads,
+                object progress=None,
+                int64_t chunk=0):
+    """First pass of the alignments of N sentence pairs: the counts, and every
+    pair's ops and token ids recorded in the returned AlignRecord (nothing in
+    it points into the strings).  ``progress`` as in distance_batch."""
+    cdef int64_t n = counts.shape[0]
+    if len(hyps) != n or len(refs) != n or counts.shape[1] != 6:
+        raise ValueError("record_text: hyps, refs and counts disagree")
+    cdef vector[TextRef] h
+    cdef vector[TextRef] r
+    h.resize(n)
+    r.resize(n)
+    _fill_refs(hyps, "hypotheses", h)
+    _fill_refs(refs, "references", r)
+    cdef AlignRecord rec = AlignRecord()
+    cdef int64_t i0 = 0, m
+    if progress is None or chunk <= 0:
+        chunk = n
+    while i0 < n:
+        m = min(chunk, n - i0)
+        with nogil:
+            error_align_text(rec.call, h.data() + i0, r.data() + i0, i0, m, unit,
+                             &counts[i0, 0], n_threads)
+        i0 += m
+        if progress is not None:
+            progress(i0)
+    rec.n_pairs = n
+    return rec
+
+
+def record_tokens(const int64_t[::1] hyp,            # IN  hypothesis tokens, concatenated
+                  const int64_t[::1] hyp_offsets,    # IN  (N,)
+                  const int64_t[::1] hyp_lengths,    # IN  (N,)
+                  const int64_t[::1] ref,            # IN  reference tokens
+                  const int64_t[::1] ref_offsets,    # IN  (N,)
+                  const int64_t[::1] ref_lengths,    # IN  (N,)
+                  int64_t[:, ::1] counts,            # OUT (N, 6) as error_counts
+                  int n_threads,
+                  object progress=None,
+                  int64_t chunk=0):
+    """record_text for N pairs of int64 token sequences (write_alignments then
+    needs the same arrays again: the ids are the token values)."""
+    cdef int64_t n = counts.shape[0]
+    if hyp_lengths.shape[0] != n or ref_lengths.shape[0] != n or hyp_offsets.shape[0] != n \
+            or ref_offsets.shape[0] != n or counts.shape[1] != 6:
+        raise ValueError("record_tokens: lengths, offsets and counts disagree")
+    cdef int64_t dh = 0, dr = 0
+    cdef SeqBatch h = _ragged(hyp, hyp_offsets, hyp_lengths, &dh)
+    cdef SeqBatch r = _ragged(ref, ref_offsets, ref_lengths, &dr)
+    cdef SeqBatch hc, rc
+    cdef AlignRecord rec = AlignRecord()
+    cdef int64_t i0 = 0, m
+    if progress is None or chunk <= 0:
+        chunk = n
+    while i0 < n:
+        m = min(chunk, n - i0)
+        hc = _batch_from(h, i0, <const int64_t*>NULL)
+        rc = _batch_from(r, i0, <const int64_t*>NULL)
+        with nogil:
+            error_align_tokens(rec.call, hc, rc, i0, m, &counts[i0, 0], n_threads)
+        i0 += m
+        if progress is not None:
+            progress(i0)
+    rec.n_pairs = n
+    return rec
+
+
+def write_alignments(AlignRecord rec,
+                     const int64_t[:, ::1] counts,      # IN  (N, 6) from record_*
+                     const int64_t[::1] offsets,        # IN  (N + 1,) running sum of H + S + D + I
+                     uint8_t[::1] ops,                  # OUT (M,)
+                     int32_t[::1] ref_index,            # OUT (M,)
+                     int32_t[::1] hyp_index,            # OUT (M,)
+                     int64_t[::1] ref_ids,              # OUT (M,)
+                     int64_t[::1] hyp_ids,              # OUT (M,)
+                     int n_threads,
+                     tuple tokens=None):                # (hyp, hyp_offsets, hyp_lengths, ref,
+                                                        #  ref_offsets, ref_lengths): token input
+    """Second pass: the recorded alignments into the outputs (see
+    src_cpp/edit/edit_distance.hpp; text input: also the vocabulary)."""
+    cdef int64_t n = counts.shape[0]
+    cdef int64_t M = ops.shape[0]
+    if n != rec.n_pairs or offsets.shape[0] != n + 1 or counts.shape[1] != 6 or \
+            ref_index.shape[0] != M or hyp_index.shape[0] != M or ref_ids.shape[0] != M or \
+            hyp_ids.shape[0] != M or offsets[n] != M:
+        raise ValueError("write_alignments: counts, offsets and outputs disagree")
+    if n == 0:
+        return
+    cdef AlignOut out
+    cdef uint8_t d8 = 0
+    cdef int32_t d32a = 0, d32b = 0
+    cdef int64_t d64a = 0, d64b = 0
+    out.size = M
+    out.offsets = &offsets[0]
+    out.ops = &ops[0] if M else &d8
+    out.ref_index = &ref_index[0] if M else &d32a
+    out.hyp_index = &hyp_index[0] if M else &d32b
+    out.ref_ids = &ref_ids[0] if M else &d64a
+    out.hyp_ids = &hyp_ids[0] if M else &d64b
+    cdef const int64_t[::1] hb, ho, hl, rb, ro, rl
+    cdef int64_t dh = 0, dr = 0
+    cdef SeqBatch h, r
+    if tokens is None:
+        with nogil:
+            align_write(rec.call, n, &counts[0, 0], out, NULL, NULL, n_threads)
+        return
+    hb, ho, hl, rb, ro, rl = tokens
+    h = _ragged(hb, ho, hl, &dh)
+    r = _ragged(rb, ro, rl, &dr)
+    with nogil:
+        align_write(rec.call, n, &counts[0, 0], out, &h, &r, n_threads)
+
+
+def vocabulary(AlignRecord rec):
+    """The vocabulary (list of str, in id order) of a text call after write_alignments."""
+    cdef int64_t V = align_vocab_size(rec.call)
+    cps = np.empty(align_vocab_code_points(rec.call), dtype=np.uint32)
+    starts = np.empty(V + 1, dtype=np.int64)
+    cdef uint32_t[::1] cv = cps
+    cdef int64_t[::1] sv = starts
+    cdef uint32_t dcp = 0
+    align_vocab(rec.call, &cv[0] if cps.shape[0] else &dcp, &sv[0])
+    text = cps.tobytes().decode("utf-32-le", "surrogatepass")
+    st = starts.tolist()
+    return [text[st[i]:st[i + 1]] for i in range(V)]
+
+
+cdef int _token_kind(object tok):
+    """1: a str token, 2: an integer token (not bool), 0: neither."""
+    cdef type t = type(tok)
+    if t is str:
+        return 1
+    if t is int:
+        return 2
+    if isinstance(tok, str):
+        return 1
+    if isinstance(tok, (bool, np.bool_)):
+        return 0
+    if isinstance(tok, (int, np.integer)):
+        return 2
+    return 0
+
+
+_KIND_NAMES = {1: "str", 2: "int"}
+
+
+def token_pairs(tuple hyps, tuple refs):
+    """Pre-tokenised pairs -> (hyp tokens, hyp lengths, ref tokens, ref lengths,
+    vocabulary): int64 arrays of the token values (int tokens; vocabulary None)
+    or of ids in order of first appearance (str tokens: pair by pair, the
+    reference's tokens first; vocabulary the list of the tokens in id order;
+    also when no pair has a token).  Items: lists / tuples of str or int
+    tokens, or 1-D integer arrays, every token of one kind.  Raises TypeError /
+    ValueError naming the first bad item or token."""
+    cdef Py_ssize_t n = len(hyps), i, j, L, side
+    cdef int kind = 0, k
+    cdef int64_t v, before
+    cdef vector[int64_t] hv, rv
+    cdef vector[int64_t]* out
+    cdef TokenInterner* it = new TokenInterner(1024)
+    cdef object item, tok, first = None
+    cdef str name
+    cdef list vocab = []
+    hl = np.empty(n, dtype=np.int64)
+    rl = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] hlv = hl
+    cdef int64_t[::1] rlv = rl
+    cdef const int64_t[::1] av
+    try:
+        for i in range(n):
+            for side in range(2):
+                if side == 0:
+                    item = refs[i]
+                    name = "references"
+                    out = &rv
+                else:
+                    item = hyps[i]
+                    name = "hypotheses"
+                    out = &hv
+                before = out.size()
+                if type(item) is list or type(item) is tuple:
+                    L = len(item)
+                    for j in range(L):
+                        tok = item[j]
+                        k = _token_kind(tok)
+                        if k == 0:
+                            raise TypeError("Expected %s[%d][%d] to be a str or int token, but "
+                                            "got %s" % (name, i, j, type(tok).__name__))
+                        if kind != 0 and k != kind:
+                            raise TypeError(
+                                "Expected every token to be a %s like %s, but %s[%d][%d] is %s"
+                                % (_KIND_NAMES[kind], first, name, i, j, type(tok).__name__))
+                        if kind == 0:
+                            kind = k
+                            first = "%s[%d][%d]" % (name, i, j)
+                        if k == 1:
+                            PyUnicode_READY(tok)
+                            v = it.text(PyUnicode_DATA(tok), PyUnicode_GET_LENGTH(tok),
+                                        PyUnicode_KIND(tok))
+                            if v == len(vocab):
+                                vocab.append(str(tok))
+                        else:
+                            try:
+                                v = tok
+                            except OverflowError:
+                                raise ValueError("Expected %s[%d][%d] to fit in int64, but got %d"
+                                                 % (name, i, j, int(tok))) from None
+                        out.push_back(v)
+                elif isinstance(item, np.ndarray):
+                    if item.ndim != 1 or item.dtype.kind not in "iu":
+                        raise TypeError("Expected %s[%d] to be a 1-D integer array, but got an "
+                                        "array of dtype %s and shape %s"
+                                        % (name, i, item.dtype, item.shape))
+                    L = item.shape[0]
+                    if L:
+                        if kind == 1:
+                            raise TypeError(
+                                "Expected every token to be a str like %s, but %s[%d] is an "
+                                "integer array" % (first, name, i))
+                        if kind == 0:
+                            kind = 2
+                            first = "%s[%d][0]" % (name, i)
+                        if item.dtype == np.uint64 and int(item.max()) > 2**63 - 1:
+                            raise ValueError("Expected %s[%d] to fit in int64, but got %d"
+                                             % (name, i, int(item.max())))
+                        av = np.ascontiguousarray(item, dtype=np.int64)
+                        for j in range(L):
+                            out.push_back(av[j])
+                else:
+                    raise TypeError(
+                        "Expected %s[%d] to be a token sequence (a list or tuple of str or int "
+                        "tokens, or a 1-D integer array), but got %s"
+                        % (name, i, type(item).__name__))
+                if side == 0:
+                    rlv[i] = out.size() - before
+                else:
+                    hlv[i] = out.size() - before
+    finally:
+        del it
+    hb = np.empty(hv.size(), dtype=np.int64)
+    rb = np.empty(rv.size(), dtype=np.int64)
+    cdef int64_t[::1] hbv = hb
+    cdef int64_t[::1] rbv = rb
+    if hv.size():
+        memcpy(&hbv[0], hv.data(), hv.size() * sizeof(int64_t))
+    if rv.size():
+        memcpy(&rbv[0], rv.data(), rv.size() * sizeof(int64_t))
+    return hb, hl, rb, rl, (None if kind == 2 else vocab)
 
 
 def distance_str(str a, str b):

@@ -21,7 +21,10 @@ from . import _validate as V
 from ._progress import check_progress, reporter
 
 __all__ = [
+    "AlignmentChunk",
+    "Alignments",
     "ErrorRates",
+    "align",
     "cer",
     "edit_distance",
     "edit_distance_batch",
@@ -434,25 +437,270 @@ def edit_distance(a: Any, b: Any) -> int:
     return int(_distances([a], [b], None, None, 1)[0][0])
 
 
+_UNITS = {"char": 0, "word": 1, "mixed": 2}
+_OP_NAMES = ("equal", "substitute", "delete", "insert")
+OP_EQUAL, OP_SUBSTITUTE, OP_DELETE, OP_INSERT = 0, 1, 2, 3
+
+
+def _unit_code(unit):
+    if not isinstance(unit, str) or unit not in _UNITS:
+        raise ValueError("Expected unit to be 'word', 'char' or 'mixed', but got %r" % (unit,))
+    return _UNITS[unit]
+
+
+@dataclass(frozen=True)
+class AlignmentChunk:
+    """A run of one kind of operation, as jiwer's ``AlignmentChunk``:
+    reference tokens ``[ref_start_idx, ref_end_idx)`` and hypothesis tokens
+    ``[hyp_start_idx, hyp_end_idx)`` of one pair; ``type`` is "equal",
+    "substitute", "delete" (reference tokens missing) or "insert" (extra
+    hypothesis tokens)."""
+
+    type: str
+    ref_start_idx: int
+    ref_end_idx: int
+    hyp_start_idx: int
+    hyp_end_idx: int
+
+
+class Alignments:
+    """Token alignments of N (hypothesis, reference) pairs (``seqloss.align``).
+
+    One entry per token operation, pair after pair: the operations of pair
+    ``i`` are ``[offsets[i], offsets[i + 1])``.
+
+    Attributes
+    ----------
+    n : int
+        Number of pairs (also ``len(alignments)``).
+    unit : str
+        The unit of the call ("word", "char" or "mixed").
+    offsets : ndarray, int64, shape ``(n + 1,)``
+    ops : ndarray, uint8, shape ``(M,)``
+        0 equal (a hit), 1 substitute, 2 delete (a reference token missing
+        from the hypothesis), 3 insert (an extra hypothesis token): the class
+        constants ``EQUAL``, ``SUBSTITUTE``, ``DELETE``, ``INSERT``; names in
+        ``Alignments.OP_NAMES``.
+    ref_index, hyp_index : ndarray, int32, shape ``(M,)``
+        Position of the token in its pair's reference / hypothesis tokens;
+        -1 where the operation has none (insert / delete).
+    ref_ids, hyp_ids : ndarray, int64, shape ``(M,)``
+        The tokens: indices into ``vocabulary`` (text and pre-tokenised
+        ``str`` tokens; vocabulary ids in order of first appearance, pair by
+        pair, a pair's reference tokens first), or the token values themselves
+        (integer tokens; ``vocabulary`` is None); -1 where the operation has
+        none (``ref_index``/``ops`` tell absence apart from a token -1).
+    vocabulary : list of str or None
+
+    The operations are those of the backtrace ``error_rates`` counts, so
+    ``counts()`` always equals its per-pair hits / substitutions / deletions /
+    insertions, and ``chunks(i)`` equals
+    ``jiwer.process_words(reference, hypothesis).alignments[0]``.
+    ``substitutions()`` / ``deletions()`` / ``insertions()`` count tokens
+    (integer work on the ids); ``collect_error_counts()`` counts chunks as
+    jiwer does.  Pickles; ``to_dict()`` / ``from_dict()`` give and take plain
+    lists.
+    """
+
+    OP_NAMES = _OP_NAMES
+    EQUAL, SUBSTITUTE, DELETE, INSERT = OP_EQUAL, OP_SUBSTITUTE, OP_DELETE, OP_INSERT
+
+    def __init__(self, offsets, ops, ref_index, hyp_index, ref_ids, hyp_ids, vocabulary=None,
+                 unit="word"):
+        self.offsets = offsets
+        self.ops = ops
+        self.ref_index = ref_index
+        self.hyp_index = hyp_index
+        self.ref_ids = ref_ids
+        self.hyp_ids = hyp_ids
+        self.vocabulary = vocabulary
+        self.unit = unit
+
+    @property
+    def n(self) -> int:
+        return int(self.offsets.shape[0]) - 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self):
+        return "Alignments(n=%d, unit=%r, ops=%d, vocabulary=%s)" % (
+            self.n, self.unit, self.ops.shape[0],
+            "None" if self.vocabulary is None else "%d tokens" % len(self.vocabulary))
+
+    def __eq__(self, other):
+        if not isinstance(other, Alignments):
+            return NotImplemented
+        return self.unit == other.unit and self.vocabulary == other.vocabulary and all(
+            np.array_equal(getattr(self, k), getattr(other, k)) for k in self._ARRAYS)
+
+    __hash__ = None
+
+    _ARRAYS = ("offsets", "ops", "ref_index", "hyp_index", "ref_ids", "hyp_ids")
+    _DTYPES = (np.int64, np.uint8, np.int32, np.int32, np.int64, np.int64)
+
+    def __reduce__(self):
+        return (Alignments, (self.offsets, self.ops, self.ref_index, self.hyp_index,
+                             self.ref_ids, self.hyp_ids, self.vocabulary, self.unit))
+
+    def to_dict(self) -> dict:
+        """Plain lists (JSON-serialisable): ``unit``, ``vocabulary`` and the six arrays."""
+        d = {"unit": self.unit, "vocabulary": None if self.vocabulary is None
+             else list(self.vocabulary)}
+        for k in self._ARRAYS:
+            d[k] = getattr(self, k).tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Alignments":
+        """The inverse of ``to_dict``."""
+        arrays = [np.asarray(d[k], dtype=dt).reshape(-1) for k, dt in zip(cls._ARRAYS, cls._DTYPES)]
+        return cls(*arrays, vocabulary=d.get("vocabulary"), unit=d.get("unit", "word"))
+
+    def _pair_range(self, i):
+        n = self.n
+        if not V.is_int(i):
+            raise TypeError("Expected i to be an int, but got %s" % type(i).__name__)
+        i = int(i)
+        if not -n <= i < n:
+            raise IndexError("Expected i to be in [-%d, %d), but got %d" % (n, n, i))
+        i %= n
+        return int(self.offsets[i]), int(self.offsets[i + 1])
+
+    def _token(self, tid, present):
+        if not present:
+            return None
+        return self.vocabulary[tid] if self.vocabulary is not None else tid
+
+    def counts(self) -> np.ndarray:
+        """``(n, 4)`` int64: hits, substitutions, deletions, insertions per pair."""
+        pair = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.offsets))
+        return np.bincount(pair * 4 + self.ops, minlength=4 * self.n).reshape(self.n, 4) \
+            .astype(np.int64, copy=False)
+
+    def pair(self, i: int) -> list:
+        """Pair ``i`` as ``[(op name, reference token or None, hypothesis token or None), ...]``."""
+        a, b = self._pair_range(i)
+        names = self.OP_NAMES
+        return [(names[o], self._token(r, o != OP_INSERT), self._token(h, o != OP_DELETE))
+                for o, r, h in zip(self.ops[a:b].tolist(), self.ref_ids[a:b].tolist(),
+                                   self.hyp_ids[a:b].tolist())]
+
+    def chunks(self, i: int) -> list:
+        """Pair ``i`` as jiwer's chunks (``AlignmentChunk``: runs of one operation):
+        equal to ``jiwer.process_words(reference, hypothesis).alignments[0]``
+        field by field (``process_characters`` for ``unit="char"``)."""
+        a, b = self._pair_range(i)
+        ops = self.ops[a:b]
+        if ops.shape[0] == 0:
+            return []
+        starts = np.flatnonzero(np.diff(ops)) + 1
+        starts = np.concatenate(([0], starts, [ops.shape[0]]))
+        ref_pos = np.concatenate(([0], np.cumsum(ops != OP_INSERT)))
+        hyp_pos = np.concatenate(([0], np.cumsum(ops != OP_DELETE)))
+        names = self.OP_NAMES
+        return [AlignmentChunk(names[o], r0, r1, h0, h1) for o, r0, r1, h0, h1 in zip(
+            ops[starts[:-1]].tolist(), ref_pos[starts[:-1]].tolist(),
+            ref_pos[starts[1:]].tolist(), hyp_pos[starts[:-1]].tolist(),
+            hyp_pos[starts[1:]].tolist())]
+
+    def substitutions(self):
+        """Distinct substitutions over every pair: ``(ref_ids, hyp_ids, counts)``
+        (int64 arrays), most frequent first, ties by reference then hypothesis id."""
+        m = self.ops == OP_SUBSTITUTE
+        r, h = self.ref_ids[m], self.hyp_ids[m]
+        if r.shape[0] == 0:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z.copy(), z.copy()
+        rmin, rmax, hmin, hmax = int(r.min()), int(r.max()), int(h.min()), int(h.max())
+        span = hmax - hmin + 1
+        if (rmax - rmin + 1) * span < 2**62:  # one int64 key per pair
+            keys, cnt = np.unique((r - rmin) * span + (h - hmin), return_counts=True)
+            ru, hu = keys // span + rmin, keys % span + hmin
+        else:
+            order = np.lexsort((h, r))
+            rs, hs = r[order], h[order]
+            first = np.concatenate(([True], (rs[1:] != rs[:-1]) | (hs[1:] != hs[:-1])))
+            idx = np.flatnonzero(first)
+            ru, hu = rs[idx], hs[idx]
+            cnt = np.diff(np.append(idx, rs.shape[0]))
+        order = np.lexsort((hu, ru, -cnt))
+        return ru[order], hu[order], cnt[order].astype(np.int64)
+
+    def collect_error_counts(self):
+        """``jiwer.collect_error_counts`` of the same pairs: three dicts counting
+        error *chunks* (runs of one operation, ``chunks()``), not tokens:
+        substitutions keyed by (reference tokens, hypothesis tokens), insertions
+        and deletions by their tokens, each joined with a space (no separator
+        for ``unit="char"``; a tuple of the values for integer tokens)."""
+        subs, ins, dels = {}, {}, {}
+        ops, M = self.ops, self.ops.shape[0]
+        if M == 0:
+            return subs, ins, dels
+        start = np.ones(M, dtype=bool)
+        start[1:] = ops[1:] != ops[:-1]
+        start[self.offsets[:-1][self.offsets[:-1] < M]] = True  # a run never spans two pairs
+        begins = np.flatnonzero(start)
+        ends = np.append(begins[1:], M)
+        keep = ops[begins] != OP_EQUAL
+        sep = "" if self.unit == "char" else " "
+        voc = self.vocabulary
+
+        def text(ids):
+            return sep.join(voc[t] for t in ids) if voc is not None else tuple(ids)
+        ref_ids, hyp_ids = self.ref_ids.tolist(), self.hyp_ids.tolist()
+        for o, a, b in zip(ops[begins[keep]].tolist(), begins[keep].tolist(),
+                           ends[keep].tolist()):
+            if o == OP_SUBSTITUTE:
+                k = (text(ref_ids[a:b]), text(hyp_ids[a:b]))
+                subs[k] = subs.get(k, 0) + 1
+            elif o == OP_INSERT:
+                k = text(hyp_ids[a:b])
+                ins[k] = ins.get(k, 0) + 1
+            else:
+                k = text(ref_ids[a:b])
+                dels[k] = dels.get(k, 0) + 1
+        return subs, ins, dels
+
+    def _tally(self, op, ids):
+        x = ids[self.ops == op]
+        u, cnt = np.unique(x, return_counts=True)
+        order = np.lexsort((u, -cnt))
+        return u[order].astype(np.int64), cnt[order].astype(np.int64)
+
+    def deletions(self):
+        """Deleted reference tokens: ``(ids, counts)``, most frequent first, ties by id."""
+        return self._tally(OP_DELETE, self.ref_ids)
+
+    def insertions(self):
+        """Inserted hypothesis tokens: ``(ids, counts)``, most frequent first, ties by id."""
+        return self._tally(OP_INSERT, self.hyp_ids)
+
+
 @dataclass(frozen=True)
 class ErrorRates:
     """Corpus error counts and rates, defined as jiwer 4 defines them.
 
-    ``wer = (S + D + I) / (H + S + D)``, ``mer = (S + D + I) / (H + S + D + I)``,
-    ``wip = (H / N_ref) * (H / N_hyp)`` (0 when the hypotheses are empty),
-    ``wil = 1 - wip``; with ``unit="char"`` the same formulas run on
-    characters and ``cer`` equals ``wer``.  When the whole corpus has no
-    reference tokens (jiwer 4's convention): ``wer`` = the number of inserted
-    tokens (0.0 when the hypotheses are empty too), ``mer`` = 0.0 / 1.0 and
-    ``wip`` = 1.0 / 0.0 for empty / non-empty hypotheses.
+    ``error_rate = (S + D + I) / (H + S + D)`` in the call's unit: the WER for
+    ``unit="word"``, the CER for ``unit="char"``, the mixed-unit rate for
+    ``unit="mixed"``.  ``wer`` always holds that same number (kept for
+    compatibility: for ``unit="char"`` it is the CER, so prefer
+    ``error_rate`` or ``cer``); ``cer`` is set for ``unit="char"`` only.
+    ``mer = (S + D + I) / (H + S + D + I)``, ``wip = (H / N_ref) * (H / N_hyp)``
+    (0 when the hypotheses are empty), ``wil = 1 - wip``.  When the whole
+    corpus has no reference tokens (jiwer 4's convention): ``error_rate`` =
+    the number of inserted tokens (0.0 when the hypotheses are empty too),
+    ``mer`` = 0.0 / 1.0 and ``wip`` = 1.0 / 0.0 for empty / non-empty
+    hypotheses.
 
     S/D/I split one optimal alignment per pair; they are not unique (their sum
-    and ``wer`` are, ``mer``/``wil``/``wip`` are not).  The alignment is
+    and ``error_rate`` are, ``mer``/``wil``/``wip`` are not).  The alignment is
     rapidfuzz's (``Levenshtein.opcodes(ref, hyp)``), which jiwer uses, so the
     counts equal jiwer's: common prefix/suffix are hits, then the backtrace
     from the end prefers a deletion, then an insertion, then the diagonal
     (hit or substitution); very long pairs are first split the way rapidfuzz's
-    Hirschberg step splits them.
+    Hirschberg step splits them.  ``alignments``: the ``Alignments`` of the
+    pairs (``error_rates(..., alignments=True)``), else None.
     """
 
     unit: str
@@ -462,6 +710,7 @@ class ErrorRates:
     insertions: int
     reference_length: int
     hypothesis_length: int
+    error_rate: float
     wer: float
     mer: float
     wil: float
@@ -474,6 +723,10 @@ class ErrorRates:
     pair_insertions: np.ndarray = field(default=None, repr=False, compare=False)
     pair_hypothesis_lengths: np.ndarray = field(default=None, repr=False, compare=False)
     pair_reference_lengths: np.ndarray = field(default=None, repr=False, compare=False)
+    alignments: Optional[Alignments] = field(default=None, repr=False, compare=False)
+
+
+_SEQUENCE_ITEM = (list, tuple, np.ndarray)
 
 
 def _sentences(name, x):
@@ -483,27 +736,163 @@ def _sentences(name, x):
     if isinstance(x, (bytes, bytearray)) or not (hasattr(x, "__iter__") or (
             hasattr(x, "__getitem__") and hasattr(x, "__len__"))) or \
             (isinstance(x, np.ndarray) and x.ndim == 0):
-        raise TypeError("Expected %s to be a str or a sequence of str, but got %s"
-                        % (name, _describe(x)))
-    return tuple(x)  # item types are checked in _edit.error_counts
+        raise TypeError("Expected %s to be a str or a sequence of str, but got %s; pre-tokenised "
+                        "input is a sequence of token sequences" % (name, _describe(x)))
+    return tuple(x)  # item types are checked in _edit.error_counts / token_pairs
 
 
-def error_rates(hypotheses: Union[str, Sequence[str]], references: Union[str, Sequence[str]],
-                *, unit: str = "word", n_threads: Optional[int] = None,
-                progress: Union[bool, Callable[[int, int], Any], None] = None) -> ErrorRates:
-    """Corpus WER / MER / WIL / WIP (and CER) with hit, substitution, deletion
-    and insertion counts, equal to jiwer 4's ``process_words`` /
-    ``process_characters`` with their default transforms.
+class _Pairs:
+    """The pairs of one call: text (``hyps``/``refs`` tuples of str) or tokens
+    (``tokens``: ragged int64 arrays (hyp, offsets, lengths, ref, offsets,
+    lengths), ``vocabulary`` for str tokens)."""
+
+    def __init__(self, n, hyps=None, refs=None, tokens=None, vocabulary=None):
+        self.n, self.hyps, self.refs = n, hyps, refs
+        self.tokens, self.vocabulary = tokens, vocabulary
+
+
+def _pairs(hypotheses, references):
+    """Validate and convert the two sides of a call (see error_rates)."""
+    hyps = _sentences("hypotheses", hypotheses)
+    refs = _sentences("references", references)
+    n = len(hyps)
+    if len(refs) != n:
+        raise ValueError("Expected hypotheses and references to have the same batch size, "
+                         "but got %d and %d" % (n, len(refs)))
+    if n == 0 or isinstance(hyps[0], str):
+        if n and isinstance(refs[0], _SEQUENCE_ITEM):
+            raise TypeError(
+                "Expected hypotheses and references to hold the same kind of items (str, or "
+                "token sequences), but got hypotheses[0] of type %s and references[0] of "
+                "type %s" % (type(hyps[0]).__name__, type(refs[0]).__name__))
+        return _Pairs(n, hyps=hyps, refs=refs)
+    if not isinstance(hyps[0], _SEQUENCE_ITEM):
+        raise TypeError("Expected hypotheses[0] to be a str or a token sequence (a list or tuple "
+                        "of str or int tokens, or a 1-D integer array), but got %s"
+                        % _describe(hyps[0]))
+    if isinstance(refs[0], str):
+        raise TypeError(
+            "Expected hypotheses and references to hold the same kind of items (str, or "
+            "token sequences), but got hypotheses[0] of type %s and references[0] of "
+            "type str" % type(hyps[0]).__name__)
+    hb, hl, rb, rl, vocab = _edit.token_pairs(hyps, refs)
+    return _Pairs(n, tokens=(hb, _offsets(hl), hl, rb, _offsets(rl), rl), vocabulary=vocab)
+
+
+def _count_pairs(p, unit, nt, progress, label, alignments):
+    """(N, 6) counts of the pairs, and their Alignments when ``alignments``."""
+    unit_code = _UNITS[unit]
+    counts = np.zeros((p.n, 6), dtype=np.int64)
+    report, chunk = reporter(progress, p.n, label)
+    if not alignments:
+        if p.tokens is None:
+            _edit.error_counts(p.hyps, p.refs, unit_code, counts, nt, report, chunk)
+        else:
+            _edit.token_error_counts(*p.tokens, counts, nt, report, chunk)
+        return counts, None
+    if p.tokens is None:
+        rec = _edit.record_text(p.hyps, p.refs, unit_code, counts, nt, report, chunk)
+    else:
+        rec = _edit.record_tokens(*p.tokens, counts, nt, report, chunk)
+    offsets = np.zeros(p.n + 1, dtype=np.int64)
+    if p.n:
+        np.cumsum(counts[:, :4].sum(axis=1), out=offsets[1:])
+    M = int(offsets[-1])
+    V.check_memory(M * 25, "align: the alignments of %d pairs (%d token operations)" % (p.n, M))
+    ops = np.empty(M, dtype=np.uint8)
+    ref_index = np.empty(M, dtype=np.int32)
+    hyp_index = np.empty(M, dtype=np.int32)
+    ref_ids = np.empty(M, dtype=np.int64)
+    hyp_ids = np.empty(M, dtype=np.int64)
+    _edit.write_alignments(rec, counts, offsets, ops, ref_index, hyp_index, ref_ids, hyp_ids,
+                           nt, p.tokens)
+    vocab = _edit.vocabulary(rec) if p.tokens is None else p.vocabulary
+    return counts, Alignments(offsets, ops, ref_index, hyp_index, ref_ids, hyp_ids, vocab, unit)
+
+
+def align(hypotheses: Any, references: Any, *, unit: str = "word",
+          n_threads: Optional[int] = None,
+          progress: Union[bool, Callable[[int, int], Any], None] = None) -> Alignments:
+    """Token alignments of (hypothesis, reference) pairs: the operations behind
+    ``error_rates``' counts (jiwer 4's ``process_words(...).alignments``).
+
+    **Hypotheses first, references second** (jiwer's order is the reverse).
+
+    Inputs and units as :func:`error_rates`.  Every pair is tokenised and
+    aligned once in C++ (GIL released, ``n_threads`` threads) by the backtrace
+    that gives ``error_rates`` its counts, recording its operations and token
+    ids (about 1 + 4 x tokens bytes a pair until the end of the call); the
+    counts size the result, and a second pass copies the records into it.
+    Results (ids included) do not depend on the thread count.
+    ``progress``: as in ``error_rates``.
+
+    >>> al = seqloss.align(["the cat sat"], ["a cat sat down"])
+    >>> al.pair(0)
+    [('substitute', 'a', 'the'), ('equal', 'cat', 'cat'), ('equal', 'sat', 'sat'), \
+('delete', 'down', None)]
+    >>> al.counts()  # hits, substitutions, deletions, insertions
+    array([[2, 1, 1, 0]])
+
+    Parameters
+    ----------
+    hypotheses, references : str, sequence of str, or sequence of token sequences
+        The pairs, equal lengths N.
+    unit : {"word", "char", "mixed"}
+        Tokens compared (text input).
+    n_threads : int or None
+        None: OpenMP's maximum; negative counts back from it; 0 is an error.
+    progress : bool, callable or None
+        True: a bar on stderr; a callable is called as ``progress(done, total)``.
+
+    Returns
+    -------
+    Alignments
+        ``n`` = N pairs; see :class:`Alignments`.
+
+    Raises
+    ------
+    TypeError, ValueError, MemoryError
+        As :func:`error_rates`; MemoryError also when the machine cannot hold
+        the result (25 bytes per token operation).
+    """
+    _unit_code(unit)
+    nt = V.resolve_n_threads(n_threads)
+    check_progress(progress)
+    p = _pairs(hypotheses, references)
+    return _count_pairs(p, unit, nt, progress, "align", True)[1]
+
+
+def error_rates(hypotheses: Any, references: Any, *, unit: str = "word",
+                n_threads: Optional[int] = None,
+                progress: Union[bool, Callable[[int, int], Any], None] = None,
+                alignments: bool = False) -> ErrorRates:
+    """Corpus error rate (WER / CER / mixed-unit), MER, WIL and WIP with hit,
+    substitution, deletion and insertion counts, equal to jiwer 4's
+    ``process_words`` / ``process_characters`` with their default transforms.
 
     **Hypotheses first, references second** (jiwer's order is the reverse).
 
     ``hypotheses`` / ``references``: a ``str`` or equal-length sequences of
-    ``str``.  ``unit="word"``: runs of two or more whitespace characters become
-    one space, strip, split on single spaces (a lone tab stays inside its
-    word), as jiwer's default.  ``unit="char"``: strip, then every character
-    including spaces, as ``jiwer.cer``.  Tokenising and comparing happen in
-    C++ (GIL released, ``n_threads`` OpenMP threads).  See ``ErrorRates`` for
-    the definitions, the empty-reference convention and the alignment tie rule.
+    ``str``; or pre-tokenised: equal-length sequences of token sequences (each
+    a list/tuple of ``str`` tokens or of ``int`` tokens, or a 1-D integer
+    array; every token of both sides of one kind), compared token by token as
+    given (``unit`` then only names the result's unit).
+
+    ``unit="word"``: runs of two or more whitespace characters become one
+    space, strip, split on single spaces (a lone tab stays inside its word),
+    as jiwer's default.  ``unit="char"``: strip, then every character
+    including spaces, as ``jiwer.cer``.  ``unit="mixed"``: as "word", but every
+    CJK ideograph, kana and hangul character is a token of its own (as if
+    surrounded by spaces; a lone tab next to one then separates too): code
+    points U+3040-30FF (hiragana, katakana), U+3400-4DBF, U+4E00-9FFF,
+    U+F900-FAFF, U+20000-2FA1F (CJK ideographs), U+AC00-D7AF, U+1100-11FF,
+    U+3130-318F (hangul); other scripts are split into words.  Tokenising and
+    comparing happen in C++ (GIL released, ``n_threads`` threads).  See
+    ``ErrorRates`` for the definitions, the empty-reference convention and
+    the alignment tie rule.
+
+    ``alignments=True`` also returns the pairs' alignments (as :func:`align`)
+    in ``ErrorRates.alignments``, from the same single pass.
 
     ``progress=True`` shows a progress bar on stderr (for corpora of millions
     of sentences); a callable is called as ``progress(done, total)`` (pairs)
@@ -511,14 +900,16 @@ def error_rates(hypotheses: Union[str, Sequence[str]], references: Union[str, Se
 
     Parameters
     ----------
-    hypotheses, references : str or sequence of str, equal lengths N
-        The sentences.
-    unit : {"word", "char"}
-        Tokens compared.
+    hypotheses, references : str, sequence of str, or sequence of token sequences
+        The pairs, equal lengths N.
+    unit : {"word", "char", "mixed"}
+        Tokens compared (text input).
     n_threads : int or None
         None: OpenMP's maximum; negative counts back from it; 0 is an error.
     progress : bool, callable or None
         True: a bar on stderr; a callable is called as ``progress(done, total)``.
+    alignments : bool
+        Also compute ``ErrorRates.alignments``.
 
     Returns
     -------
@@ -528,47 +919,47 @@ def error_rates(hypotheses: Union[str, Sequence[str]], references: Union[str, Se
     Raises
     ------
     TypeError
-        A sentence that is not a ``str``; a non-int ``n_threads``; a bad
-        ``progress``.
+        A sentence that is not a ``str`` (text input), an item that is not a
+        token sequence or a token that is not a ``str`` / ``int`` (pre-
+        tokenised input; both kinds, or str and int tokens, mixed); a non-int
+        ``n_threads``; a bad ``progress``.
     ValueError
-        An unknown ``unit``; different batch sizes; n_threads 0 or over
-        ``max(1024, OpenMP's maximum)``; a tensor on a non-CPU device.
+        An unknown ``unit``; different batch sizes; an integer token outside
+        int64; n_threads 0 or over ``max(1024, OpenMP's maximum)``; a tensor
+        on a non-CPU device.
     MemoryError
         A pair whose alignment matrix would need over 1 GiB (long, nearly
         equal sentences: over about 65,000 tokens each); the message gives the
         bytes and the token counts.
     """
-    if unit not in ("word", "char"):
-        raise ValueError("Expected unit to be 'word' or 'char', but got %r" % (unit,))
+    _unit_code(unit)
     nt = V.resolve_n_threads(n_threads)
     check_progress(progress)
-    hyps = _sentences("hypotheses", hypotheses)
-    refs = _sentences("references", references)
-    n = len(hyps)
-    if len(refs) != n:
-        raise ValueError("Expected hypotheses and references to have the same batch size, "
-                         "but got %d and %d" % (n, len(refs)))
-    counts = np.zeros((n, 6), dtype=np.int64)
-    report, chunk = reporter(progress, n, "wer" if unit == "word" else "cer")
-    _edit.error_counts(hyps, refs, unit == "word", counts, nt, report, chunk)
+    if not isinstance(alignments, (bool, np.bool_)):
+        raise TypeError("Expected alignments to be a bool, but got %s" % type(alignments).__name__)
+    p = _pairs(hypotheses, references)
+    n = p.n
+    label = {"word": "wer", "char": "cer"}.get(unit, "error rate")
+    counts, al = _count_pairs(p, unit, nt, progress, label, bool(alignments))
     tot = counts.sum(axis=0) if n else np.zeros(6, dtype=np.int64)
     H, S, D, I, n_hyp, n_ref = (int(v) for v in tot)
     if n_ref == 0:
-        wer_ = float(I)
+        rate = float(I)
         mer_ = 0.0 if n_hyp == 0 else 1.0
         wip_ = 1.0 if n_hyp == 0 else 0.0
     else:
-        wer_ = float(S + D + I) / float(H + S + D)
+        rate = float(S + D + I) / float(H + S + D)
         mer_ = float(S + D + I) / float(H + S + D + I)
         wip_ = (float(H) / n_ref) * (float(H) / n_hyp) if n_hyp >= 1 else 0.0
     wil_ = 1 - wip_
     return ErrorRates(
         unit=unit, hits=H, substitutions=S, deletions=D, insertions=I,
-        reference_length=n_ref, hypothesis_length=n_hyp,
-        wer=wer_, mer=mer_, wil=wil_, wip=wip_, cer=wer_ if unit == "char" else None,
+        reference_length=n_ref, hypothesis_length=n_hyp, error_rate=rate,
+        wer=rate, mer=mer_, wil=wil_, wip=wip_, cer=rate if unit == "char" else None,
         pair_hits=counts[:, 0].copy(), pair_substitutions=counts[:, 1].copy(),
         pair_deletions=counts[:, 2].copy(), pair_insertions=counts[:, 3].copy(),
-        pair_hypothesis_lengths=counts[:, 4].copy(), pair_reference_lengths=counts[:, 5].copy())
+        pair_hypothesis_lengths=counts[:, 4].copy(), pair_reference_lengths=counts[:, 5].copy(),
+        alignments=al)
 
 
 def wer(hypotheses: Union[str, Sequence[str]], references: Union[str, Sequence[str]], *,

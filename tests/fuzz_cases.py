@@ -335,6 +335,9 @@ def _assert_same(got, want, what="result"):
     if isinstance(want, seqloss.ErrorRates):
         assert got == want, "%s: %r vs canonical %r" % (what, got, want)
         return
+    if isinstance(want, seqloss.Alignments):
+        assert got == want, "%s: %r vs canonical %r" % (what, got, want)
+        return
     if isinstance(want, seqloss.CTCHypotheses):
         assert isinstance(got, seqloss.CTCHypotheses), "%s: %s" % (what, _short(got))
         for k in ("counts", "lengths", "scores", "acoustic_scores", "lm_scores",
@@ -905,8 +908,22 @@ def ed_check(s):
 
 # ------------------------------------------------------------------ WER / CER
 
-WORDS = ["a", "bb", "ccc", "é", "\U0001F600", "x\ty"]
+WORDS = ["a", "bb", "ccc", "é", "\U0001F600", "x\ty", "中文", "a한"]
 SPACES = [" ", " ", " ", "  ", " \t "]
+# code points the mixed unit makes tokens of their own (seqloss.error_rates' docstring)
+CJK_RE = re.compile("([\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+                    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f])")
+# integer tokens of the pre-tokenised form (distinct tokens, in order of appearance)
+INT_TOKENS = [0, 7, -1, 2**40, -2**63, 2**63 - 1, 3, 1]
+
+
+def mixed_words(s):
+    """The mixed unit, written out: a space around every CJK code point, then jiwer's words."""
+    return R.jiwer_words(CJK_RE.sub(r" \1 ", s))
+
+
+def unit_tokens(unit):
+    return {"word": R.jiwer_words, "char": R.jiwer_chars, "mixed": mixed_words}[unit]
 
 
 def er_spec(draw):
@@ -921,25 +938,55 @@ def er_spec(draw):
                 text += (draw.choice(SPACES) if i else draw.choice(["", "", " "])) + w
             pair.append(text + draw.choice(["", "", " "]))
         sents.append(tuple(pair))
-    return dict(sents=sents, unit=draw.choice(["word", "char"]), n_threads=None)
+    # form: text, or pre-tokenised (the unit's tokens of the text) as lists of str / of ints
+    # / int64 arrays
+    return dict(sents=sents, unit=draw.choice(["word", "char", "mixed"]), n_threads=None,
+                form=draw.choice(["text", "text", "text", "str_tokens", "int_tokens",
+                                  "int_arrays"]))
+
+
+def er_unit(s, name):
+    return "char" if name == "cer" else ("word" if name == "wer" else s["unit"])
+
+
+def er_pairs(s, name):
+    """Each pair's (hypothesis tokens, reference tokens) as the call must compare them."""
+    tok = unit_tokens(er_unit(s, name) if isinstance(s["unit"], str) and
+                      s["unit"] in ("word", "char", "mixed") else "word")
+    pairs = [(tok(h), tok(r)) for h, r in s["sents"]]
+    if s["form"] in ("int_tokens", "int_arrays"):
+        ids = {}
+        for h, r in pairs:
+            for t in r + h:
+                if t not in ids:
+                    ids[t] = INT_TOKENS[len(ids)] if len(ids) < len(INT_TOKENS) else 100 + len(ids)
+        pairs = [([ids[t] for t in h], [ids[t] for t in r]) for h, r in pairs]
+    return pairs
 
 
 def er_build(s, name):
-    hyps = [h for h, _ in s["sents"]]
-    refs = [r for _, r in s["sents"]]
+    if s["form"] == "text":
+        hyps = [h for h, _ in s["sents"]]
+        refs = [r for _, r in s["sents"]]
+    else:
+        pairs = er_pairs(s, name)
+        if s["form"] == "int_arrays":
+            hyps = [np.array(h, dtype=np.int64) for h, _ in pairs]
+            refs = [np.array(r, dtype=np.int64) for _, r in pairs]
+        else:
+            hyps = [h for h, _ in pairs]
+            refs = [r for _, r in pairs]
     args = dict(hypotheses=hyps, references=refs)
-    if name == "error_rates":
+    if name in ("error_rates", "align"):
         args["unit"] = s["unit"]
     if s["n_threads"] is not None:
         args["n_threads"] = s["n_threads"]
     return args
 
 
-def er_reference(s, unit):
-    tok = R.jiwer_words if unit == "word" else R.jiwer_chars
+def er_reference(s, name):
     H = S = D = I = nh = nr = 0
-    for h, r in s["sents"]:
-        ht, rt = tok(h), tok(r)
+    for ht, rt in er_pairs(s, name):
         c = R.sdi_counts(rt, ht)
         H, S, D, I = H + c[0], S + c[1], D + c[2], I + c[3]
         nh, nr = nh + len(ht), nr + len(rt)
@@ -948,17 +995,47 @@ def er_reference(s, unit):
     return (S + D + I) / (H + S + D), (H, S, D, I, nh, nr)
 
 
-def er_check(s, name):
-    unit = "char" if name == "cer" else ("word" if name == "wer" else s["unit"])
+def align_check(s, got):
+    """An Alignments equal to the reference's counts, replaying each pair's tokens."""
+    assert isinstance(got, seqloss.Alignments), "type %s" % type(got).__name__
+    pairs = er_pairs(s, "align")
+    assert got.n == len(pairs), "n %d, %d pairs" % (got.n, len(pairs))
+    ints = s["form"] in ("int_tokens", "int_arrays")
+    assert (got.vocabulary is None) == (ints and any(h or r for h, r in pairs)), \
+        "vocabulary %r" % (got.vocabulary,)
+    counts = got.counts()
+    for i, (ht, rt) in enumerate(pairs):
+        want = R.sdi_counts(rt, ht)
+        assert tuple(counts[i].tolist()) == want, "pair %d counts %s, reference %s" % (
+            i, counts[i].tolist(), want)
+        ops = got.pair(i)
+        refs = [r for o, r, _ in ops if o != "insert"]
+        hyps = [h for o, _, h in ops if o != "delete"]
+        assert refs == rt and hyps == ht, "pair %d replays %r / %r, tokens %r / %r" % (
+            i, refs, hyps, rt, ht)
+        for o, r, h in ops:
+            assert (o == "equal") == (r == h) or o in ("insert", "delete"), \
+                "pair %d: %s of %r and %r" % (i, o, r, h)
+        a, b = int(got.offsets[i]), int(got.offsets[i + 1])
+        ri, hi = got.ref_index[a:b].tolist(), got.hyp_index[a:b].tolist()
+        assert [x for x in ri if x >= 0] == list(range(len(rt))) and \
+            [x for x in hi if x >= 0] == list(range(len(ht))), "pair %d positions" % i
 
+
+def er_check(s, name):
     def check(got):
-        w, counts = er_reference(s, unit)
+        if name == "align":
+            align_check(s, got)
+            return
+        w, counts = er_reference(s, name)
         if name == "error_rates":
             c = (got.hits, got.substitutions, got.deletions, got.insertions,
                  got.hypothesis_length, got.reference_length)
             assert c[0] + c[1] + c[2] == counts[0] + counts[1] + counts[2] and \
                 c[4:] == counts[4:] and c[1] + c[2] + c[3] == sum(counts[1:4]), \
                 "counts %s, reference %s" % (c, counts)
+            assert got.error_rate == got.wer, "error_rate %r, wer %r" % (got.error_rate,
+                                                                       got.wer)
             got = got.wer
         assert isinstance(got, float), "type %s" % type(got).__name__
         assert got == w or abs(got - w) <= 1e-12 * abs(w), "rate %r, reference %r" % (got, w)
@@ -2204,6 +2281,7 @@ _FNS = [
     Fn("error_rates", "er", ("hypotheses", "references")),
     Fn("wer", "er", ("hypotheses", "references")),
     Fn("cer", "er", ("hypotheses", "references")),
+    Fn("align", "er", ("hypotheses", "references")),
     Fn("ctc_greedy_decode", "dec", ("log_probs", "input_lengths")),
     Fn("ctc_beam_search", "dec", ("log_probs", "input_lengths")),
     Fn("NgramLM", "lm", ("path_or_text",), method="from_arpa"),
@@ -2291,7 +2369,8 @@ class Ctx:
             return al_valid(s)
         if fam == "sp":
             return True
-        return threads_valid(s["n_threads"]) and s["unit"] in ("word", "char")
+        return threads_valid(s["n_threads"]) and isinstance(s["unit"], str) and \
+            s["unit"] in ("word", "char", "mixed")
 
     def check(self, s, backward=False):
         fn = self.fn
@@ -3032,8 +3111,11 @@ def er_items(c):
     s = _copy_spec(c.spec)
     how = c.draw.choice(["lazy", "tuple", "np_str", "surrogate", "space", "nonstr", "str",
                          "unit", "ragged"])
+    text = s["form"] == "text"
+    if how in ("np_str", "str") and not text:
+        return None  # (a list of str tokens is a list of sentences)
     if how == "unit":
-        if c.fn.name != "error_rates":
+        if c.fn.name not in ("error_rates", "align"):
             return None
         s["unit"] = c.draw.choice(["words", "", None, "CHAR", 1])
         return c.case("er_items:unit", spec=s)
@@ -3075,7 +3157,9 @@ def er_items(c):
     if not args[k]:
         return None
     args[k] = list(args[k])
-    args[k][c.draw.int(0, len(args[k]) - 1)] = c.draw.choice([None, b"abc", 1, ["a"], 1.5])
+    bad = [None, b"abc", 1, ["a"], 1.5] if text else [None, b"abc", 1, "a b", 1.5, [1.5],
+                                                       [True], [b"a"], np.zeros(2)]
+    args[k][c.draw.int(0, len(args[k]) - 1)] = c.draw.choice(bad)
     return c.case("er_items:nonstr", args, "raise", check=False)
 
 

@@ -377,7 +377,7 @@ def test_ctc_long_loss_matches_float64_reference():
 
 
 def test_max_memory_environment_default():
-    code = ("import seqloss; print(seqloss.align.DEFAULT_MAX_MEMORY)")
+    code = ("import seqloss.forced_align as f; print(f.DEFAULT_MAX_MEMORY)")
     env = dict(os.environ, SEQLOSS_MAX_MEMORY="12345")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "12345"

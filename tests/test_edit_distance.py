@@ -811,5 +811,5 @@ def test_bad_threads_and_unit():
         seqloss.edit_distance_batch(["a"], ["b"], n_threads=0)
     with pytest.raises(TypeError, match="n_threads to be an int or None, but got 'x'"):
         seqloss.error_rates(["a"], ["b"], n_threads="x")
-    with pytest.raises(ValueError, match="unit to be 'word' or 'char', but got 'token'"):
+    with pytest.raises(ValueError, match="unit to be 'word', 'char' or 'mixed', but got 'token'"):
         seqloss.error_rates(["a"], ["b"], unit="token")

@@ -6,6 +6,7 @@ itself SIGINT after 0.4 s from a timer thread, and reports how long the call
 took to stop; then it checks that the same small calls give the same results
 as before the interruption, with one and two threads.
 
+Token alignment (seqloss.align): one pair of 300,000 tokens a side (~8 s).
 Forced alignment: one hour-long item (checkpointed segments, ~6 s) and a
 batch; the CTC gradient of one long item under a small budget (checkpointed).
 The decoders: beam search of one long utterance (~6 s; it polls every 256
@@ -37,6 +38,9 @@ CHILD = textwrap.dedent(r"""
                                                n_threads=nt) for nt in (1, 2)]
         out += [seqloss.edit_distance_batch([["a", "b"], ["c"] * 40], [["b"], ["c", "d"] * 9],
                                             n_threads=nt) for nt in (1, 2)]
+        for nt in (1, 2):
+            a = seqloss.align(["a b c", "x y z " * 30], ["a c d", "x z y " * 29], n_threads=nt)
+            out.append(tuple(getattr(a, k) for k in a._ARRAYS) + (a.vocabulary,))
         lm = seqloss.NgramLM.from_arpa("\\data\\\nngram 1=4\n\n\\1-grams:\n-1 <s>\n-1 </s>\n"
                                        "-0.5 ab\n-0.7 b\n\n\\end\\\n")
         toks = ["_", "a", "b", "|", "c", "d", "e"]
@@ -73,6 +77,10 @@ CHILD = textwrap.dedent(r"""
     elif case == "edit_one_pair":
         a, b = rng.integers(0, 50, 300000), rng.integers(0, 50, 300000)  # one pair of ~9 s
         call = lambda: seqloss.edit_distance(a, b)
+    elif case == "align_one_pair":
+        # one pair of ~8 s: rapidfuzz's Hirschberg split, then the recorded matrices
+        a, b = rng.integers(0, 50, 300000), rng.integers(0, 50, 300000)
+        call = lambda: seqloss.align([a], [b], n_threads=n_threads)
     elif case == "ctc_batch":
         T, N, C, L = 400, 500, 32, 80
         x = rng.standard_normal((T, N, C)).astype(np.float32)
@@ -147,7 +155,8 @@ CHILD = textwrap.dedent(r"""
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("case", ["wer", "edit_batch", "edit_one_pair", "ctc_batch",
+@pytest.mark.parametrize("case", ["wer", "edit_batch", "edit_one_pair", "align_one_pair",
+                                  "ctc_batch",
                                   "ctc_one_item", "cross_entropy", "beam_one_item",
                                   "beam_batch", "greedy_batch", "align_one_item",
                                   "align_batch", "ctc_grad_budget"])

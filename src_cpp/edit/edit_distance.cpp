@@ -1,15 +1,22 @@
 // Dispatch of the edit-distance kernels to the installed instruction-set level,
-// plus the defensive argument re-check (callers validate first, in Python).
+// plus the defensive argument re-check (callers validate first, in Python),
+// the tokenizer of the error counts and the recorder of alignments (both
+// compiled once, here).
 #include "edit/edit_distance.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/dispatch.hpp"
-#include "edit/compare.hpp"   // densify
+#include "core/parallel.hpp"
+#include "edit/align_record.hpp"  // AlignLog, merge_vocab, write_run
+#include "edit/compare.hpp"       // densify
 #include "edit/scratch.hpp"
-#include "edit/tokenize.hpp"  // split_words, WordIds, space_at
+#include "edit/tokenize.hpp"      // split_words, WordIds, space_at
 
 namespace seqloss {
 
@@ -19,12 +26,14 @@ namespace {
 
 // ---- the tokenizer of the error counts (compiled once, here) ------------
 
-// One thread's tokenizer scratch (the Tokenizer's `state`).
+// One thread's tokenizer scratch (the Tokenizer's `state`) and the tokens of
+// the pair it tokenized last (for the alignment recorder).
 struct TokenizerState {
     Scratch s;
     WordIds<uint8_t> ids8;
     WordIds<uint16_t> ids16;
     WordIds<uint32_t> ids32;
+    PairText last;
     WordIds<uint8_t>& ids(const uint8_t*) { return ids8; }
     WordIds<uint16_t>& ids(const uint16_t*) { return ids16; }
     WordIds<uint32_t>& ids(const uint32_t*) { return ids32; }
@@ -35,15 +44,26 @@ void* tokenizer_thread_state() {
     return &state;
 }
 
+template <typename U>
+void split_unit(const U* t, int64_t n, int unit, std::vector<Word>& words) {
+    if (unit == UNIT_MIXED)
+        split_words<true>(t, n, words);
+    else
+        split_words<false>(t, n, words);
+}
+
 // Token ids of one pair of code-point buffers (see PairTokens).
 template <typename UH, typename UR>
 PairTokens pair_tokens(TokenizerState& st, const UH* h, int64_t hn, const UR* r, int64_t rn,
-                       int word_unit) {
+                       int unit) {
     Scratch& s = st.s;
-    if (word_unit) {
+    PairText& last = st.last;
+    last.ref_kind = (int32_t)sizeof(UR);
+    last.hyp_kind = (int32_t)sizeof(UH);
+    if (unit != UNIT_CHAR) {
         WordIds<UR>& ids = st.ids(r);
-        split_words(r, rn, s.rwords);
-        split_words(h, hn, s.hwords);
+        split_unit(r, rn, unit, s.rwords);
+        split_unit(h, hn, unit, s.hwords);
         const int64_t m = (int64_t)s.rwords.size(), n = (int64_t)s.hwords.size();
         ids.reset(m);
         s.pid.resize(m);
@@ -57,7 +77,12 @@ PairTokens pair_tokens(TokenizerState& st, const UH* h, int64_t hn, const UR* r,
             const Word& w = s.hwords[b];
             s.tid[b] = ids.lookup(h + w.start, w.len, w.hash, false, k);
         }
-        return PairTokens{s.pid.data(), m, s.tid.data(), n, k};
+        last.ref = r;
+        last.hyp = h;
+        last.ref_words = s.rwords.data();
+        last.hyp_words = s.hwords.data();
+        last.ids = PairTokens{s.pid.data(), m, s.tid.data(), n, k};
+        return last.ids;
     }
     // strip, then every code point is a token
     while (hn > 0 && space_at(h, 0)) ++h, --hn;
@@ -70,25 +95,30 @@ PairTokens pair_tokens(TokenizerState& st, const UH* h, int64_t hn, const UR* r,
     } else {
         s.tid.assign(hn, 0);
     }
-    return PairTokens{s.pid.data(), rn, s.tid.data(), hn, k};
+    last.ref = r;
+    last.hyp = h;
+    last.ref_words = nullptr;
+    last.hyp_words = nullptr;
+    last.ids = PairTokens{s.pid.data(), rn, s.tid.data(), hn, k};
+    return last.ids;
 }
 
 template <typename UH>
 PairTokens pair_tokens_r(TokenizerState& st, const UH* h, int64_t hn, const TextRef& r,
-                         int word_unit) {
+                         int unit) {
     switch (r.kind) {
-        case 1: return pair_tokens(st, h, hn, static_cast<const uint8_t*>(r.data), r.length, word_unit);
-        case 2: return pair_tokens(st, h, hn, static_cast<const uint16_t*>(r.data), r.length, word_unit);
-        default: return pair_tokens(st, h, hn, static_cast<const uint32_t*>(r.data), r.length, word_unit);
+        case 1: return pair_tokens(st, h, hn, static_cast<const uint8_t*>(r.data), r.length, unit);
+        case 2: return pair_tokens(st, h, hn, static_cast<const uint16_t*>(r.data), r.length, unit);
+        default: return pair_tokens(st, h, hn, static_cast<const uint32_t*>(r.data), r.length, unit);
     }
 }
 
-PairTokens tokenize_pair(void* state, const TextRef& h, const TextRef& r, int word_unit) {
+PairTokens tokenize_pair(void* state, const TextRef& h, const TextRef& r, int unit) {
     TokenizerState& st = *static_cast<TokenizerState*>(state);
     switch (h.kind) {
-        case 1: return pair_tokens_r(st, static_cast<const uint8_t*>(h.data), h.length, r, word_unit);
-        case 2: return pair_tokens_r(st, static_cast<const uint16_t*>(h.data), h.length, r, word_unit);
-        default: return pair_tokens_r(st, static_cast<const uint32_t*>(h.data), h.length, r, word_unit);
+        case 1: return pair_tokens_r(st, static_cast<const uint8_t*>(h.data), h.length, r, unit);
+        case 2: return pair_tokens_r(st, static_cast<const uint16_t*>(h.data), h.length, r, unit);
+        default: return pair_tokens_r(st, static_cast<const uint32_t*>(h.data), h.length, r, unit);
     }
 }
 
@@ -139,22 +169,180 @@ int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len, const
     return Registry::active().levenshtein_pair(token_type, hyp, hyp_len, ref, ref_len);
 }
 
-void error_counts_batch(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
-                        int word_unit, int64_t* counts, int n_threads) {
-    if (n_pairs < 0) throw std::invalid_argument("error_counts: negative batch size");
+namespace {
+
+void check_text(const char* fn, const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
+                int unit, const void* counts, int n_threads) {
+    if (n_pairs < 0) throw std::invalid_argument(std::string(fn) + ": negative batch size");
     if (n_pairs == 0) return;
-    if (!hyps || !refs || !counts) throw std::invalid_argument("error_counts: null pointer argument");
-    if (n_threads < 1) throw std::invalid_argument("error_counts: n_threads must be >= 1");
+    if (!hyps || !refs || !counts)
+        throw std::invalid_argument(std::string(fn) + ": null pointer argument");
+    if (n_threads < 1) throw std::invalid_argument(std::string(fn) + ": n_threads must be >= 1");
+    if (unit != UNIT_CHAR && unit != UNIT_WORD && unit != UNIT_MIXED)
+        throw std::invalid_argument(std::string(fn) + ": unknown unit " + std::to_string(unit));
     for (int64_t i = 0; i < n_pairs; ++i) {
         for (const TextRef* t : {&hyps[i], &refs[i]}) {
             if (t->length < 0 || (t->length > 0 && !t->data))
-                throw std::invalid_argument("error_counts: bad text buffer");
+                throw std::invalid_argument(std::string(fn) + ": bad text buffer");
             if (t->kind != 1 && t->kind != 2 && t->kind != 4)
-                throw std::invalid_argument("error_counts: kind must be 1, 2 or 4");
+                throw std::invalid_argument(std::string(fn) + ": kind must be 1, 2 or 4");
         }
     }
-    Registry::active().error_counts(hyps, refs, n_pairs, word_unit, counts, n_threads,
-                                    kTokenizer);
+}
+
+void check_tokens(const char* fn, const SeqBatch& hyp, const SeqBatch& ref, int64_t n_pairs,
+                  const void* counts, int n_threads) {
+    if (n_pairs < 0) throw std::invalid_argument(std::string(fn) + ": negative batch size");
+    if (n_pairs == 0) return;
+    if (!counts) throw std::invalid_argument(std::string(fn) + ": null output");
+    if (n_threads < 1) throw std::invalid_argument(std::string(fn) + ": n_threads must be >= 1");
+    check_side("hypothesis", hyp, n_pairs);
+    check_side("reference", ref, n_pairs);
+}
+
+}  // namespace
+
+void error_counts_batch(const TextRef* hyps, const TextRef* refs, int64_t n_pairs, int unit,
+                        int64_t* counts, int n_threads) {
+    check_text("error_counts", hyps, refs, n_pairs, unit, counts, n_threads);
+    if (n_pairs == 0) return;
+    PairSource src;
+    src.hyps = hyps;
+    src.refs = refs;
+    src.unit = unit;
+    Registry::active().error_counts(src, n_pairs, counts, nullptr, n_threads, kTokenizer);
+}
+
+void error_counts_tokens(const SeqBatch& hyp, const SeqBatch& ref, int64_t n_pairs,
+                         int64_t* counts, int n_threads) {
+    check_tokens("error_counts", hyp, ref, n_pairs, counts, n_threads);
+    if (n_pairs == 0) return;
+    PairSource src;
+    src.hyp_tokens = &hyp;
+    src.ref_tokens = &ref;
+    Registry::active().error_counts(src, n_pairs, counts, nullptr, n_threads, kTokenizer);
+}
+
+// ---- alignments -------------------------------------------------------------
+
+struct AlignCall {
+    std::mutex mu;                                // guards logs and open (participants open theirs)
+    std::vector<std::unique_ptr<AlignLog>> logs;  // reused by each kernel call's participants
+    size_t open = 0;                              // logs[0, open) are in use by the running call
+    int input = -1;                               // -1: nothing recorded yet, 0: text, 1: tokens
+    int64_t recorded = 0;                         // pairs [0, recorded) are recorded
+    int64_t base = 0;                             // batch index of the running kernel call's pair 0
+    std::vector<uint32_t> vocab_code_points;      // after align_write (text input)
+    std::vector<int64_t> vocab_starts{0};
+};
+
+namespace {
+
+void* open_log(void* ctx, void* tokenizer_state) {
+    AlignCall& call = *static_cast<AlignCall*>(ctx);
+    std::lock_guard<std::mutex> lock(call.mu);
+    if (call.open == call.logs.size()) call.logs.push_back(std::make_unique<AlignLog>());
+    AlignLog* log = call.logs[call.open++].get();
+    log->base = call.base;
+    log->last = tokenizer_state ? &static_cast<TokenizerState*>(tokenizer_state)->last : nullptr;
+    return log;
+}
+
+void add_pair(void* log, int64_t i, const uint8_t* ops, int64_t n_ops) {
+    AlignLog& L = *static_cast<AlignLog*>(log);
+    L.add(L.base + i, ops, n_ops);
+}
+
+void record(AlignCall* call, int input, const PairSource& src, int64_t first_pair,
+            int64_t n_pairs, int64_t* counts, int n_threads) {
+    if (!call) throw std::invalid_argument("error_align: null call");
+    if (call->input >= 0 && call->input != input)
+        throw std::invalid_argument("error_align: text and token pairs in one call");
+    if (first_pair != call->recorded)
+        throw std::invalid_argument("error_align: a chunk starts at pair " +
+                                    std::to_string(first_pair) + ", expected " +
+                                    std::to_string(call->recorded));
+    call->input = input;
+    call->base = first_pair;
+    call->open = 0;  // (a participant takes a log for the call, the next call reuses it)
+    const AlignRecorder rec{call, &open_log, &add_pair};
+    Registry::active().error_counts(src, n_pairs, counts, &rec, n_threads, kTokenizer);
+    call->recorded += n_pairs;
+}
+
+}  // namespace
+
+AlignCall* align_call_new() { return new AlignCall(); }
+
+void align_call_free(AlignCall* call) { delete call; }
+
+void error_align_text(AlignCall* call, const TextRef* hyps, const TextRef* refs,
+                      int64_t first_pair, int64_t n_pairs, int unit, int64_t* counts,
+                      int n_threads) {
+    check_text("error_align", hyps, refs, n_pairs, unit, counts, n_threads);
+    if (n_pairs == 0) return;
+    PairSource src;
+    src.hyps = hyps;
+    src.refs = refs;
+    src.unit = unit;
+    record(call, 0, src, first_pair, n_pairs, counts, n_threads);
+}
+
+void error_align_tokens(AlignCall* call, const SeqBatch& hyp, const SeqBatch& ref,
+                        int64_t first_pair, int64_t n_pairs, int64_t* counts, int n_threads) {
+    check_tokens("error_align", hyp, ref, n_pairs, counts, n_threads);
+    if (n_pairs == 0) return;
+    PairSource src;
+    src.hyp_tokens = &hyp;
+    src.ref_tokens = &ref;
+    record(call, 1, src, first_pair, n_pairs, counts, n_threads);
+}
+
+void align_write(AlignCall* call, int64_t n_pairs, const int64_t* counts, const AlignOut& out,
+                 const SeqBatch* hyp, const SeqBatch* ref, int n_threads) {
+    if (!call) throw std::invalid_argument("align_write: null call");
+    if (n_threads < 1) throw std::invalid_argument("align_write: n_threads must be >= 1");
+    if (n_pairs != call->recorded)
+        throw std::invalid_argument("align_write: " + std::to_string(n_pairs) + " pairs, but " +
+                                    std::to_string(call->recorded) + " were recorded");
+    if (n_pairs == 0) return;
+    const bool tokens = call->input == 1;
+    if (!counts || !out.offsets || !out.ops || !out.ref_index || !out.hyp_index ||
+        !out.ref_ids || !out.hyp_ids || (tokens && (!hyp || !ref)))
+        throw std::invalid_argument("align_write: null pointer argument");
+    if (out.offsets[0] != 0 || out.offsets[n_pairs] != out.size)
+        throw std::invalid_argument("align_write: offsets must run from 0 to the output size");
+    // every pair recorded exactly once
+    std::vector<const AlignLog::Run*> runs;
+    std::vector<const AlignLog*> owner;
+    int64_t covered = 0;
+    for (const auto& L : call->logs)
+        for (const AlignLog::Run& r : L->runs) {
+            runs.push_back(&r);
+            owner.push_back(L.get());
+            covered += r.count;
+        }
+    if (covered != n_pairs) throw std::logic_error("align_write: the logs do not cover the pairs");
+    if (!tokens) merge_vocab(call->logs, call->vocab_code_points, call->vocab_starts);
+    parallel_for((int64_t)runs.size(), n_threads, Schedule::dynamic(1), [&](int64_t b, int64_t e) {
+        for (int64_t k = b; k < e; ++k)
+            write_run(*owner[(size_t)k], *runs[(size_t)k], counts, out, tokens ? hyp : nullptr,
+                      tokens ? ref : nullptr);
+    });
+}
+
+int64_t align_vocab_size(const AlignCall* call) {
+    return call ? (int64_t)call->vocab_starts.size() - 1 : 0;
+}
+
+int64_t align_vocab_code_points(const AlignCall* call) {
+    return call ? (int64_t)call->vocab_code_points.size() : 0;
+}
+
+void align_vocab(const AlignCall* call, uint32_t* code_points, int64_t* starts) {
+    if (!call) throw std::invalid_argument("align_vocab: null call");
+    std::copy(call->vocab_code_points.begin(), call->vocab_code_points.end(), code_points);
+    std::copy(call->vocab_starts.begin(), call->vocab_starts.end(), starts);
 }
 
 void install_edit_kernels(int level, const void* table) { Registry::install(level, table); }

@@ -19,12 +19,18 @@
 // code-point buffer (Python's PEP 393 layout: `kind` = 1, 2 or 4 bytes per
 // code point, `length` code points).  counts is (N, 6) int64, row i = hits,
 // substitutions, deletions, insertions, hypothesis length, reference length
-// (in tokens).
+// (in tokens).  error_counts_tokens does the same on int64 token sequences
+// (two SeqBatch views of TOKEN_I64, tokens equal iff their values are).
 //
-// Word unit = jiwer's default transform: runs of >= 2 whitespace characters
-// become one space, strip, split on single spaces (a lone tab or other lone
-// non-space whitespace character stays inside its word); whitespace is
-// Python's str.isspace().  Char unit = strip, then every code point.
+// Units (Unit below).  Word = jiwer's default transform: runs of >= 2
+// whitespace characters become one space, strip, split on single spaces (a
+// lone tab or other lone non-space whitespace character stays inside its
+// word); whitespace is Python's str.isspace().  Char = strip, then every
+// code point.  Mixed = word, after a space is put before and after every
+// code point of U+1100-11FF (Hangul Jamo), U+3040-30FF (kana), U+3130-318F
+// (Hangul compatibility Jamo), U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF,
+// U+20000-2FA1F (CJK ideographs) and U+AC00-D7AF (Hangul syllables): each
+// of those is a token of its own, other scripts are words.
 //
 // Alignment tie rule (identical to rapidfuzz.distance.Levenshtein.opcodes(ref,
 // hyp) of rapidfuzz 3.x, which jiwer 4 uses): strip the common prefix and
@@ -34,6 +40,23 @@
 // optimal, else the diagonal (hit or substitution).  Pairs whose (stripped)
 // matrix would exceed rapidfuzz's 1 MiB budget are first split the way
 // rapidfuzz's Hirschberg step splits them (see sdi_counts in the kernel).
+//
+// Alignments (error_align_text / error_align_tokens, then align_write): the
+// ops of that same backtrace, one per token operation in order:
+//
+//     ops[k]        OP_EQUAL / OP_SUBSTITUTE / OP_DELETE (a reference token
+//                   missing) / OP_INSERT (an extra hypothesis token)
+//     ref_index[k]  position of the reference token in its pair, -1 for OP_INSERT
+//     hyp_index[k]  position of the hypothesis token, -1 for OP_DELETE
+//     ref_ids[k]    id of the reference token, -1 for OP_INSERT
+//     hyp_ids[k]    id of the hypothesis token, -1 for OP_DELETE
+//
+// for k in [offsets[i], offsets[i + 1]) for pair i, offsets[i + 1] -
+// offsets[i] = hits + substitutions + deletions + insertions of the pair
+// (the counts of the first pass).  Ids: text input -> the index of the token
+// in the call's vocabulary (distinct tokens in order of first appearance:
+// pair by pair, a pair's reference tokens before its hypothesis tokens);
+// token input -> the token value.
 #pragma once
 
 #include <cstdint>
@@ -74,20 +97,82 @@ void levenshtein_batch(int token_type, const SeqBatch& hyp, const SeqBatch& ref,
 int64_t levenshtein_pair(int token_type, const void* hyp, int64_t hyp_len, const void* ref,
                          int64_t ref_len);
 
-// Word (word_unit != 0) or character error counts of N sentence pairs; see the
-// layout above.  Throws a std::bad_alloc naming the sizes (MemoryError in
-// Python) when one pair's recorded alignment matrix would exceed 1 GiB (only
-// possible for extremely unequal lengths, as large pairs are split first).
+enum Unit : int {
+    UNIT_CHAR = 0,
+    UNIT_WORD = 1,
+    UNIT_MIXED = 2,
+};
+
+enum AlignOp : uint8_t {
+    OP_EQUAL = 0,
+    OP_SUBSTITUTE = 1,
+    OP_DELETE = 2,
+    OP_INSERT = 3,
+};
+
+// Error counts of N sentence pairs in `unit` (Unit); see the layout above.
+// Throws a std::bad_alloc naming the sizes (MemoryError in Python) when one
+// pair's recorded alignment matrix would exceed 1 GiB (only possible for
+// extremely unequal lengths, as large pairs are split first).
 void error_counts_batch(const TextRef* hyps /* (N,) */, const TextRef* refs /* (N,) */,
-                        int64_t n_pairs, int word_unit, int64_t* counts /* (N, 6) */,
+                        int64_t n_pairs, int unit, int64_t* counts /* (N, 6) */,
                         int n_threads);
+
+// The same on int64 token sequences (hyp / ref: SeqBatch views of int64_t).
+void error_counts_tokens(const SeqBatch& hyp, const SeqBatch& ref, int64_t n_pairs,
+                         int64_t* counts /* (N, 6) */, int n_threads);
+
+// ---- alignments ---------------------------------------------------------
+//
+// One alignment call: AlignCall* c = align_call_new(); error_align_text (or
+// _tokens) over the pairs, in one call or in consecutive chunks (first_pair:
+// the index of the chunk's pair 0 in the whole batch), which fills counts
+// and records every pair's ops and token ids in per-thread logs; the caller
+// sizes its outputs from counts; align_write fills them (and builds the
+// vocabulary, text input); align_vocab_* read the vocabulary; align_call_free.
+struct AlignCall;
+
+AlignCall* align_call_new();
+void align_call_free(AlignCall* call);
+
+void error_align_text(AlignCall* call, const TextRef* hyps /* (N,) */,
+                      const TextRef* refs /* (N,) */, int64_t first_pair, int64_t n_pairs,
+                      int unit, int64_t* counts /* (N, 6) */, int n_threads);
+void error_align_tokens(AlignCall* call, const SeqBatch& hyp, const SeqBatch& ref,
+                        int64_t first_pair, int64_t n_pairs, int64_t* counts /* (N, 6) */,
+                        int n_threads);
+
+struct AlignOut {
+    int64_t size = 0;                  // M, the length of each array below
+    const int64_t* offsets = nullptr;  // (N + 1,) IN: ops of pair i at [offsets[i], offsets[i + 1])
+    uint8_t* ops = nullptr;            // (M,) OUT
+    int32_t* ref_index = nullptr;      // (M,) OUT
+    int32_t* hyp_index = nullptr;      // (M,) OUT
+    int64_t* ref_ids = nullptr;        // (M,) OUT
+    int64_t* hyp_ids = nullptr;        // (M,) OUT
+};
+
+// Fills `out` for the N = n_pairs pairs the call recorded.  counts: the (N, 6)
+// counts the error_align_* calls returned (offsets must be their running sum
+// of hits + substitutions + deletions + insertions); hyp / ref: the token
+// sequences of error_align_tokens (nullptr for text input).
+void align_write(AlignCall* call, int64_t n_pairs, const int64_t* counts, const AlignOut& out,
+                 const SeqBatch* hyp, const SeqBatch* ref, int n_threads);
+
+// The vocabulary of a text call after align_write: V tokens, token v's code
+// points at code_points[starts[v], starts[v + 1]).
+int64_t align_vocab_size(const AlignCall* call);
+int64_t align_vocab_code_points(const AlignCall* call);
+void align_vocab(const AlignCall* call, uint32_t* code_points /* (align_vocab_code_points,) */,
+                 int64_t* starts /* (V + 1,) */);
 
 // One sentence pair as token ids, for the error-count kernel: reference
 // tokens ref_ids[0, n_ref) and hypothesis tokens hyp_ids[0, n_hyp), equal ids
-// iff equal tokens; reference ids are < n_ids, a hypothesis token absent from
-// the reference gets n_ids.  Produced by the Tokenizer (edit_distance.cpp,
-// compiled once, into seqloss._edit) in the scratch `state` of the calling
-// thread: valid until that state's next use.
+// iff equal tokens; reference ids are < n_ids and numbered in order of first
+// appearance, a hypothesis token absent from the reference gets n_ids.
+// Produced by the Tokenizer (edit_distance.cpp, compiled once, into
+// seqloss._edit) in the scratch `state` of the calling thread: valid until
+// that state's next use.
 struct PairTokens {
     const int32_t* ref_ids;
     int64_t n_ref;
@@ -95,12 +180,34 @@ struct PairTokens {
     int64_t n_hyp;
     int32_t n_ids;
 };
-// tokenize: word_unit != 0: jiwer's default word transform (see above); 0:
-// strip, then every code point.  thread_state: the calling thread's scratch
-// for it (fetched once per thread and call, not per pair).
+// tokenize: the pair's tokens in `unit` (Unit, see above).  thread_state:
+// the calling thread's scratch for it (fetched once per thread and call, not
+// per pair).
 struct Tokenizer {
     void* (*thread_state)();
-    PairTokens (*tokenize)(void* state, const TextRef& hyp, const TextRef& ref, int word_unit);
+    PairTokens (*tokenize)(void* state, const TextRef& hyp, const TextRef& ref, int unit);
+};
+
+// Where the alignment kernel hands each pair's ops (implemented in
+// edit_distance.cpp, compiled once).  open_log: called once by each
+// participant of the kernel's parallel loop, before its first pair, with its
+// tokenizer state (text input) or nullptr; add_pair: pair i's ops[0, n_ops),
+// in order, right after the participant tokenized and aligned it (so the
+// recorder reads the pair's tokens from that tokenizer state).
+struct AlignRecorder {
+    void* ctx;
+    void* (*open_log)(void* ctx, void* tokenizer_state);
+    void (*add_pair)(void* log, int64_t i, const uint8_t* ops, int64_t n_ops);
+};
+
+// The pairs of one kernel call: text (hyps, refs, unit) through the
+// Tokenizer, or int64 token sequences (hyp_tokens, ref_tokens non-null).
+struct PairSource {
+    const TextRef* hyps = nullptr;
+    const TextRef* refs = nullptr;
+    int unit = UNIT_WORD;
+    const SeqBatch* hyp_tokens = nullptr;
+    const SeqBatch* ref_tokens = nullptr;
 };
 
 // The kernel table of one instruction-set level (see core/dispatch.hpp).
@@ -109,8 +216,10 @@ struct EditKernels {
                               int64_t n_pairs, int64_t* out, int n_threads);
     int64_t (*levenshtein_pair)(int token_type, const void* hyp, int64_t hyp_len,
                                 const void* ref, int64_t ref_len);
-    void (*error_counts)(const TextRef* hyps, const TextRef* refs, int64_t n_pairs,
-                         int word_unit, int64_t* counts, int n_threads, const Tokenizer& tokenizer);
+    // counts (N, 6) of the pairs of `src`; with a recorder, also every pair's ops
+    void (*error_counts)(const PairSource& src, int64_t n_pairs, int64_t* counts,
+                         const AlignRecorder* recorder, int n_threads,
+                         const Tokenizer& tokenizer);
 };
 
 // Installs the table of `level` (0 base, 1 avx2, 2 avx512); called at import.

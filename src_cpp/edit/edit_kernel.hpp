@@ -39,7 +39,9 @@
 //    open-addressing hash map; the mask table is then (k + 1) x words.
 //  * error counts: the same recurrences with every row's VP/VN recorded, a
 //    backtrace with rapidfuzz's tie rule, and rapidfuzz's Hirschberg split for
-//    pairs over its matrix budget.
+//    pairs over its matrix budget; of text through the Tokenizer or of int64
+//    token sequences (dense ids as above); for alignments the same backtrace
+//    also records its ops (OpSink) and hands them to the AlignRecorder.
 
 #include <algorithm>
 #include <cstdint>
@@ -226,27 +228,77 @@ int64_t levenshtein_pair_impl(int token_type, const void* h, int64_t n, const vo
     return d;
 }
 
-void error_counts_impl(const TextRef* hyps, const TextRef* refs, int64_t N, int word_unit,
-                       int64_t* counts, int n_threads, const Tokenizer& tokenizer) {
+namespace {
+
+// The tokens of pair i of int64 token sequences as dense ids (PairTokens),
+// in s.pid / s.tid.
+inline PairTokens token_pair(const SeqBatch& hyp, const SeqBatch& ref, int64_t i, Scratch& s) {
+    const int64_t* h = static_cast<const int64_t*>(hyp.data) + seq_start(hyp, i);
+    const int64_t* r = static_cast<const int64_t*>(ref.data) + seq_start(ref, i);
+    const int64_t hn = hyp.lengths[i], rn = ref.lengths[i];
+    int32_t k = 0;
+    if (rn > 0) {
+        k = densify(r, rn, h, hn, s);
+    } else {
+        s.tid.assign(hn, 0);
+    }
+    return PairTokens{s.pid.data(), rn, s.tid.data(), hn, k};
+}
+
+// Error counts of N pairs of text (Tokens = false) or int64 token sequences
+// (true); with a recorder (Record), every pair's ops too (one OpSink run:
+// the counts and the ops come from the same backtrace).
+template <bool Tokens, bool Record>
+void error_counts_t(const PairSource& src, int64_t N, int64_t* counts,
+                    const AlignRecorder* rec, int n_threads, const Tokenizer& tokenizer) {
     int64_t work = 0;
-    for (int64_t i = 0; i < N && work < 50000; ++i) work += hyps[i].length + refs[i].length + 8;
+    for (int64_t i = 0; i < N && work < 50000; ++i)
+        work += Tokens ? src.hyp_tokens->lengths[i] + src.ref_tokens->lengths[i] + 8
+                       : src.hyps[i].length + src.refs[i].length + 8;
     if (work < 50000) n_threads = 1;
     struct ThreadState {
         ScratchLease scratch;
         void* tokens;
+        void* log;
     };
     parallel_for(
         N, n_threads, Schedule::dynamic(chunk_for(N, n_threads)),
-        [&] { return ThreadState{ScratchLease(), tokenizer.thread_state()}; },
+        [&] {
+            ThreadState st{ScratchLease(), Tokens ? nullptr : tokenizer.thread_state(), nullptr};
+            if (Record) st.log = rec->open_log(rec->ctx, st.tokens);
+            return st;
+        },
         [&](int64_t begin, int64_t end, ThreadState& st) {
+            Scratch& s = st.scratch.s;
             for (int64_t i = begin; i < end; ++i) {
                 int64_t* c = counts + 6 * i;
-                const PairTokens p = tokenizer.tokenize(st.tokens, hyps[i], refs[i], word_unit);
-                sdi_counts(p.ref_ids, p.n_ref, p.hyp_ids, p.n_hyp, p.n_ids, st.scratch.s, c);
+                PairTokens p;
+                if constexpr (Tokens)
+                    p = token_pair(*src.hyp_tokens, *src.ref_tokens, i, s);
+                else
+                    p = tokenizer.tokenize(st.tokens, src.hyps[i], src.refs[i], src.unit);
+                if constexpr (Record) {
+                    OpSink sink(s.ops);
+                    sdi_run(p.ref_ids, p.n_ref, p.hyp_ids, p.n_hyp, p.n_ids, s, sink, c);
+                    rec->add_pair(st.log, i, s.ops.data(), (int64_t)s.ops.size());
+                } else {
+                    sdi_counts(p.ref_ids, p.n_ref, p.hyp_ids, p.n_hyp, p.n_ids, s, c);
+                }
                 c[4] = p.n_hyp;
                 c[5] = p.n_ref;
             }
         });
+}
+
+}  // namespace
+
+void error_counts_impl(const PairSource& src, int64_t N, int64_t* counts,
+                       const AlignRecorder* rec, int n_threads, const Tokenizer& tokenizer) {
+    const bool tokens = src.hyp_tokens != nullptr;
+    if (tokens && rec) return error_counts_t<true, true>(src, N, counts, rec, n_threads, tokenizer);
+    if (tokens) return error_counts_t<true, false>(src, N, counts, rec, n_threads, tokenizer);
+    if (rec) return error_counts_t<false, true>(src, N, counts, rec, n_threads, tokenizer);
+    error_counts_t<false, false>(src, N, counts, rec, n_threads, tokenizer);
 }
 
 SEQLOSS_ISA_END

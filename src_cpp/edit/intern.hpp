@@ -1,13 +1,21 @@
-// Token interning for edit_distance_batch on sequences of hashables: maps
-// string tokens (by code points) and 64-bit integer tokens to dense int64 ids
-// in order of first appearance.  Pure C++: a string token is a view of a
-// fixed-width code-point buffer (1, 2 or 4 bytes per code point, as Python's
-// PEP 393 strings), which the caller keeps alive while the interner is used.
-// Equal tokens get equal ids; a string never equals an integer (as in Python).
+// Token interning.  Pure C++; a string token is a view of a fixed-width
+// code-point buffer (1, 2 or 4 bytes per code point, as Python's PEP 393
+// strings).
+//  * TokenInterner (edit_distance_batch on sequences of hashables, pre-
+//    tokenised alignments): string tokens (by code points) and 64-bit integer
+//    tokens -> dense int64 ids in order of first appearance; it keeps views
+//    of the caller's buffers, which the caller keeps alive while it is used.
+//    Equal tokens get equal ids; a string never equals an integer (as in
+//    Python).
+//  * TextVocab (the vocabulary of text alignments): strings -> dense int32
+//    ids in order of first insertion, keeping its own copy of each string's
+//    code points, so a lookup compares with compact memory in cache rather
+//    than with some earlier sentence's text.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 namespace seqloss {
@@ -94,6 +102,80 @@ private:
     std::vector<Slot> slots_;
     uint64_t mask_ = 0;
     int64_t size_ = 0;
+};
+
+// Distinct strings -> dense ids 0, 1, ... in order of first insertion.  The
+// caller supplies each string's 64-bit hash: any function of its code points
+// alone, the same for every lookup of one vocabulary (a string's storage
+// width never matters).  Equality is checked on the code points.
+class TextVocab {
+public:
+    TextVocab() { rehash(64); }
+
+    // id of the string t[0, len) (U: uint8_t, uint16_t or uint32_t code points)
+    template <typename U>
+    int32_t id(const U* t, int32_t len, uint64_t hash) {
+        uint64_t i = slot_of(hash);
+        for (;;) {
+            Slot& s = slots_[i];
+            if (s.id < 0) return insert(s, t, len, hash);
+            if (s.hash == hash && s.len == len && same(text_.data() + s.at, t, len)) return s.id;
+            i = (i + 1) & mask_;
+        }
+    }
+
+    int32_t size() const { return (int32_t)entries_.size(); }
+    uint64_t hash(int32_t id) const { return entries_[(size_t)id].hash; }
+    int32_t length(int32_t id) const { return entries_[(size_t)id].len; }
+    const uint32_t* code_points(int32_t id) const { return text_.data() + entries_[(size_t)id].at; }
+    int64_t total_code_points() const { return (int64_t)text_.size(); }
+
+private:
+    struct Slot {  // (a copy of its entry: a lookup reads one slot and the text)
+        uint64_t hash;
+        int64_t at;
+        int32_t len;
+        int32_t id;  // -1 = empty
+    };
+    struct Entry {
+        uint64_t hash;
+        int64_t at;  // first code point in text_
+        int32_t len;
+    };
+
+    uint64_t slot_of(uint64_t h) const { return ((h * UINT64_C(0x9E3779B97F4A7C15)) >> 20) & mask_; }
+    template <typename U>
+    static bool same(const uint32_t* a, const U* b, int32_t n) {
+        for (int32_t i = 0; i < n; ++i)
+            if (a[i] != (uint32_t)b[i]) return false;
+        return true;
+    }
+    template <typename U>
+    int32_t insert(Slot& s, const U* t, int32_t len, uint64_t hash) {
+        if (entries_.size() >= (size_t)INT32_MAX)
+            throw std::length_error("TextVocab: over 2^31 - 1 distinct tokens");
+        const int32_t id = (int32_t)entries_.size();
+        entries_.push_back(Entry{hash, (int64_t)text_.size(), len});
+        for (int32_t k = 0; k < len; ++k) text_.push_back((uint32_t)t[k]);
+        s = Slot{hash, entries_.back().at, len, id};
+        if (2 * entries_.size() > slots_.size()) rehash(slots_.size() * 2);
+        return id;
+    }
+    void rehash(size_t cap) {
+        slots_.assign(cap, Slot{0, 0, 0, -1});
+        mask_ = cap - 1;
+        for (size_t k = 0; k < entries_.size(); ++k) {
+            const Entry& e = entries_[k];
+            uint64_t i = slot_of(e.hash);
+            while (slots_[i].id >= 0) i = (i + 1) & mask_;
+            slots_[i] = Slot{e.hash, e.at, e.len, (int32_t)k};
+        }
+    }
+
+    std::vector<Slot> slots_;
+    uint64_t mask_ = 0;
+    std::vector<Entry> entries_;
+    std::vector<uint32_t> text_;
 };
 
 }  // namespace seqloss

@@ -105,6 +105,7 @@ struct Scratch {
     uint32_t stamp = 0;
     std::vector<uint64_t> lock_eq;      // (kLockMaxText, kLanes) lockstep match masks
     std::vector<uint32_t> lock_tb;      // (kLockMaxText + 16,) narrowed text
+    std::vector<uint8_t> ops;           // the ops of one pair's alignment (OpSink)
     alignas(64) uint8_t band_pattern[1024];  // padded narrowed pattern of a band lane
 
     std::size_t bytes() const {
@@ -114,7 +115,7 @@ struct Scratch {
                 rec_vn.capacity() + lock_eq.capacity()) * sizeof(uint64_t) +
                (rwords.capacity() + hwords.capacity()) * sizeof(Word) +
                score.capacity() * sizeof(int64_t) +
-               (direct_stamp.capacity() + lock_tb.capacity()) * sizeof(uint32_t);
+               (direct_stamp.capacity() + lock_tb.capacity()) * sizeof(uint32_t) + ops.capacity();
     }
 };
 

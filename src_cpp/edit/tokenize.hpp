@@ -1,5 +1,6 @@
 // Edit-distance part: jiwer's default word transform fused with word
-// hashing (split_words), and reference words -> dense ids (WordIds) for the
+// hashing (split_words; with Mixed, CJK ideographs, kana and hangul are
+// tokens of their own), and reference words -> dense ids (WordIds) for the
 // error counts.  Text is a fixed-width code-point buffer t[0, L) (1, 2 or 4
 // bytes per code point, see edit_distance.hpp).
 #pragma once
@@ -31,7 +32,34 @@ inline bool space_at(const U* t, int64_t i) {
         return is_space_cp((uint32_t)t[i]);
 }
 
+// A code point the mixed unit makes a token of its own (see edit_distance.hpp).
+constexpr bool is_cjk_cp(uint32_t c) {
+    return c >= 0x1100 &&
+           (c <= 0x11FF ||                      // Hangul Jamo
+            (c >= 0x3040 && c <= 0x30FF) ||     // Hiragana, Katakana
+            (c >= 0x3130 && c <= 0x318F) ||     // Hangul Compatibility Jamo
+            (c >= 0x3400 && c <= 0x4DBF) ||     // CJK Extension A
+            (c >= 0x4E00 && c <= 0x9FFF) ||     // CJK Unified Ideographs
+            (c >= 0xAC00 && c <= 0xD7AF) ||     // Hangul Syllables
+            (c >= 0xF900 && c <= 0xFAFF) ||     // CJK Compatibility Ideographs
+            (c >= 0x20000 && c <= 0x2FA1F));    // CJK Extensions B.., Compatibility Supplement
+}
+
 template <typename U>
+inline bool cjk_at(const U* t, int64_t i) {
+    if constexpr (sizeof(U) == 1)
+        return false;
+    else
+        return is_cjk_cp((uint32_t)t[i]);
+}
+
+// Appends (start, length, hash) of each word of t[0, L), positions relative
+// to t: jiwer's default word transform (runs of >= 2 whitespace characters
+// are one space, strip, split on single spaces; a lone non-space whitespace
+// character stays inside its word).  Mixed: as if a space were inserted
+// before and after every CJK code point (is_cjk_cp) first, i.e. each is a
+// word of its own, and a lone whitespace character next to one separates.
+template <bool Mixed = false, typename U>
 void split_words(const U* t, int64_t L, std::vector<Word>& words) {
     words.clear();
     int64_t i = 0;
@@ -43,6 +71,16 @@ void split_words(const U* t, int64_t L, std::vector<Word>& words) {
     while (i < end) {
         // the run of non-space characters
         while (i < end && !space_at(t, i)) {
+            if constexpr (Mixed && sizeof(U) > 1) {
+                if (cjk_at(t, i)) {  // ends the word before it, and is a word
+                    if (i > ws) words.push_back(Word{(int32_t)ws, (int32_t)(i - ws), hash_finish(h, i - ws)});
+                    const uint64_t hc = (kHashSeed ^ (uint64_t)t[i]) * kHashMul;
+                    words.push_back(Word{(int32_t)i, 1, hash_finish(hc, 1)});
+                    ws = ++i;
+                    h = kHashSeed;
+                    continue;
+                }
+            }
             h = (h ^ (uint64_t)t[i]) * kHashMul;
             ++i;
         }
@@ -50,8 +88,13 @@ void split_words(const U* t, int64_t L, std::vector<Word>& words) {
         const uint32_t c = (uint32_t)t[i];
         int64_t j = i + 1;
         while (j < end && space_at(t, j)) ++j;
-        if (j - i >= 2 || c == (uint32_t)' ') {  // a separator
-            words.push_back(Word{(int32_t)ws, (int32_t)(i - ws), hash_finish(h, i - ws)});
+        bool separator = j - i >= 2 || c == (uint32_t)' ';
+        if constexpr (Mixed && sizeof(U) > 1) {
+            // (an inserted space makes a run of two with a lone tab)
+            separator = separator || (i > 0 && cjk_at(t, i - 1)) || (j < end && cjk_at(t, j));
+        }
+        if (separator) {
+            if (i > ws) words.push_back(Word{(int32_t)ws, (int32_t)(i - ws), hash_finish(h, i - ws)});
             ws = j;
             h = kHashSeed;
         } else {  // a lone non-space whitespace character stays in the word

@@ -1,0 +1,649 @@
+"""Corpus evaluation: mergeable error counts, reports and bootstrap statistics.
+
+``evaluate(hypotheses, references, ...)`` scores a corpus with the edit-distance
+kernels and returns a :class:`Report` (summary, per-speaker table, confusion pairs,
+worst utterances, sclite-style alignments, per-utterance records, bootstrap
+intervals); ``seqloss eval`` (seqloss/__main__.py) is built on it.  The totals
+live in an :class:`ErrorCounts`, which adds up exactly (``a + b``) and pickles, so
+partial results from many processes or machines combine into the same report
+numbers (seqloss.dask uses that).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from . import _validate as V
+
+__all__ = ["ErrorCounts", "Report", "evaluate", "bootstrap_interval", "paired_bootstrap"]
+
+UNITS = ("word", "char", "mixed")
+
+# per-speaker totals: the columns of ErrorCounts.speakers[s]
+_SPK_FIELDS = ("utterances", "utterances_with_errors", "hits", "substitutions", "deletions",
+               "insertions", "reference_length", "hypothesis_length")
+
+
+def _rates(H, S, D, I, n_ref, n_hyp):
+    """(error rate, mer, wil, wip) as jiwer 4 defines them (ErrorRates)."""
+    if n_ref == 0:
+        wer = float(I)
+        mer = 0.0 if n_hyp == 0 else 1.0
+        wip = 1.0 if n_hyp == 0 else 0.0
+    else:
+        wer = (S + D + I) / float(H + S + D)
+        mer = (S + D + I) / float(H + S + D + I)
+        wip = (H / float(n_ref)) * (H / float(n_hyp)) if n_hyp >= 1 else 0.0
+    return wer, mer, 1.0 - wip, wip
+
+
+@dataclass
+class ErrorCounts:
+    """Error counts of a corpus (or of a part of one) in one unit, exactly mergeable.
+
+    ``a + b`` adds every count, concatenates the per-utterance arrays (the inputs of
+    the bootstrap) and merges the per-speaker totals and the confusion counters, so
+    scoring a corpus in parts and adding the parts gives the counts of scoring it
+    whole.  Picklable; ``to_dict()`` / ``from_dict()`` give a JSON-ready form.
+
+    Attributes: ``unit``; totals ``utterances``, ``utterances_with_errors``, ``hits``,
+    ``substitutions``, ``deletions``, ``insertions``, ``reference_length``,
+    ``hypothesis_length``; ``utterance_counts`` ((utterances, 6) int64: hits,
+    substitutions, deletions, insertions, hypothesis length, reference length of
+    each utterance, in corpus order; ``utterance_errors`` / ``utterance_lengths`` are
+    its S + D + I and reference-length columns); ``speakers`` {speaker: int64
+    array of the ``_SPK_FIELDS`` totals}; ``substitution_pairs`` {(ref token, hyp
+    token): count}, ``deleted`` {ref token: count}, ``inserted`` {hyp token: count}
+    (empty unless confusions were counted).
+    """
+
+    unit: str = "word"
+    utterances: int = 0
+    utterances_with_errors: int = 0
+    hits: int = 0
+    substitutions: int = 0
+    deletions: int = 0
+    insertions: int = 0
+    reference_length: int = 0
+    hypothesis_length: int = 0
+    utterance_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 6), np.int64),
+                                         repr=False)
+    speakers: Dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    substitution_pairs: Counter = field(default_factory=Counter, repr=False)
+    deleted: Counter = field(default_factory=Counter, repr=False)
+    inserted: Counter = field(default_factory=Counter, repr=False)
+
+    # ---------------------------------------------------------------- rates
+
+    @property
+    def utterance_errors(self) -> np.ndarray:
+        u = self.utterance_counts
+        return u[:, 1] + u[:, 2] + u[:, 3]
+
+    @property
+    def utterance_lengths(self) -> np.ndarray:
+        return self.utterance_counts[:, 5]
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+    @property
+    def error_rate(self) -> float:
+        """WER for words, CER for characters (jiwer 4's definition and empty-reference
+        convention)."""
+        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
+                      self.reference_length, self.hypothesis_length)[0]
+
+    @property
+    def mer(self) -> float:
+        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
+                      self.reference_length, self.hypothesis_length)[1]
+
+    @property
+    def wil(self) -> float:
+        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
+                      self.reference_length, self.hypothesis_length)[2]
+
+    @property
+    def wip(self) -> float:
+        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
+                      self.reference_length, self.hypothesis_length)[3]
+
+    @property
+    def sentence_error_rate(self) -> float:
+        """Share of utterances with at least one error (0.0 for no utterances)."""
+        return self.utterances_with_errors / self.utterances if self.utterances else 0.0
+
+    # ---------------------------------------------------------------- building
+
+    @classmethod
+    def from_pairs(cls, hypotheses: Sequence[str], references: Sequence[str], *,
+                   unit: str = "word", speakers: Optional[Sequence[str]] = None,
+                   confusions: bool = True, n_threads: Optional[int] = None,
+                   progress: Any = None) -> "ErrorCounts":
+        """Count one corpus (or part): ``error_rates`` for the counts, ``align`` for
+        the confusion pairs (``confusions=False`` skips them)."""
+        from .edit_distance import error_rates
+        r = error_rates(hypotheses, references, unit=unit, n_threads=n_threads,
+                        progress=progress, alignments=confusions)
+        c = cls._from_pair_counts(unit, r.pair_hits, r.pair_substitutions, r.pair_deletions,
+                                  r.pair_insertions, r.pair_reference_lengths,
+                                  r.pair_hypothesis_lengths, speakers)
+        if confusions:
+            c._add_confusions(r.alignments)
+        return c
+
+    @classmethod
+    def _from_pair_counts(cls, unit, H, S, D, I, n_ref, n_hyp, speakers=None):
+        err = (S + D + I).astype(np.int64)
+        c = cls(unit=unit, utterances=int(err.shape[0]),
+                utterances_with_errors=int(np.count_nonzero(err)),
+                hits=int(H.sum()), substitutions=int(S.sum()), deletions=int(D.sum()),
+                insertions=int(I.sum()), reference_length=int(n_ref.sum()),
+                hypothesis_length=int(n_hyp.sum()),
+                utterance_counts=np.stack([H, S, D, I, n_hyp, n_ref], axis=1).astype(np.int64))
+        if speakers is not None:
+            spk = np.asarray(list(speakers), dtype=object)
+            if spk.shape[0] != err.shape[0]:
+                raise ValueError("Expected one speaker per utterance (%d), but got %d"
+                                 % (err.shape[0], spk.shape[0]))
+            names, inv = np.unique(spk.astype(str), return_inverse=True)
+            cols = np.stack([np.ones_like(err), (err > 0).astype(np.int64), H, S, D, I,
+                             n_ref, n_hyp], axis=1).astype(np.int64)
+            tot = np.zeros((names.shape[0], cols.shape[1]), np.int64)
+            np.add.at(tot, inv, cols)
+            c.speakers = {str(n): tot[k] for k, n in enumerate(names)}
+        return c
+
+    def _add_confusions(self, al):
+        voc = al.vocabulary
+
+        def name(i):
+            return voc[i] if voc is not None else str(int(i))
+        r, h, n = al.substitutions()
+        for a, b, k in zip(r.tolist(), h.tolist(), n.tolist()):
+            self.substitution_pairs[(name(a), name(b))] += k
+        ids, n = al.deletions()
+        for a, k in zip(ids.tolist(), n.tolist()):
+            self.deleted[name(a)] += k
+        ids, n = al.insertions()
+        for a, k in zip(ids.tolist(), n.tolist()):
+            self.inserted[name(a)] += k
+
+    # ---------------------------------------------------------------- merging
+
+    def __add__(self, other: "ErrorCounts") -> "ErrorCounts":
+        if not isinstance(other, ErrorCounts):
+            return NotImplemented
+        if other.unit != self.unit:
+            raise ValueError("Expected counts of the same unit, but got %r and %r"
+                             % (self.unit, other.unit))
+        spk = {k: v.copy() for k, v in self.speakers.items()}
+        for k, v in other.speakers.items():
+            spk[k] = spk[k] + v if k in spk else v.copy()
+        return ErrorCounts(
+            unit=self.unit,
+            utterances=self.utterances + other.utterances,
+            utterances_with_errors=self.utterances_with_errors + other.utterances_with_errors,
+            hits=self.hits + other.hits, substitutions=self.substitutions + other.substitutions,
+            deletions=self.deletions + other.deletions,
+            insertions=self.insertions + other.insertions,
+            reference_length=self.reference_length + other.reference_length,
+            hypothesis_length=self.hypothesis_length + other.hypothesis_length,
+            utterance_counts=np.concatenate([self.utterance_counts, other.utterance_counts]),
+            speakers=spk,
+            substitution_pairs=self.substitution_pairs + other.substitution_pairs,
+            deleted=self.deleted + other.deleted, inserted=self.inserted + other.inserted)
+
+    def __radd__(self, other):
+        if other == 0:  # sum(parts)
+            return self
+        return NotImplemented
+
+    def __eq__(self, other):
+        if not isinstance(other, ErrorCounts):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def to_dict(self) -> dict:
+        return {
+            "unit": self.unit,
+            "totals": {k: getattr(self, k) for k in (
+                "utterances", "utterances_with_errors", "hits", "substitutions", "deletions",
+                "insertions", "reference_length", "hypothesis_length")},
+            "utterance_counts": self.utterance_counts.tolist(),
+            "speakers": {k: dict(zip(_SPK_FIELDS, v.tolist()))
+                         for k, v in sorted(self.speakers.items())},
+            "substitution_pairs": [[a, b, n] for (a, b), n in
+                                   sorted(self.substitution_pairs.items())],
+            "deleted": dict(sorted(self.deleted.items())),
+            "inserted": dict(sorted(self.inserted.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ErrorCounts":
+        try:
+            c = cls(unit=d["unit"], **{k: int(v) for k, v in d["totals"].items()})
+            c.utterance_counts = np.asarray(d["utterance_counts"], dtype=np.int64).reshape(-1, 6)
+            c.speakers = {k: np.array([v[f] for f in _SPK_FIELDS], dtype=np.int64)
+                          for k, v in d["speakers"].items()}
+            c.substitution_pairs = Counter({(a, b): int(n) for a, b, n in
+                                            d["substitution_pairs"]})
+            c.deleted = Counter({k: int(v) for k, v in d["deleted"].items()})
+            c.inserted = Counter({k: int(v) for k, v in d["inserted"].items()})
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError("Expected a dict made by ErrorCounts.to_dict(), but reading it "
+                             "failed: %s" % e) from None
+        return c
+
+    def summary(self) -> dict:
+        wer, mer, wil, wip = _rates(self.hits, self.substitutions, self.deletions,
+                                    self.insertions, self.reference_length,
+                                    self.hypothesis_length)
+        return {"unit": self.unit, "utterances": self.utterances,
+                "utterances_with_errors": self.utterances_with_errors,
+                "sentence_error_rate": self.sentence_error_rate,
+                "reference_length": self.reference_length,
+                "hypothesis_length": self.hypothesis_length, "hits": self.hits,
+                "substitutions": self.substitutions, "deletions": self.deletions,
+                "insertions": self.insertions, "errors": self.errors,
+                "error_rate": wer, "mer": mer, "wil": wil, "wip": wip}
+
+
+# -------------------------------------------------------------------- bootstrap
+
+def _classes(*cols):
+    """Distinct rows of the integer columns and how many utterances have each."""
+    a = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1)
+    if a.shape[0] == 0:
+        return a, np.zeros(0, np.int64)
+    u, counts = np.unique(a, axis=0, return_counts=True)
+    return u, counts
+
+
+def _multinomial(rng, n, counts, size):
+    """``size`` draws of how many times each class is picked when n utterances are
+    drawn with replacement: exactly resampling the utterances, done per class."""
+    return rng.multinomial(n, counts / counts.sum(), size=size)
+
+
+def bootstrap_interval(errors, lengths, n: int = 1000, seed: int = 0,
+                       level: float = 0.95) -> dict:
+    """Bootstrap interval of the corpus error rate (Bisani & Ney 2004, as Kaldi's
+    ``compute-wer-bootci``): the utterances are resampled with replacement ``n``
+    times and the rate ``sum(errors) / sum(lengths)`` recomputed.  Done exactly
+    per class of equal (errors, length) utterances (a multinomial draw of the
+    class counts has the distribution of resampling the utterances one by one),
+    so a million utterances cost as much as their few hundred classes.  Seeded
+    with ``numpy.random.default_rng(seed)``: reproducible.
+
+    Returns {"n", "seed", "level", "mean", "lower", "upper", "std"} (rates as
+    fractions; a replicate with no reference tokens counts as rate 0).
+    """
+    n = V.check_int("bootstrap", n)
+    if n < 1:
+        raise ValueError("Expected bootstrap to be a positive number of replicates, but got %d"
+                         % n)
+    u, counts = _classes(errors, lengths)
+    N = int(counts.sum())
+    if N == 0:
+        return {"n": n, "seed": seed, "level": level, "mean": 0.0, "lower": 0.0,
+                "upper": 0.0, "std": 0.0}
+    rng = np.random.default_rng(seed)
+    m = _multinomial(rng, N, counts, n).astype(np.float64)
+    num, den = m @ u[:, 0], m @ u[:, 1]
+    rate = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    lo, hi = np.quantile(rate, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return {"n": n, "seed": seed, "level": level, "mean": float(rate.mean()),
+            "lower": float(lo), "upper": float(hi), "std": float(rate.std(ddof=1)) if n > 1
+            else 0.0}
+
+
+def paired_bootstrap(errors_a, errors_b, lengths, n: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> dict:
+    """Paired bootstrap of two systems on the same utterances (Bisani & Ney): the
+    utterances are resampled jointly; returns the rate difference B - A, its interval
+    and the probability that B is better (its rate lower) over the replicates."""
+    n = V.check_int("bootstrap", n)
+    if n < 1:
+        raise ValueError("Expected bootstrap to be a positive number of replicates, but got %d"
+                         % n)
+    u, counts = _classes(errors_a, errors_b, lengths)
+    N = int(counts.sum())
+    if N == 0:
+        return {"n": n, "seed": seed, "level": level, "delta": 0.0, "lower": 0.0,
+                "upper": 0.0, "prob_b_better": 0.0}
+    rng = np.random.default_rng(seed)
+    m = _multinomial(rng, N, counts, n).astype(np.float64)
+    den = m @ u[:, 2]
+    ra = np.divide(m @ u[:, 0], den, out=np.zeros(n), where=den > 0)
+    rb = np.divide(m @ u[:, 1], den, out=np.zeros(n), where=den > 0)
+    d = rb - ra
+    lo, hi = np.quantile(d, [(1 - level) / 2, 1 - (1 - level) / 2])
+    tot = float(u[:, 2] @ counts)
+    delta = float((u[:, 1] - u[:, 0]) @ counts) / tot if tot else 0.0
+    return {"n": n, "seed": seed, "level": level, "delta": delta, "lower": float(lo),
+            "upper": float(hi), "prob_b_better": float(np.mean(rb < ra))}
+
+
+# -------------------------------------------------------------------- report
+
+def _pct(x):
+    return 100.0 * x
+
+
+class Report:
+    """A scored corpus: counts per unit, per-utterance records, statistics.
+
+    ``counts`` {unit: ErrorCounts} (the first unit is the primary one); ``ids``,
+    ``references``, ``hypotheses`` (the texts as scored, after normalisation);
+    ``utterance`` per-utterance hits, substitutions, deletions, insertions,
+    hypothesis and reference lengths of the primary unit ((N, 6) int64);
+    ``alignments`` (seqloss.Alignments of the primary unit, or None);
+    ``bootstrap`` / ``paired`` (dicts, or None); ``system_b`` (the second
+    hypothesis file's ErrorCounts, or None).
+    """
+
+    def __init__(self, counts, ids, references, hypotheses, utterance, alignments=None,
+                 bootstrap=None, paired=None, system_b=None, speakers=None, extra=None):
+        self.counts = counts
+        self.unit = next(iter(counts))
+        self.ids = ids
+        self.references = references
+        self.hypotheses = hypotheses
+        self.utterance = utterance
+        self.alignments = alignments
+        self.bootstrap = bootstrap
+        self.paired = paired
+        self.system_b = system_b
+        self.utterance_speakers = speakers
+        self.extra = extra or {}
+
+    @property
+    def primary(self) -> ErrorCounts:
+        return self.counts[self.unit]
+
+    # ---------------------------------------------------------------- parts
+
+    def summary(self) -> dict:
+        out = self.primary.summary()
+        for u, c in self.counts.items():
+            if u != self.unit:
+                out["%s_error_rate" % u] = c.error_rate
+        if self.bootstrap is not None:
+            out["bootstrap"] = self.bootstrap
+        if self.system_b is not None:
+            out["system_b"] = self.system_b.summary()
+        if self.paired is not None:
+            out["paired_bootstrap"] = self.paired
+        out.update(self.extra)
+        return out
+
+    def speakers(self) -> dict:
+        """sclite's per-speaker table: rows {speaker: {...}} with percentages of the
+        speaker's reference tokens, plus "Mean", "S.D." (sample) and "Median" rows over
+        the speakers (empty when no speakers are known)."""
+        spk = self.primary.speakers
+        rows = {}
+        for name in sorted(spk):
+            u, ue, H, S, D, I, n_ref, n_hyp = (int(v) for v in spk[name])
+            den = float(n_ref) if n_ref else float("nan")
+            rows[name] = {"sentences": u, "words": n_ref,
+                          "correct": _pct(H / den), "substitutions": _pct(S / den),
+                          "deletions": _pct(D / den), "insertions": _pct(I / den),
+                          "errors": _pct((S + D + I) / den),
+                          "sentence_errors": _pct(ue / u) if u else 0.0}
+        if not rows:
+            return {}
+        keys = list(next(iter(rows.values())))
+        table = np.array([[r[k] for k in keys] for r in rows.values()], dtype=np.float64)
+        stats = {"Mean": np.nanmean(table, axis=0),
+                 "S.D.": np.nanstd(table, axis=0, ddof=1) if table.shape[0] > 1
+                 else np.zeros(len(keys)),
+                 "Median": np.nanmedian(table, axis=0)}
+        return {"speakers": rows, **{k: dict(zip(keys, v.tolist())) for k, v in stats.items()}}
+
+    def confusions(self, top: int = 10) -> dict:
+        c = self.primary
+        return {"substitutions": [[a, b, n] for (a, b), n in
+                                  c.substitution_pairs.most_common(top)],
+                "deletions": [[a, n] for a, n in c.deleted.most_common(top)],
+                "insertions": [[a, n] for a, n in c.inserted.most_common(top)]}
+
+    def worst(self, top: int = 10) -> List[dict]:
+        """The ``top`` utterances with the most errors (ties: the higher rate, then
+        the input order)."""
+        u = self.utterance
+        if u.shape[0] == 0:
+            return []
+        err = u[:, 1] + u[:, 2] + u[:, 3]
+        rate = err / np.maximum(u[:, 5], 1)
+        order = np.lexsort((np.arange(u.shape[0]), -rate, -err))[:top]
+        return [self.record(int(i)) for i in order if err[i] > 0]
+
+    def record(self, i: int) -> dict:
+        H, S, D, I, nh, nr = (int(v) for v in self.utterance[i])
+        err = S + D + I
+        return {"id": self.ids[i] if self.ids is not None else str(i),
+                "speaker": (self.utterance_speakers[i]
+                            if self.utterance_speakers is not None else None),
+                "hits": H, "substitutions": S, "deletions": D, "insertions": I,
+                "reference_length": nr, "hypothesis_length": nh, "errors": err,
+                "error_rate": (err / nr) if nr else float(I),
+                "reference": self.references[i], "hypothesis": self.hypotheses[i]}
+
+    def alignment_lines(self, i: int, width: int = 100, skip_correct: bool = False) -> List[str]:
+        """sclite ``pra``-style lines of utterance i: id, scores, then REF/HYP/Eval
+        rows (correct tokens lower case, errors upper case, ``***`` for a missing
+        token), wrapped to ``width`` columns."""
+        if self.alignments is None:
+            raise ValueError("the report holds no alignments (evaluate(..., alignments=True))")
+        rec = self.record(i)
+        out = ["id: (%s)" % rec["id"],
+               "Scores: (#C #S #D #I) %d %d %d %d" % (rec["hits"], rec["substitutions"],
+                                                     rec["deletions"], rec["insertions"])]
+        if skip_correct and rec["errors"] == 0:
+            return out
+        cols = []
+        for op, r, h in self.alignments.pair(i):
+            if op == "equal":
+                cols.append((r.lower(), h.lower(), ""))
+            elif op == "substitute":
+                cols.append((r.upper(), h.upper(), "S"))
+            elif op == "delete":
+                cols.append((r.upper(), "*" * max(3, len(r)), "D"))
+            else:
+                cols.append(("*" * max(3, len(h)), h.upper(), "I"))
+        lines = [["REF: "], ["HYP: "], ["Eval:"]]
+        used = 5
+        rows = []
+        for r, h, e in cols:
+            w = max(len(r), len(h), len(e))
+            if used + 1 + w > width and used > 5:
+                rows.append(lines)
+                lines = [["REF: "], ["HYP: "], ["Eval:"]]
+                used = 5
+            for line, s in zip(lines, (r, h, e)):
+                line.append(s.ljust(w))
+            used += 1 + w
+        rows.append(lines)
+        for block in rows:
+            out += [" ".join(x).rstrip() for x in block]
+        out.append("")
+        return out
+
+    # ---------------------------------------------------------------- outputs
+
+    def to_dict(self, top: int = 10, alignments: bool = False) -> dict:
+        d = {"summary": self.summary(), "speakers": self.speakers(),
+             "confusions": self.confusions(top), "worst": self.worst(top),
+             "counts": {u: c.to_dict() for u, c in self.counts.items()}}
+        if alignments and self.alignments is not None:
+            d["alignments"] = [{"id": self.record(i)["id"],
+                                "ops": [list(x) for x in self.alignments.pair(i)]}
+                               for i in range(len(self.references))]
+        return d
+
+    def per_utterance_rows(self):
+        """(header, rows): one row per utterance (id, speaker, counts, rate, texts)."""
+        header = ["id", "speaker", "reference_length", "hypothesis_length", "hits",
+                  "substitutions", "deletions", "insertions", "errors", "error_rate",
+                  "reference", "hypothesis"]
+        return header, (self.record(i) for i in range(self.utterance.shape[0]))
+
+    def to_text(self, reports=("summary",), top: int = 10, width: int = 100,
+                skip_correct: bool = False) -> str:
+        s = self.summary()
+        unit = self.unit
+        out = []
+        if "summary" in reports:
+            name = {"word": "WER", "char": "CER", "mixed": "MER(mixed)"}.get(unit, "ER")
+            if unit == "mixed":
+                name = "Error rate (mixed units)"
+            out += ["Summary (%s)" % unit,
+                    "  utterances            %d (with errors: %d, sentence error rate %.2f%%)"
+                    % (s["utterances"], s["utterances_with_errors"],
+                       _pct(s["sentence_error_rate"])),
+                    "  reference %-11s %d" % (unit + "s", s["reference_length"]),
+                    "  hits / sub / del / ins %d / %d / %d / %d"
+                    % (s["hits"], s["substitutions"], s["deletions"], s["insertions"]),
+                    "  %-21s %.2f%%" % (name, _pct(s["error_rate"])),
+                    "  MER / WIL / WIP        %.2f%% / %.2f%% / %.2f%%"
+                    % (_pct(s["mer"]), _pct(s["wil"]), _pct(s["wip"]))]
+            for u in self.counts:
+                if u != unit:
+                    out.append("  %-21s %.2f%%" % ({"char": "CER", "word": "WER"}.get(u, u),
+                                                   _pct(self.counts[u].error_rate)))
+            if self.bootstrap is not None:
+                b = self.bootstrap
+                out.append("  bootstrap (%d, seed %d) %.0f%% interval: [%.2f%%, %.2f%%]"
+                           % (b["n"], b["seed"], 100 * b["level"], _pct(b["lower"]),
+                              _pct(b["upper"])))
+            if self.system_b is not None:
+                out.append("  system B %-12s %.2f%%" % (name, _pct(self.system_b.error_rate)))
+            if self.paired is not None:
+                p = self.paired
+                out.append("  paired bootstrap: B - A = %+.2f%% [%+.2f%%, %+.2f%%], "
+                           "P(B better) = %.3f" % (_pct(p["delta"]), _pct(p["lower"]),
+                                                   _pct(p["upper"]), p["prob_b_better"]))
+            out.append("")
+        if "speakers" in reports:
+            sp = self.speakers()
+            if sp:
+                head = "%-16s %7s %8s | %6s %6s %6s %6s %6s %6s" % (
+                    "SPKR", "# Snt", "# Wrd", "Corr", "Sub", "Del", "Ins", "Err", "S.Err")
+                out += ["Speakers", head, "-" * len(head)]
+
+                def row(name, r, ints=True):
+                    fmt = "%-16s %7d %8d" if ints else "%-16s %7.1f %8.1f"
+                    return (fmt % (name[:16], r["sentences"], r["words"]) +
+                            " | %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f" % (
+                                r["correct"], r["substitutions"], r["deletions"],
+                                r["insertions"], r["errors"], r["sentence_errors"]))
+                for name, r in sp["speakers"].items():
+                    out.append(row(name, r))
+                out.append("-" * len(head))
+                for k in ("Mean", "S.D.", "Median"):
+                    out.append(row(k, sp[k], ints=False))
+                out.append("")
+            else:
+                out += ["Speakers: none known (give --utt2spk, or ids with speaker prefixes)",
+                        ""]
+        if "confusions" in reports:
+            c = self.confusions(top)
+            out.append("Top substitutions (reference ==> hypothesis)")
+            out += ["  %6d  %s ==> %s" % (n, a, b) for a, b, n in c["substitutions"]]
+            out.append("Top deletions")
+            out += ["  %6d  %s" % (n, a) for a, n in c["deletions"]]
+            out.append("Top insertions")
+            out += ["  %6d  %s" % (n, a) for a, n in c["insertions"]]
+            out.append("")
+        if "worst" in reports:
+            out.append("Worst utterances")
+            for r in self.worst(top):
+                out.append("  %s  errors %d / %d (%.1f%%)" % (
+                    r["id"], r["errors"], r["reference_length"], _pct(r["error_rate"])))
+                out.append("    REF: %s" % r["reference"])
+                out.append("    HYP: %s" % r["hypothesis"])
+            out.append("")
+        if "alignments" in reports and self.alignments is not None:
+            out.append("Alignments")
+            for i in range(len(self.references)):
+                out += self.alignment_lines(i, width=width, skip_correct=skip_correct)
+        return "\n".join(out).rstrip("\n") + "\n"
+
+
+def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
+             ids: Optional[Sequence[str]] = None, speakers: Optional[Sequence[str]] = None,
+             unit: Any = "word", hypotheses_b: Optional[Sequence[str]] = None,
+             confusions: bool = True, alignments: bool = False, bootstrap: int = 0,
+             seed: int = 0, n_threads: Optional[int] = None, progress: Any = None) -> Report:
+    """Score a corpus: the API ``seqloss eval`` is built on.
+
+    ``hypotheses`` / ``references``: equal-length sequences of str (hypotheses first,
+    as :func:`seqloss.error_rates`).  ``unit``: "word", "char", "mixed" or a list of
+    them (the first is the primary unit of the report).  ``ids`` / ``speakers``: per
+    utterance (for records and the per-speaker table).  ``hypotheses_b``: a second
+    system on the same references (its counts and a paired bootstrap).
+    ``confusions``: count substitution pairs, deletions and insertions;
+    ``alignments``: keep the per-utterance alignments (sclite ``pra`` printout);
+    ``bootstrap``: replicates of the bootstrap interval (0: none), ``seed``.
+    """
+    units = [unit] if isinstance(unit, str) else list(unit)
+    if not units or any(u not in UNITS for u in units):
+        raise ValueError("Expected unit to be one or more of %s, but got %r"
+                         % (", ".join(UNITS), unit))
+    units = list(dict.fromkeys(units))
+    from .edit_distance import error_rates
+    hyps = list(hypotheses)
+    refs = list(references)
+    if len(hyps) != len(refs):
+        raise ValueError("Expected hypotheses and references to have the same number of "
+                         "utterances, but got %d and %d" % (len(hyps), len(refs)))
+    if ids is not None and len(ids) != len(refs):
+        raise ValueError("Expected one id per utterance (%d), but got %d"
+                         % (len(refs), len(ids)))
+    counts = {}
+    utter = None
+    al = None
+    for k, u in enumerate(units):
+        need_al = k == 0 and (confusions or alignments)
+        r = error_rates(hyps, refs, unit=u, n_threads=n_threads, progress=progress,
+                        alignments=need_al)
+        c = ErrorCounts._from_pair_counts(u, r.pair_hits, r.pair_substitutions,
+                                          r.pair_deletions, r.pair_insertions,
+                                          r.pair_reference_lengths,
+                                          r.pair_hypothesis_lengths, speakers)
+        if k == 0:
+            utter = c.utterance_counts
+            if confusions:
+                c._add_confusions(r.alignments)
+            if alignments:
+                al = r.alignments
+        counts[u] = c
+    primary = counts[units[0]]
+    boot = None
+    if bootstrap:
+        boot = bootstrap_interval(primary.utterance_errors, primary.utterance_lengths,
+                                  bootstrap, seed)
+    system_b = paired = None
+    if hypotheses_b is not None:
+        hb = list(hypotheses_b)
+        if len(hb) != len(refs):
+            raise ValueError("Expected the second hypotheses to have %d utterances, but got %d"
+                             % (len(refs), len(hb)))
+        rb = error_rates(hb, refs, unit=units[0], n_threads=n_threads, progress=progress)
+        system_b = ErrorCounts._from_pair_counts(
+            units[0], rb.pair_hits, rb.pair_substitutions, rb.pair_deletions,
+            rb.pair_insertions, rb.pair_reference_lengths, rb.pair_hypothesis_lengths,
+            speakers)
+        if bootstrap:
+            paired = paired_bootstrap(primary.utterance_errors, system_b.utterance_errors,
+                                      primary.utterance_lengths, bootstrap, seed)
+    return Report(counts, list(ids) if ids is not None else None, refs, hyps, utter,
+                  alignments=al, bootstrap=boot, paired=paired, system_b=system_b,
+                  speakers=list(speakers) if speakers is not None else None)

@@ -1,0 +1,116 @@
+"""Corpus evaluation on a Dask cluster (needs the ``dask`` extra:
+``pip install 'seqloss[dask]'``).
+
+Each partition is scored with seqloss's kernels into an
+:class:`seqloss.evaluate.ErrorCounts`; the partial counts are added with a tree
+reduction.  ErrorCounts add up exactly, so the result equals scoring the whole
+corpus in one process (counts, per-speaker totals, confusion counters and the
+per-utterance arrays the bootstrap draws from, in the corpus order).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+try:
+    import dask  # noqa: F401  (the extra must be importable)
+    import dask.bag as db
+except ImportError as e:  # pragma: no cover - exercised without the extra
+    raise ImportError("seqloss.dask needs Dask: pip install 'seqloss[dask]' "
+                      "(dask[bag] and distributed)") from e
+
+from .corpus_eval import ErrorCounts, Report, bootstrap_interval
+
+__all__ = ["evaluate", "score_partition"]
+
+
+def score_partition(rows, unit: str = "word", confusions: bool = True) -> ErrorCounts:
+    """ErrorCounts of one partition: an iterable of (hypothesis, reference) or
+    (hypothesis, reference, speaker) tuples, or dicts with "hyp", "ref" and
+    optionally "speaker"."""
+    hyps, refs, spk = [], [], []
+    have_spk = None
+    for r in rows:
+        if isinstance(r, dict):
+            h, ref, s = r["hyp"], r["ref"], r.get("speaker")
+        else:
+            h, ref, s = (tuple(r) + (None,))[:3]
+        hyps.append(h)
+        refs.append(ref)
+        spk.append(s)
+        have_spk = (s is not None) if have_spk is None else have_spk
+    return ErrorCounts.from_pairs(hyps, refs, unit=unit,
+                                  speakers=spk if have_spk else None,
+                                  confusions=confusions, n_threads=1)
+
+
+def _add(parts):
+    parts = list(parts)
+    if not parts:
+        return None
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
+
+
+def evaluate(data: Any, *, unit: str = "word", confusions: bool = True,
+             hyp_field: str = "hyp", ref_field: str = "ref",
+             speaker_field: Optional[str] = None, split_every: int = 8) -> ErrorCounts:
+    """Score a corpus held in a Dask bag or DataFrame; returns the ErrorCounts.
+
+    ``data``: a ``dask.bag.Bag`` of (hypothesis, reference[, speaker]) tuples or of
+    dicts with those fields, or a ``dask.dataframe.DataFrame`` with columns
+    ``hyp_field``, ``ref_field`` (and ``speaker_field``).  Computed with the
+    current scheduler (a ``distributed.Client`` if one is active).
+    """
+    if hasattr(data, "to_bag") and hasattr(data, "columns"):  # a DataFrame
+        cols = [hyp_field, ref_field] + ([speaker_field] if speaker_field else [])
+        missing = [c for c in cols if c not in data.columns]
+        if missing:
+            raise ValueError("Expected the DataFrame to have the columns %s, but %s missing "
+                             "(it has %s)" % (cols, missing, list(data.columns)))
+        data = data[cols].to_bag(index=False)
+    elif not isinstance(data, db.Bag):
+        raise TypeError("Expected a dask.bag.Bag or a dask.dataframe.DataFrame, but got %s"
+                        % type(data).__name__)
+    parts = data.map_partitions(lambda rows: [score_partition(rows, unit, confusions)])
+    total = parts.reduction(_add, _add, split_every=split_every).compute()
+    if total is None:
+        return ErrorCounts(unit=unit)
+    return total
+
+
+def run_cli(args, usage_error) -> int:
+    """``seqloss eval --scheduler ADDRESS``: read and normalise the inputs on this
+    machine (any path fsspec opens), score them in partitions on the cluster, sum
+    the counts there, print the same reports as a local run."""
+    from . import _eval_cli
+    try:
+        from distributed import Client
+    except ImportError:
+        raise usage_error("--scheduler needs distributed: pip install 'seqloss[dask]'") \
+            from None
+    if "alignments" in args.report or args.hyp2 is not None:
+        raise usage_error("--scheduler does not support the alignments report or HYP2 yet")
+    ids, refs, hyps, hyps2, speakers, dropped = _eval_cli._read(args, usage_error)
+    refs, hyps, _ = _eval_cli._normalise(args, [refs, hyps, None], usage_error)
+    try:
+        client = Client(args.scheduler, timeout="10s")
+    except Exception as e:
+        raise usage_error("cannot connect to the Dask scheduler at %s: %s"
+                          % (args.scheduler, e)) from None
+    try:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        rows = list(zip(hyps, refs, speakers)) if speakers is not None else \
+            list(zip(hyps, refs))
+        bag = db.from_sequence(rows, npartitions=max(1, min(len(rows), 4 * n_workers)))
+        units = args.unit
+        counts = {u: evaluate(bag, unit=u, confusions=(k == 0)) for k, u in enumerate(units)}
+    finally:
+        client.close()
+    primary = counts[units[0]]
+    boot = (bootstrap_interval(primary.utterance_errors, primary.utterance_lengths,
+                               args.bootstrap, args.seed) if args.bootstrap else None)
+    report = Report(counts, ids, refs, hyps, primary.utterance_counts, bootstrap=boot,
+                    speakers=speakers)
+    return _eval_cli.output(report, args, dropped, usage_error)
