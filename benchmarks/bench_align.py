@@ -310,7 +310,7 @@ def run_memory_long(shapes, ta):
     table("(c) Peak memory of one alignment, long shape (T=%d, L=%d, C=%d), fresh processes "
           "(growth of the peak RSS over the call; inputs built and modules imported before; "
           "seqloss max_memory default %d MiB)"
-          % (T, L, C, seqloss.align.DEFAULT_MAX_MEMORY >> 20),
+          % (T, L, C, seqloss.forced_align.DEFAULT_MAX_MEMORY >> 20),
           ["tool", "threads", "peak growth", "time"], rows)
     ok = [r for r in res.values() if "error" not in r]
     if len(ok) == 2 and res["seqloss"]["growth_mib"] > 0:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 try:
-    import dask  # noqa: F401  (the extra must be importable)
     import dask.bag as db
 except ImportError as e:  # pragma: no cover - exercised without the extra
     raise ImportError("seqloss.dask needs Dask: pip install 'seqloss[dask]' "
