@@ -361,9 +361,10 @@ def _read_eval_json(res, rundir):
     try:
         with open(os.path.join(rundir, "seqloss.json")) as f:
             summary = json.load(f)["summary"]
-        res["totals"] = {k: summary[k] for k in ("utterances", "reference_words", "hits",
-                                                 "substitutions", "deletions", "insertions",
-                                                 "wer")}
+        res["totals"] = {k: summary[k] for k in ("utterances", "hits", "substitutions",
+                                                 "deletions", "insertions")}
+        res["totals"]["reference_words"] = summary["reference_length"]
+        res["totals"]["wer"] = summary["error_rate"]
     except (OSError, ValueError, KeyError) as e:
         res["error"] = "seqloss.json: %s: %s" % (type(e).__name__, e)
     return res

@@ -76,18 +76,38 @@ def _normalise(args, texts_lists, usage_error):
     return [None if t is None else f(t) for t in texts_lists]
 
 
+def _csv_quote(texts):
+    """CSV fields (RFC 4180, as the csv module writes them): quoted only when they
+    hold a quote, a comma or a line break."""
+    out = list(texts)
+    for i, t in enumerate(out):
+        if '"' in t or "," in t or "\n" in t or "\r" in t:
+            out[i] = '"' + t.replace('"', '""') + '"'
+    return out
+
+
+def _write_csv(f, report):
+    """The per-utterance CSV, formatted column-wise (the csv module spends ~6 us a
+    row on a million rows)."""
+    cols = report.per_utterance_columns()
+    f.write(",".join(report.PER_UTTERANCE_FIELDS) + "\n")
+    text = {k: _csv_quote(cols[k]) for k in ("id", "speaker", "reference", "hypothesis")}
+    rows = zip(text["id"], text["speaker"], cols["reference_length"],
+               cols["hypothesis_length"], cols["hits"], cols["substitutions"],
+               cols["deletions"], cols["insertions"], cols["errors"], cols["error_rate"],
+               text["reference"], text["hypothesis"])
+    f.writelines("%s,%s,%d,%d,%d,%d,%d,%d,%d,%r,%s,%s\n" % r for r in rows)
+
+
 def _write_per_utt(report, path, usage_error):
     header, rows = report.per_utterance_rows()
     try:
         with open(path, "w", encoding="utf-8", newline="") as f:
             if path.endswith(".jsonl"):
-                for r in rows:
-                    f.write(json.dumps(r, ensure_ascii=False))
-                    f.write("\n")
+                enc = json.JSONEncoder(ensure_ascii=False).encode
+                f.writelines(enc(dict(zip(header, r))) + "\n" for r in rows)
             else:
-                w = csv.writer(f)
-                w.writerow(header)
-                w.writerows([r[k] for k in header] for r in rows)
+                _write_csv(f, report)
     except OSError as e:
         raise usage_error("cannot write %s: %s" % (path, e.strerror or e)) from None
 
@@ -182,7 +202,7 @@ def output(report, args, dropped, usage_error):
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(report.to_dict(top=args.top,
                                          alignments="alignments" in reports), f,
-                          ensure_ascii=False, indent=1)
+                          ensure_ascii=False)
                 f.write("\n")
         except OSError as e:
             raise usage_error("cannot write %s: %s" % (args.json, e.strerror or e)) from None

@@ -72,9 +72,77 @@ class ErrorCounts:
     utterance_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 6), np.int64),
                                          repr=False)
     speakers: Dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    substitution_pairs: Counter = field(default_factory=Counter, repr=False)
-    deleted: Counter = field(default_factory=Counter, repr=False)
-    inserted: Counter = field(default_factory=Counter, repr=False)
+    # confusion counters, or the arrays of one alignment they are built from on first use
+    # (a million utterances hold ~2 million distinct pairs: counted as arrays, they
+    # become Python objects only when merged or read whole)
+    _subs: Optional[Counter] = field(default=None, repr=False)
+    _dels: Optional[Counter] = field(default=None, repr=False)
+    _ins: Optional[Counter] = field(default=None, repr=False)
+    _pending: Any = field(default=None, repr=False)
+
+    def _materialise(self):
+        if self._pending is not None:
+            voc, (r, h, n), (di, dn), (ii, inn) = self._pending
+            name = (lambda i: voc[i]) if voc is not None else (lambda i: str(int(i)))
+            if voc is not None:
+                va = np.asarray(voc, dtype=object)
+                self._subs = Counter(dict(zip(zip(va[r].tolist(), va[h].tolist()),
+                                              n.tolist())))
+                self._dels = Counter(dict(zip(va[di].tolist(), dn.tolist())))
+                self._ins = Counter(dict(zip(va[ii].tolist(), inn.tolist())))
+            else:
+                self._subs = Counter({(name(a), name(b)): k for a, b, k in
+                                      zip(r.tolist(), h.tolist(), n.tolist())})
+                self._dels = Counter({name(a): k for a, k in zip(di.tolist(), dn.tolist())})
+                self._ins = Counter({name(a): k for a, k in zip(ii.tolist(), inn.tolist())})
+            self._pending = None
+        if self._subs is None:
+            self._subs, self._dels, self._ins = Counter(), Counter(), Counter()
+
+    @property
+    def substitution_pairs(self) -> Counter:
+        self._materialise()
+        return self._subs
+
+    @substitution_pairs.setter
+    def substitution_pairs(self, value):
+        self._materialise()
+        self._subs = Counter(value)
+
+    @property
+    def deleted(self) -> Counter:
+        self._materialise()
+        return self._dels
+
+    @deleted.setter
+    def deleted(self, value):
+        self._materialise()
+        self._dels = Counter(value)
+
+    @property
+    def inserted(self) -> Counter:
+        self._materialise()
+        return self._ins
+
+    @inserted.setter
+    def inserted(self, value):
+        self._materialise()
+        self._ins = Counter(value)
+
+    def top_confusions(self, top: int) -> dict:
+        """The ``top`` most frequent substitution pairs, deletions and insertions
+        (ties: the order of first appearance in the alignment, or by name)."""
+        if self._pending is not None:
+            voc, (r, h, n), (di, dn), (ii, inn) = self._pending
+            name = (lambda i: voc[i]) if voc is not None else (lambda i: str(int(i)))
+            return {"substitutions": [[name(a), name(b), int(k)] for a, b, k in
+                                      zip(r[:top], h[:top], n[:top])],
+                    "deletions": [[name(a), int(k)] for a, k in zip(di[:top], dn[:top])],
+                    "insertions": [[name(a), int(k)] for a, k in zip(ii[:top], inn[:top])]}
+        return {"substitutions": [[a, b, n] for (a, b), n in
+                                  self.substitution_pairs.most_common(top)],
+                "deletions": [[a, n] for a, n in self.deleted.most_common(top)],
+                "insertions": [[a, n] for a, n in self.inserted.most_common(top)]}
 
     # ---------------------------------------------------------------- rates
 
@@ -151,28 +219,21 @@ class ErrorCounts:
             if spk.shape[0] != err.shape[0]:
                 raise ValueError("Expected one speaker per utterance (%d), but got %d"
                                  % (err.shape[0], spk.shape[0]))
-            names, inv = np.unique(spk.astype(str), return_inverse=True)
-            cols = np.stack([np.ones_like(err), (err > 0).astype(np.int64), H, S, D, I,
-                             n_ref, n_hyp], axis=1).astype(np.int64)
-            tot = np.zeros((names.shape[0], cols.shape[1]), np.int64)
-            np.add.at(tot, inv, cols)
-            c.speakers = {str(n): tot[k] for k, n in enumerate(names)}
+            index = {}
+            inv = np.fromiter((index.setdefault(str(x), len(index)) for x in spk.tolist()),
+                              dtype=np.int64, count=spk.shape[0])
+            cols = [np.ones_like(err), (err > 0).astype(np.int64), H, S, D, I, n_ref, n_hyp]
+            tot = np.stack([np.bincount(inv, weights=np.asarray(col, dtype=np.float64),
+                                        minlength=len(index)) for col in cols],
+                           axis=1).round().astype(np.int64)
+            c.speakers = {name: tot[k] for name, k in index.items()}
         return c
 
     def _add_confusions(self, al):
-        voc = al.vocabulary
-
-        def name(i):
-            return voc[i] if voc is not None else str(int(i))
-        r, h, n = al.substitutions()
-        for a, b, k in zip(r.tolist(), h.tolist(), n.tolist()):
-            self.substitution_pairs[(name(a), name(b))] += k
-        ids, n = al.deletions()
-        for a, k in zip(ids.tolist(), n.tolist()):
-            self.deleted[name(a)] += k
-        ids, n = al.insertions()
-        for a, k in zip(ids.tolist(), n.tolist()):
-            self.inserted[name(a)] += k
+        """Take the confusion counts of one alignment (this object's own counts
+        must be empty: ErrorCounts are built from one alignment, then added)."""
+        self._subs = self._dels = self._ins = None
+        self._pending = (al.vocabulary, al.substitutions(), al.deletions(), al.insertions())
 
     # ---------------------------------------------------------------- merging
 
@@ -183,6 +244,8 @@ class ErrorCounts:
             raise ValueError("Expected counts of the same unit, but got %r and %r"
                              % (self.unit, other.unit))
         spk = {k: v.copy() for k, v in self.speakers.items()}
+        self._materialise()
+        other._materialise()
         for k, v in other.speakers.items():
             spk[k] = spk[k] + v if k in spk else v.copy()
         return ErrorCounts(
@@ -196,8 +259,8 @@ class ErrorCounts:
             hypothesis_length=self.hypothesis_length + other.hypothesis_length,
             utterance_counts=np.concatenate([self.utterance_counts, other.utterance_counts]),
             speakers=spk,
-            substitution_pairs=self.substitution_pairs + other.substitution_pairs,
-            deleted=self.deleted + other.deleted, inserted=self.inserted + other.inserted)
+            _subs=self._subs + other._subs, _dels=self._dels + other._dels,
+            _ins=self._ins + other._ins)
 
     def __radd__(self, other):
         if other == 0:  # sum(parts)
@@ -231,10 +294,9 @@ class ErrorCounts:
             c.utterance_counts = np.asarray(d["utterance_counts"], dtype=np.int64).reshape(-1, 6)
             c.speakers = {k: np.array([v[f] for f in _SPK_FIELDS], dtype=np.int64)
                           for k, v in d["speakers"].items()}
-            c.substitution_pairs = Counter({(a, b): int(n) for a, b, n in
-                                            d["substitution_pairs"]})
-            c.deleted = Counter({k: int(v) for k, v in d["deleted"].items()})
-            c.inserted = Counter({k: int(v) for k, v in d["inserted"].items()})
+            c._subs = Counter({(a, b): int(n) for a, b, n in d["substitution_pairs"]})
+            c._dels = Counter({k: int(v) for k, v in d["deleted"].items()})
+            c._ins = Counter({k: int(v) for k, v in d["inserted"].items()})
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError("Expected a dict made by ErrorCounts.to_dict(), but reading it "
                              "failed: %s" % e) from None
@@ -257,10 +319,19 @@ class ErrorCounts:
 # -------------------------------------------------------------------- bootstrap
 
 def _classes(*cols):
-    """Distinct rows of the integer columns and how many utterances have each."""
+    """Distinct rows of the non-negative integer columns and how many utterances
+    have each (one int64 key per row when the values allow, else rows)."""
     a = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1)
     if a.shape[0] == 0:
         return a, np.zeros(0, np.int64)
+    lo, span = a.min(axis=0), a.max(axis=0) - a.min(axis=0) + 1
+    if float(np.prod(span.astype(np.float64))) < 2.0**62:
+        mult = np.concatenate([np.cumprod(span[::-1])[::-1][1:], [1]]).astype(np.int64)
+        keys, counts = np.unique((a - lo) @ mult, return_counts=True)
+        u = np.empty((keys.shape[0], a.shape[1]), np.int64)
+        for j in range(a.shape[1]):
+            u[:, j] = keys // mult[j] % span[j] + lo[j]
+        return u, counts
     u, counts = np.unique(a, axis=0, return_counts=True)
     return u, counts
 
@@ -408,11 +479,7 @@ class Report:
         return {"speakers": rows, **{k: dict(zip(keys, v.tolist())) for k, v in stats.items()}}
 
     def confusions(self, top: int = 10) -> dict:
-        c = self.primary
-        return {"substitutions": [[a, b, n] for (a, b), n in
-                                  c.substitution_pairs.most_common(top)],
-                "deletions": [[a, n] for a, n in c.deleted.most_common(top)],
-                "insertions": [[a, n] for a, n in c.inserted.most_common(top)]}
+        return self.primary.top_confusions(top)
 
     def worst(self, top: int = 10) -> List[dict]:
         """The ``top`` utterances with the most errors (ties: the higher rate, then
@@ -479,21 +546,41 @@ class Report:
     # ---------------------------------------------------------------- outputs
 
     def to_dict(self, top: int = 10, alignments: bool = False) -> dict:
+        """Every report as JSON-ready data (per-utterance records: per_utterance_rows;
+        the full mergeable counts: ``counts[unit].to_dict()``)."""
         d = {"summary": self.summary(), "speakers": self.speakers(),
-             "confusions": self.confusions(top), "worst": self.worst(top),
-             "counts": {u: c.to_dict() for u, c in self.counts.items()}}
+             "confusions": self.confusions(top), "worst": self.worst(top)}
         if alignments and self.alignments is not None:
             d["alignments"] = [{"id": self.record(i)["id"],
                                 "ops": [list(x) for x in self.alignments.pair(i)]}
                                for i in range(len(self.references))]
         return d
 
+    PER_UTTERANCE_FIELDS = ("id", "speaker", "reference_length", "hypothesis_length", "hits",
+                            "substitutions", "deletions", "insertions", "errors", "error_rate",
+                            "reference", "hypothesis")
+
+    def per_utterance_columns(self) -> dict:
+        """The per-utterance records as columns (lists), in PER_UTTERANCE_FIELDS order."""
+        u = self.utterance
+        n = u.shape[0]
+        err = u[:, 1] + u[:, 2] + u[:, 3]
+        nr = u[:, 5]
+        rate = np.where(nr > 0, err / np.maximum(nr, 1), u[:, 3].astype(np.float64))
+        return {"id": self.ids if self.ids is not None else [str(i) for i in range(n)],
+                "speaker": (self.utterance_speakers if self.utterance_speakers is not None
+                            else [""] * n),
+                "reference_length": nr.tolist(), "hypothesis_length": u[:, 4].tolist(),
+                "hits": u[:, 0].tolist(), "substitutions": u[:, 1].tolist(),
+                "deletions": u[:, 2].tolist(), "insertions": u[:, 3].tolist(),
+                "errors": err.tolist(), "error_rate": [round(x, 6) for x in rate.tolist()],
+                "reference": self.references, "hypothesis": self.hypotheses}
+
     def per_utterance_rows(self):
-        """(header, rows): one row per utterance (id, speaker, counts, rate, texts)."""
-        header = ["id", "speaker", "reference_length", "hypothesis_length", "hits",
-                  "substitutions", "deletions", "insertions", "errors", "error_rate",
-                  "reference", "hypothesis"]
-        return header, (self.record(i) for i in range(self.utterance.shape[0]))
+        """(header, rows): one row (a tuple) per utterance."""
+        cols = self.per_utterance_columns()
+        return list(self.PER_UTTERANCE_FIELDS), zip(*(cols[k] for k in
+                                                      self.PER_UTTERANCE_FIELDS))
 
     def to_text(self, reports=("summary",), top: int = 10, width: int = 100,
                 skip_correct: bool = False) -> str:
