@@ -130,19 +130,35 @@ class ErrorCounts:
         self._ins = Counter(value)
 
     def top_confusions(self, top: int) -> dict:
-        """The ``top`` most frequent substitution pairs, deletions and insertions
-        (ties: the order of first appearance in the alignment, or by name)."""
+        """The ``top`` most frequent substitution pairs, deletions and insertions; ties
+        in code point order of the tokens, so the result never depends on how the
+        corpus was split into parts."""
+        def best(keys, counts):
+            if len(counts) == 0 or top <= 0:
+                return []
+            c = np.asarray(counts)
+            k = min(top, c.shape[0])
+            thr = np.partition(c, c.shape[0] - k)[c.shape[0] - k]
+            idx = np.nonzero(c >= thr)[0].tolist()
+            cand = sorted(((-int(c[i]), keys(i)) for i in idx))[:k]
+            return [(key, -neg) for neg, key in cand]
+
         if self._pending is not None:
             voc, (r, h, n), (di, dn), (ii, inn) = self._pending
             name = (lambda i: voc[i]) if voc is not None else (lambda i: str(int(i)))
-            return {"substitutions": [[name(a), name(b), int(k)] for a, b, k in
-                                      zip(r[:top], h[:top], n[:top])],
-                    "deletions": [[name(a), int(k)] for a, k in zip(di[:top], dn[:top])],
-                    "insertions": [[name(a), int(k)] for a, k in zip(ii[:top], inn[:top])]}
-        return {"substitutions": [[a, b, n] for (a, b), n in
-                                  self.substitution_pairs.most_common(top)],
-                "deletions": [[a, n] for a, n in self.deleted.most_common(top)],
-                "insertions": [[a, n] for a, n in self.inserted.most_common(top)]}
+            subs = best(lambda i: (name(r[i]), name(h[i])), n)
+            dels = best(lambda i: name(di[i]), dn)
+            ins = best(lambda i: name(ii[i]), inn)
+        else:
+            def from_counter(cn):
+                items = list(cn.items())
+                return best(lambda i: items[i][0], [v for _, v in items])
+            subs = from_counter(self.substitution_pairs)
+            dels = from_counter(self.deleted)
+            ins = from_counter(self.inserted)
+        return {"substitutions": [[a, b, k] for (a, b), k in subs],
+                "deletions": [[a, k] for a, k in dels],
+                "insertions": [[a, k] for a, k in ins]}
 
     # ---------------------------------------------------------------- rates
 

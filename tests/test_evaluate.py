@@ -353,3 +353,30 @@ def test_dask_local_cluster_parity():
         bag = db.from_sequence(list(zip(hyps, refs, spk)), npartitions=9)
         got = sd.evaluate(bag)
     assert got == want
+
+
+def test_cli_scheduler_matches_local_run(tmp_path):
+    """``seqloss eval --scheduler`` on a 2-worker LocalCluster prints and writes the same
+    summary, speaker table and confusions as the local run."""
+    pytest.importorskip("dask.bag")
+    distributed = pytest.importorskip("distributed")
+    hyps, refs = corpus(300, 13)
+    ids = ["s%d-u%03d" % (i % 5, i) for i in range(300)]
+    r = write(tmp_path / "r.ark", "".join("%s %s\n" % x for x in zip(ids, refs)))
+    h = write(tmp_path / "h.ark", "".join("%s %s\n" % x for x in zip(ids, hyps)))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        code, so, se = run_cli(r, h, "--scheduler", cluster.scheduler_address, "--json",
+                               str(tmp_path / "d.json"), "--report", "summary,speakers",
+                               "--no-progress")
+    assert code == 0, se
+    code, so2, se = run_cli(r, h, "--json", str(tmp_path / "l.json"), "--report",
+                            "summary,speakers", "--no-progress")
+    assert code == 0, se
+    assert so == so2
+    a = json.loads((tmp_path / "d.json").read_text())
+    b = json.loads((tmp_path / "l.json").read_text())
+    assert a["summary"] == b["summary"] and a["speakers"] == b["speakers"]
+    assert a["confusions"] == b["confusions"]
+    code, so, se = run_cli(r, h, "--scheduler", "tcp://127.0.0.1:9", "--no-progress")
+    assert code == 2 and "cannot connect" in se and "Traceback" not in se
