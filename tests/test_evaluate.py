@@ -380,3 +380,26 @@ def test_cli_scheduler_matches_local_run(tmp_path):
     assert a["confusions"] == b["confusions"]
     code, so, se = run_cli(r, h, "--scheduler", "tcp://127.0.0.1:9", "--no-progress")
     assert code == 2 and "cannot connect" in se and "Traceback" not in se
+
+
+def test_sclite_totals(tmp_path):
+    """Where sclite is installed: per utterance its S + D + I is never below ours (it
+    minimises 4 S + 3 (D + I)), equal on every utterance of a random corpus without
+    its pathological shapes; sentences, words and per-speaker word counts equal."""
+    import sclite_util as SU
+    if not SU.have_sclite():
+        pytest.skip("sclite (Debian package sctk) is not installed")
+    hyps, refs = corpus(400, 21, words=["a", "b", "c", "the", "cat", "sat", "mat", "on"])
+    ids = ["s%d-u%03d" % (i % 4, i) for i in range(400)]
+    got = SU.run_sclite(dict(zip(ids, refs)), dict(zip(ids, hyps)), str(tmp_path))
+    rep = E.evaluate(hyps, refs, ids=ids, speakers=[i.split("-")[0] for i in ids])
+    s = rep.summary()
+    assert got["sentences"] == s["utterances"] and got["words"] == s["reference_length"]
+    ours = {i: int(u[1] + u[2] + u[3]) for i, u in zip(ids, rep.utterance)}
+    theirs = {i: c["substitutions"] + c["deletions"] + c["insertions"]
+              for i, c in got["utterances"].items()}
+    assert all(theirs[i] >= ours[i] for i in ids)
+    assert sum(theirs.values()) == s["errors"]
+    sp = rep.speakers()["speakers"]
+    for name, c in got["speakers"].items():
+        assert c["words"] == sp[name]["words"] and c["sentences"] == sp[name]["sentences"]
