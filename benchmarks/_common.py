@@ -71,3 +71,26 @@ def alternate(fns, reps, inner=1, warmup=True):
                 fns[k]()
             times[k].append((time.perf_counter() - t0) / inner)
     return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def maxrss_mib(who=None):
+    """getrusage's ru_maxrss in MiB (kilobytes on Linux, bytes on macOS); ``who``
+    defaults to this process (RUSAGE_CHILDREN: the largest finished child)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF if who is None else who).ru_maxrss
+    return r / 2.0 ** 20 if sys.platform == "darwin" else r / 1024.0
+
+
+def peak_rss_mib():
+    """Peak RSS of this process so far (MiB): VmHWM on Linux.  Not ru_maxrss there
+    when it can be avoided: a child's ru_maxrss starts at its parent's peak (carried
+    across fork and exec), which hides the growth of a child whose parent was big."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return maxrss_mib()

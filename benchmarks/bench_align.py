@@ -38,7 +38,6 @@ import argparse
 import datetime
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -55,7 +54,7 @@ reexec_with_peers(__file__)
 
 import seqloss  # noqa: E402
 from seqloss import _synthetic as SYN  # noqa: E402
-from _common import alternate, cpu_name, load_shapes  # noqa: E402
+from _common import alternate, cpu_name, load_shapes, peak_rss_mib  # noqa: E402
 
 # repetitions of (a) per shape, of (b); tiny shapes and counts for --quick
 REPS = {"short": 300, "medium": 40, "long": 4}
@@ -163,21 +162,6 @@ def _reset_peak():
         return False
 
 
-def _peak_mib():
-    """Peak RSS of this process so far (MiB): VmHWM on Linux.  Not ru_maxrss
-    there: a child's ru_maxrss starts at its parent's peak (carried across fork
-    and exec), which hides the growth when the parent imported torch."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 2.0 ** 20 if sys.platform == "darwin" else r / 1024.0  # bytes on macOS
-
-
 def child(spec):
     """Run one call of ``spec`` in this (fresh) process; print a JSON line with the
     seconds it took and the growth of the peak RSS it caused (MiB)."""
@@ -208,11 +192,11 @@ def child(spec):
             def call():
                 return seqloss.ctc_loss_and_grad(x, labels, T, L, **kw)
     reset = _reset_peak()
-    before = _peak_mib()
+    before = peak_rss_mib()
     t0 = time.perf_counter()
     out = call()
     seconds = time.perf_counter() - t0
-    growth = _peak_mib() - before
+    growth = peak_rss_mib() - before
     del out
     print(json.dumps({"seconds": seconds, "growth_mib": growth, "reset": reset}))
 

@@ -216,31 +216,20 @@ def jiwer_job(ref_path, hyp_path, csv_path, json_path):
 
 # ------------------------------------------------------------------ launcher (fresh process)
 
-def _vmhwm_mib():
-    """Peak RSS of this process so far (MiB): VmHWM from /proc/self/status (Linux)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
-
-
 def launcher(spec):
     """Run spec["argv"] (output to spec's files) and print one JSON line: seconds (wall),
     peak_mib (the child's ru_maxrss), rc, floor_mib (this launcher's own peak)."""
-    import resource
+    from _common import maxrss_mib, peak_rss_mib
 
-    floor = _vmhwm_mib()
+    floor = peak_rss_mib()
     with open(spec["stdout"], "wb") as out, open(spec["stderr"], "wb") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(spec["argv"], stdout=out, stderr=err, cwd=spec.get("cwd"))
         rc = proc.wait()
         seconds = time.perf_counter() - t0
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    peak = maxrss / 2.0 ** 20 if sys.platform == "darwin" else maxrss / 1024.0  # bytes on macOS
+    import resource
+
+    peak = maxrss_mib(resource.RUSAGE_CHILDREN)
     print(json.dumps({"seconds": seconds, "peak_mib": peak, "rc": rc, "floor_mib": floor}))
 
 
@@ -383,8 +372,12 @@ def run_seqloss_dask(paths, rundir, tag, args):
                       dashboard_address=None) as cluster:
         res = measure(eval_argv(paths, rundir, args, scheduler=cluster.scheduler_address),
                       rundir, "seqloss-dask" + tag, cwd=ROOT)
+        import cloudpickle
+        import _common
+
+        cloudpickle.register_pickle_by_value(_common)  # the workers need not import it
         with Client(cluster) as client:
-            res["worker_peaks_mib"] = sorted(client.run(_vmhwm_mib).values())
+            res["worker_peaks_mib"] = sorted(client.run(_common.peak_rss_mib).values())
     return _read_eval_json(res, rundir)
 
 

@@ -83,18 +83,13 @@ class ErrorCounts:
     def _materialise(self):
         if self._pending is not None:
             voc, (r, h, n), (di, dn), (ii, inn) = self._pending
-            name = (lambda i: voc[i]) if voc is not None else (lambda i: str(int(i)))
-            if voc is not None:
-                va = np.asarray(voc, dtype=object)
-                self._subs = Counter(dict(zip(zip(va[r].tolist(), va[h].tolist()),
-                                              n.tolist())))
-                self._dels = Counter(dict(zip(va[di].tolist(), dn.tolist())))
-                self._ins = Counter(dict(zip(va[ii].tolist(), inn.tolist())))
-            else:
-                self._subs = Counter({(name(a), name(b)): k for a, b, k in
-                                      zip(r.tolist(), h.tolist(), n.tolist())})
-                self._dels = Counter({name(a): k for a, k in zip(di.tolist(), dn.tolist())})
-                self._ins = Counter({name(a): k for a, k in zip(ii.tolist(), inn.tolist())})
+            va = np.asarray(voc, dtype=object) if voc is not None else None
+
+            def names(ids):
+                return va[ids].tolist() if va is not None else [str(i) for i in ids.tolist()]
+            self._subs = Counter(dict(zip(zip(names(r), names(h)), n.tolist())))
+            self._dels = Counter(dict(zip(names(di), dn.tolist())))
+            self._ins = Counter(dict(zip(names(ii), inn.tolist())))
             self._pending = None
         if self._subs is None:
             self._subs, self._dels, self._ins = Counter(), Counter(), Counter()
@@ -104,30 +99,15 @@ class ErrorCounts:
         self._materialise()
         return self._subs
 
-    @substitution_pairs.setter
-    def substitution_pairs(self, value):
-        self._materialise()
-        self._subs = Counter(value)
-
     @property
     def deleted(self) -> Counter:
         self._materialise()
         return self._dels
 
-    @deleted.setter
-    def deleted(self, value):
-        self._materialise()
-        self._dels = Counter(value)
-
     @property
     def inserted(self) -> Counter:
         self._materialise()
         return self._ins
-
-    @inserted.setter
-    def inserted(self, value):
-        self._materialise()
-        self._ins = Counter(value)
 
     def top_confusions(self, top: int) -> dict:
         """The ``top`` most frequent substitution pairs, deletions and insertions; ties
@@ -175,27 +155,28 @@ class ErrorCounts:
     def errors(self) -> int:
         return self.substitutions + self.deletions + self.insertions
 
+    def rates(self) -> tuple:
+        """(error rate, mer, wil, wip), as jiwer 4 defines them."""
+        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
+                      self.reference_length, self.hypothesis_length)
+
     @property
     def error_rate(self) -> float:
         """WER for words, CER for characters (jiwer 4's definition and empty-reference
         convention)."""
-        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
-                      self.reference_length, self.hypothesis_length)[0]
+        return self.rates()[0]
 
     @property
     def mer(self) -> float:
-        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
-                      self.reference_length, self.hypothesis_length)[1]
+        return self.rates()[1]
 
     @property
     def wil(self) -> float:
-        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
-                      self.reference_length, self.hypothesis_length)[2]
+        return self.rates()[2]
 
     @property
     def wip(self) -> float:
-        return _rates(self.hits, self.substitutions, self.deletions, self.insertions,
-                      self.reference_length, self.hypothesis_length)[3]
+        return self.rates()[3]
 
     @property
     def sentence_error_rate(self) -> float:
@@ -214,12 +195,18 @@ class ErrorCounts:
         from .edit_distance import error_rates
         r = error_rates(hypotheses, references, unit=unit, n_threads=n_threads,
                         progress=progress, alignments=confusions)
-        c = cls._from_pair_counts(unit, r.pair_hits, r.pair_substitutions, r.pair_deletions,
-                                  r.pair_insertions, r.pair_reference_lengths,
-                                  r.pair_hypothesis_lengths, speakers)
+        c = cls._from_error_rates(r, speakers)
         if confusions:
             c._add_confusions(r.alignments)
         return c
+
+    @classmethod
+    def _from_error_rates(cls, r, speakers=None):
+        """The counts of an ErrorRates (per-pair arrays), speaker totals added."""
+        return cls._from_pair_counts(r.unit, r.pair_hits, r.pair_substitutions,
+                                     r.pair_deletions, r.pair_insertions,
+                                     r.pair_reference_lengths, r.pair_hypothesis_lengths,
+                                     speakers)
 
     @classmethod
     def _from_pair_counts(cls, unit, H, S, D, I, n_ref, n_hyp, speakers=None):
@@ -319,9 +306,7 @@ class ErrorCounts:
         return c
 
     def summary(self) -> dict:
-        wer, mer, wil, wip = _rates(self.hits, self.substitutions, self.deletions,
-                                    self.insertions, self.reference_length,
-                                    self.hypothesis_length)
+        wer, mer, wil, wip = self.rates()
         return {"unit": self.unit, "utterances": self.utterances,
                 "utterances_with_errors": self.utterances_with_errors,
                 "sentence_error_rate": self.sentence_error_rate,
@@ -717,10 +702,7 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
         need_al = k == 0 and (confusions or alignments)
         r = error_rates(hyps, refs, unit=u, n_threads=n_threads, progress=progress,
                         alignments=need_al)
-        c = ErrorCounts._from_pair_counts(u, r.pair_hits, r.pair_substitutions,
-                                          r.pair_deletions, r.pair_insertions,
-                                          r.pair_reference_lengths,
-                                          r.pair_hypothesis_lengths, speakers)
+        c = ErrorCounts._from_error_rates(r, speakers)
         if k == 0:
             utter = c.utterance_counts
             if confusions:
@@ -740,10 +722,7 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
             raise ValueError("Expected the second hypotheses to have %d utterances, but got %d"
                              % (len(refs), len(hb)))
         rb = error_rates(hb, refs, unit=units[0], n_threads=n_threads, progress=progress)
-        system_b = ErrorCounts._from_pair_counts(
-            units[0], rb.pair_hits, rb.pair_substitutions, rb.pair_deletions,
-            rb.pair_insertions, rb.pair_reference_lengths, rb.pair_hypothesis_lengths,
-            speakers)
+        system_b = ErrorCounts._from_error_rates(rb, speakers)
         if bootstrap:
             paired = paired_bootstrap(primary.utterance_errors, system_b.utterance_errors,
                                       primary.utterance_lengths, bootstrap, seed)

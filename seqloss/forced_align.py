@@ -127,6 +127,23 @@ def ctc_forced_align(log_probs: Any, targets: Any, input_lengths: Any = None,
 
 # ------------------------------------------------------------------ spans
 
+def _check_frame_shift(frame_shift):
+    """None, or a positive finite number of seconds per frame."""
+    if frame_shift is not None and (
+            isinstance(frame_shift, bool) or not isinstance(frame_shift, (int, float)) or
+            not frame_shift > 0 or not np.isfinite(frame_shift)):
+        raise ValueError("Expected frame_shift to be a positive number of seconds, but got %r"
+                         % (frame_shift,))
+
+
+def _times(present, starts, ends, frame_shift):
+    """(start, end) seconds of the spans present (NaN for padding), or (None, None)."""
+    if frame_shift is None:
+        return None, None
+    return (np.where(present, starts * frame_shift, np.nan),
+            np.where(present, ends * frame_shift, np.nan))
+
+
 class TokenSpan(NamedTuple):
     """torchaudio's TokenSpan: frames ``[start, end)`` of one token."""
     token: int
@@ -155,11 +172,7 @@ class TokenSpans:
         self.counts = counts
         self.frame_shift = frame_shift
         self.unbatched = unbatched
-        if frame_shift is None:
-            self.start_times = self.end_times = None
-        else:
-            self.start_times = np.where(tokens >= 0, starts * frame_shift, np.nan)
-            self.end_times = np.where(tokens >= 0, ends * frame_shift, np.nan)
+        self.start_times, self.end_times = _times(tokens >= 0, starts, ends, frame_shift)
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
@@ -240,11 +253,7 @@ def ctc_token_spans(paths: Any, scores: Any, input_lengths: Any = None, *, blank
         ``end_times``.
     """
     p, s, il, valid, unbatched, blank = _paths_scores(paths, scores, input_lengths, blank)
-    if frame_shift is not None:
-        if isinstance(frame_shift, bool) or not isinstance(frame_shift, (int, float)) or \
-                not frame_shift > 0 or not np.isfinite(frame_shift):
-            raise ValueError("Expected frame_shift to be a positive number of seconds, but "
-                             "got %r" % (frame_shift,))
+    _check_frame_shift(frame_shift)
     N, T = p.shape
     # runs over the flattened valid frames; a run never crosses an item boundary
     q = np.where(valid, p, -1)
@@ -315,12 +324,8 @@ class WordSpans:
         self.counts = counts
         self.texts = texts
         self.unbatched = unbatched
-        if frame_shift is None:
-            self.start_times = self.end_times = None
-        else:
-            ok = self.n_tokens > 0
-            self.start_times = np.where(ok, self.starts * frame_shift, np.nan)
-            self.end_times = np.where(ok, self.ends * frame_shift, np.nan)
+        self.start_times, self.end_times = _times(self.n_tokens > 0, self.starts, self.ends,
+                                                  frame_shift)
 
     def __len__(self) -> int:
         return self.starts.shape[0]
@@ -365,10 +370,7 @@ def ctc_word_spans(spans: TokenSpans, word_lengths: Any = None, *,
         raise ValueError("Expected exactly one of word_lengths and delimiter")
     if frame_shift is None:
         frame_shift = spans.frame_shift
-    elif isinstance(frame_shift, bool) or not isinstance(frame_shift, (int, float)) or \
-            not frame_shift > 0 or not np.isfinite(frame_shift):
-        raise ValueError("Expected frame_shift to be a positive number of seconds, but got %r"
-                         % (frame_shift,))
+    _check_frame_shift(frame_shift)
     N = len(spans)
     groups = []  # per item: list of (first span, n tokens)
     if delimiter is not None:
