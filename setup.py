@@ -55,7 +55,7 @@ FAMILIES = {
                [("src_cpp/align/align_kernels.cpp", [])]),
     "_ctc": (["src_cpp/ctc/ctc.cpp"],
              [("src_cpp/ctc/ctc_kernels.cpp", ["fastmath"])]),
-    "_edit": (["src_cpp/edit/edit_distance.cpp"],
+    "_edit": (["src_cpp/edit/edit_distance.cpp", "src_cpp/edit/corpus.cpp"],
               [("src_cpp/edit/edit_kernels.cpp", [])]),
     "_softmax": (["src_cpp/softmax/softmax.cpp", "src_cpp/softmax/softmax_ieee.cpp"],
                  [("src_cpp/softmax/softmax_kernels.cpp", ["fastmath"])]),

@@ -6,6 +6,7 @@ re-checks defensively and its exceptions become ValueError / IndexError here.
 """
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, int32_t
 from libcpp.vector cimport vector
+from libcpp.string cimport string
 from libc.string cimport memcpy
 from cpython.pycapsule cimport PyCapsule_GetPointer
 
@@ -72,6 +73,42 @@ cdef extern from "edit/edit_distance.hpp" namespace "seqloss":
                              const void* ref, int64_t ref_len) except + nogil
     bint is_py_space(uint32_t c) nogil
     void install_edit_kernels(int level, const void* table) except +
+    cdef cppclass TallyCall:
+        pass
+    cdef cppclass TallySizes:
+        int64_t vocab
+        int64_t code_points
+        int64_t substitutions
+        int64_t deletions
+        int64_t insertions
+    TallyCall* tally_call_new() except +
+    void tally_call_free(TallyCall* call)
+    void error_tally_text(TallyCall* call, const TextRef* hyps, const TextRef* refs,
+                          int64_t first_pair, int64_t n_pairs, int unit, int64_t* counts,
+                          int n_threads) except + nogil
+    TallySizes tally_finish(TallyCall* call) except + nogil
+    void tally_read(const TallyCall* call, uint32_t* code_points, int64_t* starts,
+                    int64_t* sub_ref, int64_t* sub_hyp, int64_t* sub_n, int64_t* del_id,
+                    int64_t* del_n, int64_t* ins_id, int64_t* ins_n) except +
+
+cdef extern from "edit/corpus.hpp" namespace "seqloss":
+    cdef cppclass Records:
+        Records()
+        vector[int64_t] id_start, id_end, text_start, text_end, line, speaker_end
+        int64_t bad_line, empty_id_record, dup_record, dup_first
+        bint all_speakers
+        int64_t size()
+    void parse_records(const void* text, int kind, int64_t n, int format,
+                       Records& out) except + nogil
+    void match_records(const void* ref_text, int ref_kind, const Records& ref,
+                       const void* hyp_text, int hyp_kind, const Records& hyp,
+                       int64_t* hyp_of_ref, uint8_t* hyp_used) except + nogil
+    int64_t intern_texts(const TextRef* texts, int64_t n, int64_t* ids,
+                         int64_t* first) except + nogil
+    void csv_rows(const TextRef* id, const TextRef* speaker, const TextRef* ref,
+                  const TextRef* hyp, const int64_t* counts, int64_t n, int64_t id_base,
+                  string& out) except + nogil
+    string py_round6_repr(double x) except +
 
 cdef extern from "core/parallel.hpp" namespace "seqloss":
     void install_workers(const void* api)
@@ -186,31 +223,89 @@ cdef int _fill_refs(tuple items, str name, vector[TextRef]& out) except -1:
     return 0
 
 
-def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps them alive)
-                 tuple refs,                  # IN  (N,) str
+cdef int _fill_column(list column, vector[TextRef]& out) except -1:
+    """out = the strings of a column of spans: segments (text, starts, ends), each
+    string text[starts[i]:ends[i]] (checked to lie inside its text)."""
+    cdef Py_ssize_t i, k = 0, n
+    cdef const int64_t[::1] st
+    cdef const int64_t[::1] en
+    cdef str text
+    cdef int kind
+    cdef const char* data
+    cdef int64_t L
+    out.clear()
+    for text, starts, ends in column:
+        st = starts
+        en = ends
+        if st.shape[0] != en.shape[0]:
+            raise ValueError("a span column's starts and ends differ in length")
+        PyUnicode_READY(text)
+        kind = PyUnicode_KIND(text)
+        data = <const char*>PyUnicode_DATA(text)
+        L = PyUnicode_GET_LENGTH(text)
+        n = st.shape[0]
+        out.resize(k + n)
+        for i in range(n):
+            if st[i] < 0 or st[i] > en[i] or en[i] > L:
+                raise ValueError("span %d of a column is outside its text" % i)
+            out[k + i].kind = kind
+            out[k + i].data = data + st[i] * kind
+            out[k + i].length = en[i] - st[i]
+        k += n
+    return 0
+
+
+cdef class TextPairs:
+    """N (hypothesis, reference) text pairs as TextRef views (GIL-free): of two
+    tuples of str, or of two span columns (see _fill_column); holds what the
+    views point into."""
+    cdef vector[TextRef] h
+    cdef vector[TextRef] r
+    cdef object keep
+    cdef readonly Py_ssize_t n
+
+    @staticmethod
+    def of_strings(tuple hyps, tuple refs):
+        cdef TextPairs p = TextPairs()
+        if len(hyps) != len(refs):
+            raise ValueError("TextPairs: hyps and refs differ in length")
+        p.n = len(hyps)
+        p.h.resize(p.n)
+        p.r.resize(p.n)
+        _fill_refs(hyps, "hypotheses", p.h)
+        _fill_refs(refs, "references", p.r)
+        p.keep = (hyps, refs)
+        return p
+
+    @staticmethod
+    def of_columns(list hyps, list refs):
+        cdef TextPairs p = TextPairs()
+        _fill_column(hyps, p.h)
+        _fill_column(refs, p.r)
+        if p.h.size() != p.r.size():
+            raise ValueError("TextPairs: hyps and refs differ in length")
+        p.n = p.h.size()
+        p.keep = (hyps, refs)
+        return p
+
+
+def error_counts(TextPairs p,                # IN  N text pairs
                  int unit,                    # 0 char, 1 word, 2 mixed (Unit)
                  int64_t[:, ::1] counts,      # OUT (N, 6) hits, subs, dels, ins, hyp_len, ref_len
                  int n_threads,
                  object progress=None,        # callable(pairs done) after each chunk
                  int64_t chunk=0):            # pairs per kernel call (0: all at once)
     """Word, character or mixed-unit error counts of N sentence pairs, read
-    straight from each string's PEP 393 buffer (1, 2 or 4 bytes per code
-    point, no copy).  Every item is checked before any work; ``progress`` as
-    in distance_batch."""
+    straight from the strings' PEP 393 buffers (1, 2 or 4 bytes per code
+    point, no copy); ``progress`` as in distance_batch."""
     cdef Py_ssize_t n = counts.shape[0]
-    if len(hyps) != n or len(refs) != n or counts.shape[1] != 6:
-        raise ValueError("error_counts: hyps, refs and counts disagree")
+    if p.n != n or counts.shape[1] != 6:
+        raise ValueError("error_counts: pairs and counts disagree")
     if n == 0:
         return
-    cdef vector[TextRef] h
-    cdef vector[TextRef] r
-    h.resize(n)
-    r.resize(n)
-    _fill_refs(hyps, "hypotheses", h)
-    _fill_refs(refs, "references", r)
     if progress is None or chunk <= 0 or chunk >= n:
         with nogil:
-            error_counts_batch(h.data(), r.data(), n, unit, &counts[0, 0], n_threads)
+            error_counts_batch(p.h.data(), p.r.data(), n, unit, &counts[0, 0], n_threads)
         if progress is not None:
             progress(n)
         return
@@ -218,9 +313,69 @@ def error_counts(tuple hyps,                  # IN  (N,) str (the tuple keeps th
     while i0 < n:
         m = min(chunk, n - i0)
         with nogil:
-            error_counts_batch(h.data() + i0, r.data() + i0, m, unit, &counts[i0, 0], n_threads)
+            error_counts_batch(p.h.data() + i0, p.r.data() + i0, m, unit, &counts[i0, 0],
+                               n_threads)
         i0 += m
         progress(i0)
+
+
+def _decode_vocab(uint32_t[::1] cps, const int64_t[::1] starts):
+    """The list of str of a vocabulary's code points and (V + 1,) starts."""
+    text = np.asarray(cps).tobytes().decode("utf-32-le", "surrogatepass")
+    st = np.asarray(starts).tolist()
+    return [text[st[i]:st[i + 1]] for i in range(len(st) - 1)]
+
+
+def tally_text(TextPairs p,                # IN  N text pairs
+               int unit,                   # 0 char, 1 word, 2 mixed
+               int64_t[:, ::1] counts,     # OUT (N, 6) as error_counts
+               int n_threads,
+               object progress=None,
+               int64_t chunk=0):
+    """The counts and the confusion tallies of N text pairs, from the same
+    backtrace: (vocabulary, (sub_ref, sub_hyp, sub_n), (del_id, del_n),
+    (ins_id, ins_n)), ids into the vocabulary (the tokens of errors), each
+    tally most frequent first (see edit_distance.hpp)."""
+    cdef int64_t n = counts.shape[0]
+    if p.n != n or counts.shape[1] != 6:
+        raise ValueError("tally_text: pairs and counts disagree")
+    cdef TallyCall* call = tally_call_new()
+    cdef int64_t i0 = 0, m
+    cdef TallySizes z
+    cdef uint32_t[::1] cv
+    cdef int64_t[::1] sv, a, b, c, d, e, f, g
+    cdef uint32_t dcp = 0
+    cdef int64_t d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0
+    if progress is None or chunk <= 0:
+        chunk = max(n, 1)
+    try:
+        while i0 < n:
+            m = min(chunk, n - i0)
+            with nogil:
+                error_tally_text(call, p.h.data() + i0, p.r.data() + i0, i0, m, unit,
+                                 &counts[i0, 0], n_threads)
+            i0 += m
+            if progress is not None:
+                progress(i0)
+        with nogil:
+            z = tally_finish(call)
+        cps = np.empty(z.code_points, dtype=np.uint32)
+        starts = np.empty(z.vocab + 1, dtype=np.int64)
+        out = [np.empty(z.substitutions, dtype=np.int64) for _ in range(3)] + \
+              [np.empty(z.deletions, dtype=np.int64) for _ in range(2)] + \
+              [np.empty(z.insertions, dtype=np.int64) for _ in range(2)]
+        cv = cps
+        sv = starts
+        a, b, c, d, e, f, g = out
+        tally_read(call, &cv[0] if z.code_points else &dcp, &sv[0],
+                   &a[0] if z.substitutions else &d0, &b[0] if z.substitutions else &d1,
+                   &c[0] if z.substitutions else &d2, &d[0] if z.deletions else &d3,
+                   &e[0] if z.deletions else &d4, &f[0] if z.insertions else &d5,
+                   &g[0] if z.insertions else &d6)
+    finally:
+        tally_call_free(call)
+    return (_decode_vocab(cps, starts), (out[0], out[1], out[2]), (out[3], out[4]),
+            (out[5], out[6]))
 
 
 cdef SeqBatch _ragged(const int64_t[::1] tokens, const int64_t[::1] offsets,
@@ -289,8 +444,7 @@ cdef class AlignRecord:
             self.call = NULL
 
 
-def record_text(tuple hyps,                 # IN  (N,) str (the tuple keeps them alive)
-                tuple refs,                 # IN  (N,) str
+def record_text(TextPairs p,                # IN  N text pairs
                 int unit,                   # 0 char, 1 word, 2 mixed
                 int64_t[:, ::1] counts,     # OUT (N, 6) as error_counts
                 int n_threads,
@@ -300,14 +454,8 @@ def record_text(tuple hyps,                 # IN  (N,) str (the tuple keeps them
     pair's ops and token ids recorded in the returned AlignRecord (nothing in
     it points into the strings).  ``progress`` as in distance_batch."""
     cdef int64_t n = counts.shape[0]
-    if len(hyps) != n or len(refs) != n or counts.shape[1] != 6:
-        raise ValueError("record_text: hyps, refs and counts disagree")
-    cdef vector[TextRef] h
-    cdef vector[TextRef] r
-    h.resize(n)
-    r.resize(n)
-    _fill_refs(hyps, "hypotheses", h)
-    _fill_refs(refs, "references", r)
+    if p.n != n or counts.shape[1] != 6:
+        raise ValueError("record_text: pairs and counts disagree")
     cdef AlignRecord rec = AlignRecord()
     cdef int64_t i0 = 0, m
     if progress is None or chunk <= 0:
@@ -315,7 +463,7 @@ def record_text(tuple hyps,                 # IN  (N,) str (the tuple keeps them
     while i0 < n:
         m = min(chunk, n - i0)
         with nogil:
-            error_align_text(rec.call, h.data() + i0, r.data() + i0, i0, m, unit,
+            error_align_text(rec.call, p.h.data() + i0, p.r.data() + i0, i0, m, unit,
                              &counts[i0, 0], n_threads)
         i0 += m
         if progress is not None:
@@ -710,3 +858,127 @@ def space_mask(const uint32_t[::1] code_points):
     for i in range(code_points.shape[0]):
         o[i] = is_py_space(code_points[i])
     return bytes(out)
+
+
+# ------------------------------------------------------------ transcript files
+
+cdef object _vec(const vector[int64_t]& v):
+    a = np.empty(v.size(), dtype=np.int64)
+    cdef int64_t[::1] o = a
+    if v.size():
+        memcpy(&o[0], v.data(), v.size() * sizeof(int64_t))
+    return a
+
+
+cdef class RecordFile:
+    """The records of one decoded transcript file, parsed in place
+    (src_cpp/edit/corpus.hpp: format 0 lines, 1 kaldi, 2 trn; ``text`` must
+    hold '\\n' line ends only, and for kaldi spaces for tabs)."""
+    cdef Records rec
+    cdef readonly str text
+    cdef readonly int format
+
+    def __init__(self, str text, int format):
+        PyUnicode_READY(text)
+        self.text = text
+        self.format = format
+        cdef int kind = PyUnicode_KIND(text)
+        cdef const void* data = PyUnicode_DATA(text)
+        cdef int64_t n = PyUnicode_GET_LENGTH(text)
+        with nogil:
+            parse_records(data, kind, n, format, self.rec)
+
+    def __len__(self):
+        return self.rec.size()
+
+    @property
+    def bad_line(self):
+        return self.rec.bad_line
+
+    @property
+    def empty_id_record(self):
+        return self.rec.empty_id_record
+
+    @property
+    def duplicate(self):
+        """(record, earlier record with the same id), or None."""
+        return None if self.rec.dup_record < 0 else (self.rec.dup_record, self.rec.dup_first)
+
+    @property
+    def all_speakers(self):
+        return bool(self.rec.all_speakers)
+
+    def arrays(self):
+        """{field: int64 array (records,)} of the spans, line numbers and speaker ends."""
+        return {"id_start": _vec(self.rec.id_start), "id_end": _vec(self.rec.id_end),
+                "text_start": _vec(self.rec.text_start), "text_end": _vec(self.rec.text_end),
+                "line": _vec(self.rec.line), "speaker_end": _vec(self.rec.speaker_end)}
+
+
+def match_files(RecordFile ref, RecordFile hyp):
+    """(hyp_of_ref (R,) int64: the hypothesis record of each reference record's
+    id or -1, hyp_used (H,) bool: the hypothesis records whose id the reference
+    has); reference ids must be unique."""
+    hyp_of_ref = np.empty(ref.rec.size(), dtype=np.int64)
+    used = np.empty(hyp.rec.size(), dtype=np.uint8)
+    cdef int64_t[::1] a = hyp_of_ref
+    cdef uint8_t[::1] b = used
+    cdef int64_t da = 0
+    cdef uint8_t db = 0
+    cdef int rk = PyUnicode_KIND(ref.text), hk = PyUnicode_KIND(hyp.text)
+    cdef const void* rd = PyUnicode_DATA(ref.text)
+    cdef const void* hd = PyUnicode_DATA(hyp.text)
+    with nogil:
+        match_records(rd, rk, ref.rec, hd, hk, hyp.rec,
+                      &a[0] if a.shape[0] else &da, &b[0] if b.shape[0] else &db)
+    return hyp_of_ref, used.view(bool)
+
+
+def intern_column(list column):
+    """(ids (N,) int64, first (K,) int64) of a span column: equal strings equal
+    ids, numbered in order of first appearance; first[k] = where id k first is."""
+    cdef vector[TextRef] t
+    _fill_column(column, t)
+    cdef int64_t n = t.size(), k
+    ids = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] iv = ids
+    cdef int64_t[::1] fv = first
+    if n == 0:
+        return ids, first
+    with nogil:
+        k = intern_texts(t.data(), n, &iv[0], &fv[0])
+    return ids, first[:k].copy()
+
+
+def csv_chunk(object ids,                   # span column, or None: row numbers
+              object speakers,              # span column, or None: empty
+              list refs, list hyps,         # span columns
+              const int64_t[:, ::1] counts, # IN  (N, 6) as error_counts
+              int64_t id_base):             # the first row's number (ids None)
+    """UTF-8 bytes of N rows of the per-utterance CSV (edit/corpus.hpp)."""
+    cdef vector[TextRef] vi, vs, vr, vh
+    cdef int64_t n = counts.shape[0]
+    _fill_column(refs, vr)
+    _fill_column(hyps, vh)
+    if ids is not None:
+        _fill_column(ids, vi)
+    if speakers is not None:
+        _fill_column(speakers, vs)
+    if <int64_t>vr.size() != n or <int64_t>vh.size() != n or \
+            (ids is not None and <int64_t>vi.size() != n) or \
+            (speakers is not None and <int64_t>vs.size() != n) or counts.shape[1] != 6:
+        raise ValueError("csv_chunk: columns and counts disagree")
+    cdef string out
+    if n == 0:
+        return b""
+    with nogil:
+        csv_rows(vi.data() if ids is not None else NULL,
+                 vs.data() if speakers is not None else NULL, vr.data(), vh.data(),
+                 &counts[0, 0], n, id_base, out)
+    return out
+
+
+def round6_repr(double x):
+    """repr(round(x, 6)) as the CSV writer computes it (for tests)."""
+    return py_round6_repr(x).decode("ascii")

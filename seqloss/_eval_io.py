@@ -100,6 +100,8 @@ import csv
 import gzip
 import json
 import os
+
+import numpy as np
 from itertools import islice, repeat
 from operator import itemgetter
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -140,23 +142,37 @@ class Transcripts:
     user, or None.
     """
 
-    __slots__ = ("path", "format", "texts", "ids", "warning", "_speakers")
+    __slots__ = ("path", "format", "texts", "ids", "warning", "_speakers", "records")
 
     def __init__(self, path: str, format: str, texts: List[str],
                  ids: Optional[List[str]] = None, speakers=None,
-                 warning: Optional[str] = None):
+                 warning: Optional[str] = None, records=None):
         self.path = path
         self.format = format
         self.texts = texts
         self.ids = ids
         self._speakers = speakers
         self.warning = warning
+        self.records = records      # read in place: (RecordFile, its arrays); texts/ids SpanTexts
 
     @property
     def speakers(self) -> Optional[List[str]]:
         if self._speakers is _FROM_IDS:
-            self._speakers = _speakers(self.ids)
+            if self.records is not None:
+                self._speakers = _span_speakers(self, np.arange(len(self.texts))) \
+                    if self.ids is not None else None
+            else:
+                self._speakers = _speakers(self.ids)
         return self._speakers
+
+    def materialise(self) -> "Transcripts":
+        """This file with its texts and ids as lists (read in place -> the general form)."""
+        if self.records is None:
+            return self
+        ids = None if self.ids is None else list(self.ids)
+        sp = self.speakers
+        return Transcripts(self.path, self.format, list(self.texts), ids=ids,
+                           speakers=None if sp is None else list(sp), warning=self.warning)
 
     @speakers.setter
     def speakers(self, value: Optional[List[str]]) -> None:
@@ -700,17 +716,25 @@ def _speakers(ids: List[str]) -> Optional[List[str]]:
 
 def read_transcripts(path, *, format: str = "auto", id_field: Optional[str] = None,
                      text_field: Optional[str] = None, encoding: str = "utf-8",
-                     role: Optional[str] = None) -> Transcripts:
+                     role: Optional[str] = None, in_place: bool = True) -> Transcripts:
     """Read one transcript file (formats, detection and speakers: module docstring).
 
     ``id_field``/``text_field`` choose the columns of a ``tsv``/``jsonl`` file;
     ``role`` (``"ref"``, ``"hyp"`` or None) picks the default transcript field.
+    ``in_place``: read ``text``/``kaldi``/``trn`` files in place (C++: texts
+    and ids are SpanTexts over the file's text, no str per line); False reads
+    every format into lists (the reference implementation of the in-place
+    reader, whose results are the same).
     """
     _check_format(format)
     if role not in _ROLES:
         raise ValueError("role must be None, 'ref' or 'hyp', got %r" % (role,))
     name = _name(path)
     text = read_text_file(path, encoding)
+    if id_field is None and text_field is None and in_place:
+        fmt = _in_place_format(path, text, format)
+        if fmt is not None:
+            return _read_in_place(name, text, fmt, format == "auto")
     lines = split_lines(text)
     fmt, fields = _detect(path, lines) if format == "auto" else (format, None)
     if fmt not in ("tsv", "jsonl") and (id_field is not None or text_field is not None):
@@ -802,6 +826,9 @@ def match(ref: Transcripts, hyp: Transcripts, *, missing: str = "error") -> Matc
     if missing not in MISSING_MODES:
         raise ValueError("missing must be one of %s, got %r" % (", ".join(MISSING_MODES),
                                                                 missing))
+    if ref.records is not None and hyp.records is not None:
+        return _match_in_place(ref, hyp, missing)
+    ref, hyp = ref.materialise(), hyp.materialise()
     if ref.ids is None or hyp.ids is None:
         return _match_lines(ref, hyp)
     return _match_ids(ref, hyp, missing)
@@ -900,6 +927,146 @@ def _missing_message(ref, hyp, only_ref, only_hyp) -> str:
         parts.append("%d in %s only (%s)" % (len(only_hyp), hyp.path, _list_ids(only_hyp)))
     return ("; ".join(parts) + "; missing 'skip' drops them, missing 'empty' scores them "
             "against an empty transcript")
+
+
+# ------------------------------------------------------------------ in place
+#
+# text, kaldi and trn files are parsed by C++ over the decoded text
+# (src_cpp/edit/corpus.hpp, the same rules as the parsers above): records are
+# spans, texts and ids SpanTexts, ids matched by a hash in C++.  The general
+# reader above is the reference (tests compare the two on every rule).
+
+_IN_PLACE = {"text": 0, "kaldi": 1, "trn": 2}
+_HEAD_CHARS = 1 << 16
+
+
+def _first_lines(text: str, n: int) -> List[str]:
+    """The first ``n`` lines of ``text`` (its line ends already "\\n")."""
+    end = -1
+    for _ in range(n):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return split_lines(text)
+    return text[:end].split("\n")
+
+
+def _in_place_format(path, text: str, format: str) -> Optional[str]:
+    """The format to read ``text`` in place with, or None when the general reader
+    must decide (tsv, jsonl, and content that might be trn, jsonl or tsv)."""
+    if format != "auto":
+        return format if format in _IN_PLACE else None
+    base, ext = _stem_and_ext(path)
+    if ext in (".trn", ".ark") or base == "text":
+        return "kaldi" if ext != ".trn" else "trn"
+    if ext in (".tsv", ".jsonl", ".json", ".ndjson"):
+        return None
+    head = text[:_HEAD_CHARS]
+    if "\r" in head:
+        head = head.replace("\r\n", "\n").replace("\r", "\n")
+    cut = head.find("\n")
+    if cut < 0 and len(text) > _HEAD_CHARS:
+        return None
+    first = head if cut < 0 else head[:cut]
+    if _blank_or_comment(first, True) or _trn_split(first) is not None:
+        return None                 # blank first lines, or possibly trn: decide in full
+    if ext in (".txt", ".text"):
+        return "text"
+    if first.lstrip().startswith("{") or "\t" in first:
+        return None                 # possibly jsonl or tsv
+    return "text"
+
+
+def _read_in_place(name: str, text: str, fmt: str, auto: bool) -> Transcripts:
+    from . import _edit
+    from ._spans import SpanTexts
+
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if fmt == "kaldi" and "\t" in text:
+        text = text.replace("\t", " ")
+    rec = _edit.RecordFile(text, _IN_PLACE[fmt])
+    if rec.bad_line:
+        line = text.split("\n")[rec.bad_line - 1] if rec.bad_line else ""
+        raise InputError("%s, line %d: expected 'text (utterance-id)' (sclite trn), got %r"
+                         % (name, rec.bad_line, _clip(line)))
+    a = rec.arrays()
+    texts = SpanTexts([(text, a["text_start"], a["text_end"])])
+    if fmt == "text":
+        warning = _kaldi_warning(name, _first_lines(text, _SNIFF_LINES)) if auto else None
+        return Transcripts(name, "text", texts, warning=warning, records=(rec, a))
+    if rec.empty_id_record >= 0:
+        raise InputError("%s, line %d: empty utterance id '()'"
+                         % (name, int(a["line"][rec.empty_id_record])))
+    ids = SpanTexts([(text, a["id_start"], a["id_end"])])
+    if rec.duplicate is not None:
+        r, first = rec.duplicate
+        raise InputError("%s, line %d: duplicate utterance id %r (first on line %d)"
+                         % (name, int(a["line"][r]), ids[r], int(a["line"][first])))
+    return Transcripts(name, fmt, texts, ids=ids, speakers=_FROM_IDS, records=(rec, a))
+
+
+def _span_speakers(t: Transcripts, index) -> Optional["SpanTexts"]:
+    """sclite's speakers of records ``index`` of a file read in place, or None if
+    one of them has none."""
+    from ._spans import SpanTexts
+
+    rec, a = t.records
+    end = a["speaker_end"][index]
+    if end.shape[0] and int(end.min()) < 0:
+        return None
+    return SpanTexts([(rec.text, a["id_start"][index], end)])
+
+
+def _match_in_place(ref: Transcripts, hyp: Transcripts, missing: str) -> Matched:
+    """match() of two files read in place: index arrays instead of dicts."""
+    from . import _edit
+
+    if ref.ids is None or hyp.ids is None:
+        if len(ref) != len(hyp):
+            _match_lines(ref, hyp)          # raises the message for the lengths
+        keyed = ref if ref.ids is not None else hyp if hyp.ids is not None else None
+        if keyed is None:
+            return Matched(None, ref.texts, hyp.texts, None)
+        _refuse_inline_ids(keyed, hyp if keyed is ref else ref)
+        return Matched(keyed.ids, ref.texts, hyp.texts, lambda: keyed.speakers)
+    hyp_of_ref, used = _edit.match_files(ref.records[0], hyp.records[0])
+    R, H = len(ref), len(hyp)
+    if R == H and bool(used.all()) and bool((hyp_of_ref == np.arange(R)).all()):
+        return Matched(ref.ids, ref.texts, hyp.texts, lambda: ref.speakers)
+    only_ref_idx = np.flatnonzero(hyp_of_ref < 0)
+    only_hyp_idx = np.flatnonzero(~used)
+    only_ref = [ref.ids[i] for i in only_ref_idx.tolist()]
+    only_hyp = [hyp.ids[i] for i in only_hyp_idx.tolist()]
+    if (only_ref or only_hyp) and missing == "error":
+        raise InputError(_missing_message(ref, hyp, only_ref, only_hyp))
+    if missing == "skip":
+        ref_idx = np.flatnonzero(hyp_of_ref >= 0)
+        hyp_idx = hyp_of_ref[ref_idx]
+        tail = np.zeros(0, np.int64)
+    else:                                   # "empty" (or nothing missing)
+        ref_idx = np.arange(R, dtype=np.int64)
+        hyp_idx = hyp_of_ref
+        tail = only_hyp_idx if missing == "empty" else np.zeros(0, np.int64)
+    none = np.full(tail.shape[0], -1, np.int64)
+    ids = ref.ids.take(ref_idx) + hyp.ids.take(tail)
+    refs = ref.texts.take(np.concatenate([ref_idx, none]))
+    hyps = hyp.texts.take(np.concatenate([hyp_idx, tail]))
+
+    def speakers():
+        # as _matched_speakers: the speakers of a file count only when every id of
+        # it has one; an utterance needs its id in such a file (the speaker is a
+        # function of the id, so either file's spans give it)
+        ref_ok, hyp_ok = ref.records[0].all_speakers, hyp.records[0].all_speakers
+        if not ((ref_ok and R) or (hyp_ok and H)):
+            return None
+        if not (ref_ok or (hyp_ok and bool((hyp_idx >= 0).all()))) or \
+                (tail.shape[0] and not hyp_ok):
+            return None
+        a = _span_speakers(ref, ref_idx)
+        b = _span_speakers(hyp, tail)
+        return None if a is None or b is None else a + b
+    dropped = len(only_ref) + len(only_hyp) if missing == "skip" else 0
+    return Matched(ids, refs, hyps, speakers, only_ref, only_hyp, dropped)
 
 
 # ------------------------------------------------------------------ speakers

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from . import _validate as V
+from ._spans import SpanTexts
 
 __all__ = ["ErrorCounts", "Report", "evaluate", "bootstrap_interval", "paired_bootstrap"]
 
@@ -38,6 +39,25 @@ def _rates(H, S, D, I, n_ref, n_hyp):
         mer = (S + D + I) / float(H + S + D + I)
         wip = (H / float(n_ref)) * (H / float(n_hyp)) if n_hyp >= 1 else 0.0
     return wer, mer, 1.0 - wip, wip
+
+
+def _speaker_totals(speakers, cols) -> Dict[str, np.ndarray]:
+    """{speaker: int64 totals of ``cols`` over the speaker's utterances} (speakers:
+    one str per utterance, a SpanTexts or any sequence; ids interned in C++)."""
+    from . import _edit
+
+    n = cols[0].shape[0]
+    if not isinstance(speakers, SpanTexts):
+        speakers = SpanTexts.of_strings([str(x) for x in speakers])
+    if len(speakers) != n:
+        raise ValueError("Expected one speaker per utterance (%d), but got %d"
+                         % (n, len(speakers)))
+    inv, first = _edit.intern_column(speakers.column)
+    k = first.shape[0]
+    tot = np.zeros((k, len(cols)), dtype=np.int64)
+    for j, col in enumerate(cols):
+        np.add.at(tot[:, j], inv, np.asarray(col, dtype=np.int64))
+    return {speakers[int(f)]: tot[i] for i, f in enumerate(first.tolist())}
 
 
 @dataclass
@@ -190,15 +210,10 @@ class ErrorCounts:
                    unit: str = "word", speakers: Optional[Sequence[str]] = None,
                    confusions: bool = True, n_threads: Optional[int] = None,
                    progress: Any = None) -> "ErrorCounts":
-        """Count one corpus (or part): ``error_rates`` for the counts, ``align`` for
-        the confusion pairs (``confusions=False`` skips them)."""
-        from .edit_distance import error_rates
-        r = error_rates(hypotheses, references, unit=unit, n_threads=n_threads,
-                        progress=progress, alignments=confusions)
-        c = cls._from_error_rates(r, speakers)
-        if confusions:
-            c._add_confusions(r.alignments)
-        return c
+        """Count one corpus (or part): the error counts and, from the same pass,
+        the confusion counts (``confusions=False`` skips them)."""
+        return _count(hypotheses, references, unit, speakers, confusions, False, n_threads,
+                      progress)[0]
 
     @classmethod
     def _from_error_rates(cls, r, speakers=None):
@@ -218,18 +233,8 @@ class ErrorCounts:
                 hypothesis_length=int(n_hyp.sum()),
                 utterance_counts=np.stack([H, S, D, I, n_hyp, n_ref], axis=1).astype(np.int64))
         if speakers is not None:
-            spk = np.asarray(list(speakers), dtype=object)
-            if spk.shape[0] != err.shape[0]:
-                raise ValueError("Expected one speaker per utterance (%d), but got %d"
-                                 % (err.shape[0], spk.shape[0]))
-            index = {}
-            inv = np.fromiter((index.setdefault(str(x), len(index)) for x in spk.tolist()),
-                              dtype=np.int64, count=spk.shape[0])
-            cols = [np.ones_like(err), (err > 0).astype(np.int64), H, S, D, I, n_ref, n_hyp]
-            tot = np.stack([np.bincount(inv, weights=np.asarray(col, dtype=np.float64),
-                                        minlength=len(index)) for col in cols],
-                           axis=1).round().astype(np.int64)
-            c.speakers = {name: tot[k] for name, k in index.items()}
+            c.speakers = _speaker_totals(speakers, [np.ones_like(err), (err > 0).astype(np.int64),
+                                                    H, S, D, I, n_ref, n_hyp])
         return c
 
     def _add_confusions(self, al):
@@ -489,8 +494,14 @@ class Report:
         if u.shape[0] == 0:
             return []
         err = u[:, 1] + u[:, 2] + u[:, 3]
-        rate = err / np.maximum(u[:, 5], 1)
-        order = np.lexsort((np.arange(u.shape[0]), -rate, -err))[:top]
+        n = err.shape[0]
+        if top <= 0:
+            return []
+        cand = np.arange(n)
+        if n > 4 * top:             # only utterances with at least the top-th most errors
+            cand = np.flatnonzero(err >= np.partition(err, n - top)[n - top])
+        rate = err[cand] / np.maximum(u[cand, 5], 1)
+        order = cand[np.lexsort((cand, -rate, -err[cand]))][:top]
         return [self.record(int(i)) for i in order if err[i] > 0]
 
     def record(self, i: int) -> dict:
@@ -665,6 +676,29 @@ class Report:
         return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _count(hyps, refs, unit, speakers, confusions, alignments, n_threads, progress):
+    """(ErrorCounts of the pairs in ``unit``, their Alignments or None): one pass
+    over the pairs; confusion counts from the tallies of that pass (or from the
+    alignments when those are asked for, or the input is pre-tokenised)."""
+    from .edit_distance import _counts_and_tallies, error_rates
+
+    if confusions and not alignments:
+        out = _counts_and_tallies(hyps, refs, unit, n_threads, progress)
+        if out is not None:
+            u, tallies = out
+            c = ErrorCounts._from_pair_counts(unit, *(u[:, j] for j in (0, 1, 2, 3, 5, 4)),
+                                              speakers=speakers)
+            c._subs = c._dels = c._ins = None
+            c._pending = tallies
+            return c, None
+    r = error_rates(hyps, refs, unit=unit, n_threads=n_threads, progress=progress,
+                    alignments=confusions or alignments)
+    c = ErrorCounts._from_error_rates(r, speakers)
+    if confusions:
+        c._add_confusions(r.alignments)
+    return c, r.alignments if alignments else None
+
+
 def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
              ids: Optional[Sequence[str]] = None, speakers: Optional[Sequence[str]] = None,
              unit: Any = "word", hypotheses_b: Optional[Sequence[str]] = None,
@@ -686,9 +720,8 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
         raise ValueError("Expected unit to be one or more of %s, but got %r"
                          % (", ".join(UNITS), unit))
     units = list(dict.fromkeys(units))
-    from .edit_distance import error_rates
-    hyps = list(hypotheses)
-    refs = list(references)
+    hyps = hypotheses if isinstance(hypotheses, SpanTexts) else list(hypotheses)
+    refs = references if isinstance(references, SpanTexts) else list(references)
     if len(hyps) != len(refs):
         raise ValueError("Expected hypotheses and references to have the same number of "
                          "utterances, but got %d and %d" % (len(hyps), len(refs)))
@@ -699,16 +732,11 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
     utter = None
     al = None
     for k, u in enumerate(units):
-        need_al = k == 0 and (confusions or alignments)
-        r = error_rates(hyps, refs, unit=u, n_threads=n_threads, progress=progress,
-                        alignments=need_al)
-        c = ErrorCounts._from_error_rates(r, speakers)
+        c, a = _count(hyps, refs, u, speakers, k == 0 and confusions, k == 0 and alignments,
+                      n_threads, progress)
         if k == 0:
             utter = c.utterance_counts
-            if confusions:
-                c._add_confusions(r.alignments)
-            if alignments:
-                al = r.alignments
+            al = a
         counts[u] = c
     primary = counts[units[0]]
     boot = None
@@ -717,15 +745,15 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
                                   bootstrap, seed)
     system_b = paired = None
     if hypotheses_b is not None:
-        hb = list(hypotheses_b)
+        hb = hypotheses_b if isinstance(hypotheses_b, SpanTexts) else list(hypotheses_b)
         if len(hb) != len(refs):
             raise ValueError("Expected the second hypotheses to have %d utterances, but got %d"
                              % (len(refs), len(hb)))
-        rb = error_rates(hb, refs, unit=units[0], n_threads=n_threads, progress=progress)
-        system_b = ErrorCounts._from_error_rates(rb, speakers)
+        system_b = _count(hb, refs, units[0], speakers, False, False, n_threads, progress)[0]
         if bootstrap:
             paired = paired_bootstrap(primary.utterance_errors, system_b.utterance_errors,
                                       primary.utterance_lengths, bootstrap, seed)
-    return Report(counts, list(ids) if ids is not None else None, refs, hyps, utter,
-                  alignments=al, bootstrap=boot, paired=paired, system_b=system_b,
-                  speakers=list(speakers) if speakers is not None else None)
+    def keep(x):
+        return x if x is None or isinstance(x, SpanTexts) else list(x)
+    return Report(counts, keep(ids), refs, hyps, utter, alignments=al, bootstrap=boot,
+                  paired=paired, system_b=system_b, speakers=keep(speakers))

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _edit
 from . import _validate as V
+from ._spans import SpanTexts
 from ._progress import check_progress, reporter
 
 __all__ = [
@@ -732,6 +733,8 @@ _SEQUENCE_ITEM = (list, tuple, np.ndarray)
 def _sentences(name, x):
     if isinstance(x, str):
         return (x,)
+    if isinstance(x, SpanTexts):
+        return x
     V.check_cpu(name, x)
     if isinstance(x, (bytes, bytearray)) or not (hasattr(x, "__iter__") or (
             hasattr(x, "__getitem__") and hasattr(x, "__len__"))) or \
@@ -742,13 +745,19 @@ def _sentences(name, x):
 
 
 class _Pairs:
-    """The pairs of one call: text (``hyps``/``refs`` tuples of str) or tokens
-    (``tokens``: ragged int64 arrays (hyp, offsets, lengths, ref, offsets,
-    lengths), ``vocabulary`` for str tokens)."""
+    """The pairs of one call: text (``hyps``/``refs`` tuples of str or
+    SpanTexts) or tokens (``tokens``: ragged int64 arrays (hyp, offsets,
+    lengths, ref, offsets, lengths), ``vocabulary`` for str tokens)."""
 
     def __init__(self, n, hyps=None, refs=None, tokens=None, vocabulary=None):
         self.n, self.hyps, self.refs = n, hyps, refs
         self.tokens, self.vocabulary = tokens, vocabulary
+
+    def text(self):
+        """The text pairs as _edit.TextPairs (every item checked to be a str)."""
+        if isinstance(self.hyps, SpanTexts) and isinstance(self.refs, SpanTexts):
+            return _edit.TextPairs.of_columns(self.hyps.column, self.refs.column)
+        return _edit.TextPairs.of_strings(tuple(self.hyps), tuple(self.refs))
 
 
 def _pairs(hypotheses, references):
@@ -759,6 +768,9 @@ def _pairs(hypotheses, references):
     if len(refs) != n:
         raise ValueError("Expected hypotheses and references to have the same batch size, "
                          "but got %d and %d" % (n, len(refs)))
+    if isinstance(hyps, SpanTexts) and isinstance(refs, SpanTexts):
+        return _Pairs(n, hyps=hyps, refs=refs)
+    hyps, refs = tuple(hyps), tuple(refs)
     if n == 0 or isinstance(hyps[0], str):
         if n and isinstance(refs[0], _SEQUENCE_ITEM):
             raise TypeError(
@@ -786,12 +798,12 @@ def _count_pairs(p, unit, nt, progress, label, alignments):
     report, chunk = reporter(progress, p.n, label)
     if not alignments:
         if p.tokens is None:
-            _edit.error_counts(p.hyps, p.refs, unit_code, counts, nt, report, chunk)
+            _edit.error_counts(p.text(), unit_code, counts, nt, report, chunk)
         else:
             _edit.token_error_counts(*p.tokens, counts, nt, report, chunk)
         return counts, None
     if p.tokens is None:
-        rec = _edit.record_text(p.hyps, p.refs, unit_code, counts, nt, report, chunk)
+        rec = _edit.record_text(p.text(), unit_code, counts, nt, report, chunk)
     else:
         rec = _edit.record_tokens(*p.tokens, counts, nt, report, chunk)
     offsets = np.zeros(p.n + 1, dtype=np.int64)
@@ -808,6 +820,25 @@ def _count_pairs(p, unit, nt, progress, label, alignments):
                            nt, p.tokens)
     vocab = _edit.vocabulary(rec) if p.tokens is None else p.vocabulary
     return counts, Alignments(offsets, ops, ref_index, hyp_index, ref_ids, hyp_ids, vocab, unit)
+
+
+def _counts_and_tallies(hypotheses, references, unit, n_threads=None, progress=None,
+                        label="error rate"):
+    """((N, 6) counts, confusion tallies) of text pairs, from one pass: tallies =
+    (vocabulary, (sub_ref, sub_hyp, sub_n), (del_id, del_n), (ins_id, ins_n)), ids
+    into the vocabulary, each most frequent first (as Alignments.substitutions()
+    / deletions() / insertions()); None for pre-tokenised input (the caller then
+    counts from alignments)."""
+    unit_code = _unit_code(unit)
+    nt = V.resolve_n_threads(n_threads)
+    check_progress(progress)
+    p = _pairs(hypotheses, references)
+    if p.tokens is not None:
+        return None
+    counts = np.zeros((p.n, 6), dtype=np.int64)
+    report, chunk = reporter(progress, p.n, label)
+    tallies = _edit.tally_text(p.text(), unit_code, counts, nt, report, chunk)
+    return counts, tallies
 
 
 def align(hypotheses: Any, references: Any, *, unit: str = "word",

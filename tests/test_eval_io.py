@@ -473,13 +473,21 @@ def test_match_refuses_kaldi_read_as_text(tmp_path):
 
 
 def test_match_does_not_alias_inputs(tmp_path):
-    """The matched lists are new lists: editing them leaves the Transcripts alone."""
-    ref = read_transcripts(write(tmp_path / "text", "u1 a\nu2 b\n"), format="kaldi")
+    """The matched lists are new lists: editing them leaves the Transcripts alone
+    (files read in place give immutable sequences: nothing to alias)."""
+    path = write(tmp_path / "text", "u1 a\nu2 b\n")
+    ref = read_transcripts(path, format="kaldi", in_place=False)
     m = match(ref, ref)
     m.ids.append("x")
     m.ref_texts[0] = "changed"
     m.speakers
     assert ref.ids == ["u1", "u2"] and ref.texts == ["a", "b"]
+    ref = read_transcripts(path, format="kaldi")
+    m = match(ref, ref)
+    with pytest.raises((TypeError, AttributeError)):
+        m.ref_texts[0] = "changed"
+    assert not hasattr(m.ids, "append")
+    assert list(ref.ids) == ["u1", "u2"] and list(ref.texts) == ["a", "b"]
 
 
 # ------------------------------------------------------------------ utt2spk

@@ -121,6 +121,90 @@ struct AlignLog {
     }
 };
 
+// uint64 key -> count, open addressing (the tallies of TallyLog).
+class CountMap {
+public:
+    CountMap() { rehash(64); }
+    void add(uint64_t key, int64_t n = 1) {
+        uint64_t i = slot_of(key);
+        for (;;) {
+            Slot& s = slots_[i];
+            if (s.n == 0) {
+                s = Slot{key, n};
+                if (2 * ++size_ > slots_.size()) rehash(slots_.size() * 2);
+                return;
+            }
+            if (s.key == key) {
+                s.n += n;
+                return;
+            }
+            i = (i + 1) & mask_;
+        }
+    }
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const Slot& s : slots_)
+            if (s.n) f(s.key, s.n);
+    }
+    size_t size() const { return size_; }
+
+private:
+    struct Slot {
+        uint64_t key;
+        int64_t n;  // 0 = empty
+    };
+    uint64_t slot_of(uint64_t k) const { return ((k * UINT64_C(0x9E3779B97F4A7C15)) >> 24) & mask_; }
+    void rehash(size_t cap) {
+        std::vector<Slot> old;
+        old.swap(slots_);
+        slots_.assign(cap, Slot{0, 0});
+        mask_ = cap - 1;
+        for (const Slot& s : old) {
+            if (!s.n) continue;
+            uint64_t i = slot_of(s.key);
+            while (slots_[i].n) i = (i + 1) & mask_;
+            slots_[i] = s;
+        }
+    }
+    std::vector<Slot> slots_;
+    uint64_t mask_ = 0;
+    size_t size_ = 0;
+};
+
+// One participant's confusion tallies (text input): the tokens of its errors
+// interned in the log's vocabulary (AlignLog's, with where each was first
+// seen), substitutions keyed (ref id << 32 | hyp id), deletions and
+// insertions by id.  Ops are not kept.
+struct TallyLog : AlignLog {
+    CountMap subs;
+    std::vector<int64_t> dels, ins;  // (vocab.size(),) grown on demand
+
+    static void bump(std::vector<int64_t>& v, int32_t id) {
+        if ((size_t)id >= v.size()) v.resize((size_t)id + 1, 0);
+        ++v[(size_t)id];
+    }
+
+    void tally(int64_t pair, const uint8_t* op, int64_t n_ops) {
+        const PairText& P = *last;
+        const int64_t n_ref = P.ids.n_ref;
+        int64_t r = 0, h = 0;
+        for (int64_t k = 0; k < n_ops; ++k) {
+            switch (op[k]) {
+                case OP_EQUAL: ++r, ++h; break;
+                case OP_SUBSTITUTE: {
+                    const int32_t a = intern(P.ref, P.ref_kind, P.ref_words, r, pair, r);
+                    const int32_t b = intern(P.hyp, P.hyp_kind, P.hyp_words, h, pair, n_ref + h);
+                    subs.add(((uint64_t)(uint32_t)a << 32) | (uint32_t)b);
+                    ++r, ++h;
+                    break;
+                }
+                case OP_DELETE: bump(dels, intern(P.ref, P.ref_kind, P.ref_words, r, pair, r)); ++r; break;
+                default: bump(ins, intern(P.hyp, P.hyp_kind, P.hyp_words, h, pair, n_ref + h)); ++h; break;
+            }
+        }
+    }
+};
+
 // The call's vocabulary from the participants' (logs in any order): every
 // distinct token once, numbered by where it first appears in the batch; each
 // log's remap set to it.  Fills code_points / starts (V + 1,) in id order.

@@ -345,6 +345,133 @@ void align_vocab(const AlignCall* call, uint32_t* code_points, int64_t* starts) 
     std::copy(call->vocab_starts.begin(), call->vocab_starts.end(), starts);
 }
 
+// ---- confusion tallies ------------------------------------------------------
+
+struct TallyCall {
+    std::mutex mu;
+    std::vector<std::unique_ptr<TallyLog>> logs;
+    size_t open = 0;
+    int64_t recorded = 0;
+    int64_t base = 0;
+    bool finished = false;
+    std::vector<uint32_t> code_points;
+    std::vector<int64_t> starts{0};
+    struct Sub {
+        int64_t r, h, n;
+    };
+    std::vector<Sub> subs;
+    std::vector<std::pair<int64_t, int64_t>> dels, ins;  // (id, n)
+};
+
+namespace {
+
+void* open_tally(void* ctx, void* tokenizer_state) {
+    TallyCall& call = *static_cast<TallyCall*>(ctx);
+    if (!tokenizer_state) throw std::logic_error("error_tally: text input only");
+    std::lock_guard<std::mutex> lock(call.mu);
+    if (call.open == call.logs.size()) call.logs.push_back(std::make_unique<TallyLog>());
+    TallyLog* log = call.logs[call.open++].get();
+    log->base = call.base;
+    log->last = &static_cast<TokenizerState*>(tokenizer_state)->last;
+    return log;
+}
+
+void add_tally(void* log, int64_t i, const uint8_t* ops, int64_t n_ops) {
+    TallyLog& L = *static_cast<TallyLog*>(log);
+    L.tally(L.base + i, ops, n_ops);
+}
+
+// (id, n) of a per-id count vector, by count (descending), then id.
+std::vector<std::pair<int64_t, int64_t>> sorted_counts(const std::vector<int64_t>& v) {
+    std::vector<std::pair<int64_t, int64_t>> out;
+    for (size_t k = 0; k < v.size(); ++k)
+        if (v[k]) out.emplace_back((int64_t)k, v[k]);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    return out;
+}
+
+}  // namespace
+
+TallyCall* tally_call_new() { return new TallyCall(); }
+
+void tally_call_free(TallyCall* call) { delete call; }
+
+void error_tally_text(TallyCall* call, const TextRef* hyps, const TextRef* refs, int64_t first_pair,
+                      int64_t n_pairs, int unit, int64_t* counts, int n_threads) {
+    check_text("error_tally", hyps, refs, n_pairs, unit, counts, n_threads);
+    if (!call) throw std::invalid_argument("error_tally: null call");
+    if (call->finished) throw std::invalid_argument("error_tally: the call is finished");
+    if (first_pair != call->recorded)
+        throw std::invalid_argument("error_tally: a chunk starts at pair " +
+                                    std::to_string(first_pair) + ", expected " +
+                                    std::to_string(call->recorded));
+    if (n_pairs == 0) return;
+    PairSource src;
+    src.hyps = hyps;
+    src.refs = refs;
+    src.unit = unit;
+    call->base = first_pair;
+    call->open = 0;
+    const AlignRecorder rec{call, &open_tally, &add_tally};
+    Registry::active().error_counts(src, n_pairs, counts, &rec, n_threads, kTokenizer);
+    call->recorded += n_pairs;
+}
+
+TallySizes tally_finish(TallyCall* call) {
+    if (!call) throw std::invalid_argument("tally_finish: null call");
+    if (!call->finished) {
+        merge_vocab(call->logs, call->code_points, call->starts);
+        const size_t V = call->starts.size() - 1;
+        CountMap subs;
+        std::vector<int64_t> dels(V, 0), ins(V, 0);
+        for (const auto& L : call->logs) {
+            const auto& m = L->remap;
+            L->subs.for_each([&](uint64_t key, int64_t n) {
+                const uint64_t a = (uint64_t)m[(size_t)(key >> 32)], b = (uint64_t)m[(size_t)(key & 0xFFFFFFFFu)];
+                subs.add((a << 32) | b, n);
+            });
+            for (size_t v = 0; v < L->dels.size(); ++v) dels[(size_t)m[v]] += L->dels[v];
+            for (size_t v = 0; v < L->ins.size(); ++v) ins[(size_t)m[v]] += L->ins[v];
+        }
+        call->subs.reserve(subs.size());
+        subs.for_each([&](uint64_t key, int64_t n) {
+            call->subs.push_back(TallyCall::Sub{(int64_t)(key >> 32), (int64_t)(key & 0xFFFFFFFFu), n});
+        });
+        std::sort(call->subs.begin(), call->subs.end(), [](const TallyCall::Sub& x, const TallyCall::Sub& y) {
+            if (x.n != y.n) return x.n > y.n;
+            return x.r != y.r ? x.r < y.r : x.h < y.h;
+        });
+        call->dels = sorted_counts(dels);
+        call->ins = sorted_counts(ins);
+        call->logs.clear();
+        call->finished = true;
+    }
+    TallySizes z;
+    z.vocab = (int64_t)call->starts.size() - 1;
+    z.code_points = (int64_t)call->code_points.size();
+    z.substitutions = (int64_t)call->subs.size();
+    z.deletions = (int64_t)call->dels.size();
+    z.insertions = (int64_t)call->ins.size();
+    return z;
+}
+
+void tally_read(const TallyCall* call, uint32_t* code_points, int64_t* starts, int64_t* sub_ref,
+                int64_t* sub_hyp, int64_t* sub_n, int64_t* del_id, int64_t* del_n, int64_t* ins_id,
+                int64_t* ins_n) {
+    if (!call || !call->finished) throw std::invalid_argument("tally_read: call not finished");
+    std::copy(call->code_points.begin(), call->code_points.end(), code_points);
+    std::copy(call->starts.begin(), call->starts.end(), starts);
+    for (size_t k = 0; k < call->subs.size(); ++k) {
+        sub_ref[k] = call->subs[k].r;
+        sub_hyp[k] = call->subs[k].h;
+        sub_n[k] = call->subs[k].n;
+    }
+    for (size_t k = 0; k < call->dels.size(); ++k) del_id[k] = call->dels[k].first, del_n[k] = call->dels[k].second;
+    for (size_t k = 0; k < call->ins.size(); ++k) ins_id[k] = call->ins[k].first, ins_n[k] = call->ins[k].second;
+}
+
 void install_edit_kernels(int level, const void* table) { Registry::install(level, table); }
 
 }  // namespace seqloss

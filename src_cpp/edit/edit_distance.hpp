@@ -166,6 +166,44 @@ int64_t align_vocab_code_points(const AlignCall* call);
 void align_vocab(const AlignCall* call, uint32_t* code_points /* (align_vocab_code_points,) */,
                  int64_t* starts /* (V + 1,) */);
 
+// ---- confusion tallies -----------------------------------------------------
+//
+// The counts of error_counts_batch plus how often each (reference token,
+// hypothesis token) pair was substituted and each token deleted or inserted,
+// from the same backtrace, without recording every op: TallyCall* c =
+// tally_call_new(); error_tally_text over the pairs (in one call or in
+// consecutive chunks, as error_align_text); tally_finish; tally_read;
+// tally_call_free.  The vocabulary holds the tokens of errors only, in order
+// of first appearance (as align_vocab's); the tallies are sorted by count,
+// most frequent first, ties by reference then hypothesis id: nothing depends
+// on the thread count.
+struct TallyCall;
+
+TallyCall* tally_call_new();
+void tally_call_free(TallyCall* call);
+
+void error_tally_text(TallyCall* call, const TextRef* hyps /* (N,) */,
+                      const TextRef* refs /* (N,) */, int64_t first_pair, int64_t n_pairs,
+                      int unit, int64_t* counts /* (N, 6) */, int n_threads);
+
+struct TallySizes {
+    int64_t vocab = 0;          // V tokens
+    int64_t code_points = 0;    // of all of them
+    int64_t substitutions = 0;  // distinct (reference, hypothesis) pairs
+    int64_t deletions = 0;      // distinct deleted tokens
+    int64_t insertions = 0;     // distinct inserted tokens
+};
+
+// Merges the participants' tallies (once, after the last chunk).
+TallySizes tally_finish(TallyCall* call);
+
+// The results of tally_finish: token v's code points at code_points[starts[v],
+// starts[v + 1]); substitution k: (sub_ref[k], sub_hyp[k]) sub_n[k] times;
+// deletion k: token del_id[k], del_n[k] times; likewise insertions.
+void tally_read(const TallyCall* call, uint32_t* code_points, int64_t* starts /* (V + 1,) */,
+                int64_t* sub_ref, int64_t* sub_hyp, int64_t* sub_n, int64_t* del_id,
+                int64_t* del_n, int64_t* ins_id, int64_t* ins_n);
+
 // One sentence pair as token ids, for the error-count kernel: reference
 // tokens ref_ids[0, n_ref) and hypothesis tokens hyp_ids[0, n_hyp), equal ids
 // iff equal tokens; reference ids are < n_ids and numbered in order of first

@@ -1,0 +1,380 @@
+// Transcript files read in place, matched by id, and the per-utterance CSV
+// (see corpus.hpp; compiled once, into seqloss._edit).
+#include "edit/corpus.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "edit/intern.hpp"  // TokenInterner
+
+namespace seqloss {
+
+namespace {
+
+using SEQLOSS_ISA_NS::is_space_cp;
+
+template <typename U>
+inline bool sp(const U* t, int64_t i) {
+    return is_space_cp((uint32_t)t[i]);
+}
+
+// sclite's speaker of the id t[a, b): up to its first '-', or its first '_'
+// when it has no '-'; -1 when that gives nothing.
+template <typename U>
+int64_t speaker_end(const U* t, int64_t a, int64_t b) {
+    int64_t cut = -1;
+    for (int64_t i = a; i < b; ++i)
+        if (t[i] == (U)'-') {
+            cut = i;
+            break;
+        }
+    if (cut < 0)
+        for (int64_t i = a; i < b; ++i)
+            if (t[i] == (U)'_') {
+                cut = i;
+                break;
+            }
+    return cut > a ? cut : -1;
+}
+
+template <typename U>
+void parse(const U* t, int64_t n, int format, Records& R) {
+    int64_t ln = 0;
+    for (int64_t s = 0; s < n;) {
+        const void* nl = nullptr;
+        int64_t e = s;
+        if constexpr (sizeof(U) == 1) {
+            nl = std::memchr(t + s, '\n', (size_t)(n - s));
+            e = nl ? (int64_t)(static_cast<const U*>(nl) - t) : n;
+        } else {
+            while (e < n && t[e] != (U)'\n') ++e;
+        }
+        ++ln;
+        const int64_t next = e + 1;  // past the '\n' (past n at the end)
+        if (format == FORMAT_LINES) {
+            R.id_start.push_back(s);
+            R.id_end.push_back(s);
+            R.text_start.push_back(s);
+            R.text_end.push_back(e);
+            R.line.push_back(ln);
+            R.speaker_end.push_back(-1);
+            s = next;
+            continue;
+        }
+        // blank (empty or all whitespace) and, trn, ";;" comment lines carry no record
+        int64_t a = s, b = e;
+        while (a < b && sp(t, a)) ++a;
+        const bool blank = a == b;
+        const bool comment = format == FORMAT_TRN && e - s >= 2 && t[s] == (U)';' && t[s + 1] == (U)';';
+        if (blank || comment) {
+            s = next;
+            continue;
+        }
+        while (b > a && sp(t, b - 1)) --b;  // (the first non-space is at a)
+        int64_t id0, id1, x0, x1;
+        if (format == FORMAT_KALDI) {
+            int64_t cut = a;
+            while (cut < b && t[cut] != (U)' ') ++cut;
+            id0 = a;
+            id1 = cut;
+            x0 = cut < b ? cut + 1 : b;
+            while (x0 < b && sp(t, x0)) ++x0;
+            x1 = b;
+        } else {  // trn: the line right-stripped (not left), ending in "(id)"
+            const int64_t r = b;  // line s..r
+            int64_t left = r - 1;
+            if (t[r - 1] == (U)')')
+                while (left >= s && t[left] != (U)'(') --left;
+            if (t[r - 1] != (U)')' || left < s) {
+                R.bad_line = ln;
+                return;
+            }
+            id0 = left + 1;
+            id1 = r - 1;
+            while (id0 < id1 && sp(t, id0)) ++id0;
+            while (id1 > id0 && sp(t, id1 - 1)) --id1;
+            x0 = s;
+            x1 = (left > s && t[left - 1] == (U)' ') ? left - 1 : left;
+            if (id0 == id1 && R.empty_id_record < 0) R.empty_id_record = (int64_t)R.line.size();
+        }
+        const int64_t se = speaker_end(t, id0, id1);
+        if (se < 0) R.all_speakers = false;
+        R.id_start.push_back(id0);
+        R.id_end.push_back(id1);
+        R.text_start.push_back(x0);
+        R.text_end.push_back(x1);
+        R.line.push_back(ln);
+        R.speaker_end.push_back(se);
+        s = next;
+    }
+}
+
+void check_kind(const char* fn, int kind) {
+    if (kind != 1 && kind != 2 && kind != 4)
+        throw std::invalid_argument(std::string(fn) + ": kind must be 1, 2 or 4");
+}
+
+// Appends the UTF-8 encoding of t[0, n) (code points of `kind` bytes).
+template <typename U>
+void utf8(const U* t, int64_t n, std::string& out) {
+    for (int64_t i = 0; i < n; ++i) {
+        const uint32_t c = (uint32_t)t[i];
+        if (c < 0x80) {
+            out.push_back((char)c);
+        } else if (c < 0x800) {
+            out.push_back((char)(0xC0 | (c >> 6)));
+            out.push_back((char)(0x80 | (c & 0x3F)));
+        } else if (c < 0x10000) {
+            out.push_back((char)(0xE0 | (c >> 12)));
+            out.push_back((char)(0x80 | ((c >> 6) & 0x3F)));
+            out.push_back((char)(0x80 | (c & 0x3F)));
+        } else {
+            out.push_back((char)(0xF0 | (c >> 18)));
+            out.push_back((char)(0x80 | ((c >> 12) & 0x3F)));
+            out.push_back((char)(0x80 | ((c >> 6) & 0x3F)));
+            out.push_back((char)(0x80 | (c & 0x3F)));
+        }
+    }
+}
+
+template <typename U>
+bool needs_quotes(const U* t, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const U c = t[i];
+        if (c == (U)'"' || c == (U)',' || c == (U)'\n' || c == (U)'\r') return true;
+    }
+    return false;
+}
+
+// One CSV field: the text as UTF-8, quoted (quotes doubled) when needed.
+template <typename U>
+void field_of(const U* t, int64_t n, std::string& out) {
+    if (sizeof(U) == 1 && n > 0) {
+        // the common case: plain ASCII without a character to quote
+        bool plain = true;
+        for (int64_t i = 0; i < n && plain; ++i) {
+            const uint8_t c = (uint8_t)t[i];
+            plain = c < 0x80 && c != '"' && c != ',' && c != '\n' && c != '\r';
+        }
+        if (plain) {
+            out.append(reinterpret_cast<const char*>(t), (size_t)n);
+            return;
+        }
+    }
+    if (!needs_quotes(t, n)) {
+        utf8(t, n, out);
+        return;
+    }
+    out.push_back('"');
+    int64_t a = 0;
+    for (int64_t i = 0; i < n; ++i)
+        if (t[i] == (U)'"') {
+            utf8(t + a, i + 1 - a, out);
+            out.push_back('"');
+            a = i + 1;
+        }
+    utf8(t + a, n - a, out);
+    out.push_back('"');
+}
+
+void field(const TextRef& x, std::string& out) {
+    switch (x.kind) {
+        case 1: field_of(static_cast<const uint8_t*>(x.data), x.length, out); break;
+        case 2: field_of(static_cast<const uint16_t*>(x.data), x.length, out); break;
+        default: field_of(static_cast<const uint32_t*>(x.data), x.length, out); break;
+    }
+}
+
+void append_int(int64_t v, std::string& out) {
+    char buf[24];
+    const int k = std::snprintf(buf, sizeof buf, "%lld", (long long)v);
+    out.append(buf, (size_t)k);
+}
+
+// The shortest decimal string that reads back as x (x finite, > 0), as
+// (digits, exponent): x ~= 0.d1d2... * 10^exp10.
+void shortest_digits(double x, std::string& digits, int& exp10) {
+    char buf[40];
+    for (int p = 1; p <= 17; ++p) {
+        std::snprintf(buf, sizeof buf, "%.*e", p - 1, x);
+        if (std::strtod(buf, nullptr) == x || p == 17) {
+            digits.clear();
+            const char* c = buf;
+            for (; *c && *c != 'e'; ++c)
+                if (*c >= '0' && *c <= '9') digits.push_back(*c);
+            exp10 = std::atoi(c + 1) + 1;
+            while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+            return;
+        }
+    }
+}
+
+// Python's repr of a finite x >= 0: shortest round-trip digits, fixed
+// notation for 1e-4 <= x < 1e16 (with ".0" for integers), else d.ddde-XX.
+void py_repr(double x, std::string& out) {
+    if (x == 0) {
+        out += "0.0";
+        return;
+    }
+    std::string d;
+    int e = 0;
+    shortest_digits(x, d, e);
+    const int dec = e - 1;  // decimal exponent of the first digit
+    if (dec < -4 || dec >= 16) {
+        out.push_back(d[0]);
+        if (d.size() > 1) {
+            out.push_back('.');
+            out.append(d, 1, std::string::npos);
+        }
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "e%c%02d", dec < 0 ? '-' : '+', dec < 0 ? -dec : dec);
+        out += buf;
+        return;
+    }
+    if (e <= 0) {
+        out += "0.";
+        out.append((size_t)(-e), '0');
+        out += d;
+    } else if ((int)d.size() <= e) {
+        out += d;
+        out.append((size_t)e - d.size(), '0');
+        out += ".0";
+    } else {
+        out.append(d, 0, (size_t)e);
+        out.push_back('.');
+        out.append(d, (size_t)e, std::string::npos);
+    }
+}
+
+// repr(round(x, 6)) for finite x >= 0.  The usual case (1e-4 <= result <
+// 1e9, x * 1e6 not near a rounding tie) prints the integer k = x * 1e6
+// rounded, a '.' before its last six digits, trailing zeros dropped; else
+// round through printf (exact, ties to even, as Python's round) and repr.
+void round6_repr(double x, std::string& out) {
+    const double m = x * 1e6;
+    if (m >= 100.0 && m < 1e15) {
+        const double k = std::nearbyint(m);
+        const double frac = std::fabs(m - std::floor(m) - 0.5);
+        if (frac > 1e-6 * (1.0 + m * 1e-9)) {  // far from a tie: k is the exact rounding
+            char buf[32];
+            const long long ki = (long long)k;
+            const long long ip = ki / 1000000, fp = ki % 1000000;
+            int len = std::snprintf(buf, sizeof buf, "%lld.%06lld", ip, fp);
+            while (len > 0 && buf[len - 1] == '0' && buf[len - 2] != '.') --len;
+            out.append(buf, (size_t)len);
+            return;
+        }
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6f", x);
+    py_repr(std::strtod(buf, nullptr), out);
+}
+
+}  // namespace
+
+void parse_records(const void* text, int kind, int64_t n, int format, Records& out) {
+    check_kind("parse_records", kind);
+    if (format != FORMAT_LINES && format != FORMAT_KALDI && format != FORMAT_TRN)
+        throw std::invalid_argument("parse_records: unknown format " + std::to_string(format));
+    if (n < 0 || (n > 0 && !text)) throw std::invalid_argument("parse_records: bad buffer");
+    out = Records();
+    if (n > 0) {
+        switch (kind) {
+            case 1: parse(static_cast<const uint8_t*>(text), n, format, out); break;
+            case 2: parse(static_cast<const uint16_t*>(text), n, format, out); break;
+            default: parse(static_cast<const uint32_t*>(text), n, format, out); break;
+        }
+    }
+    if (format == FORMAT_LINES || out.bad_line) return;
+    // duplicate ids: the first repeat and the record it repeats
+    const int64_t N = out.size();
+    TokenInterner ids(N);
+    std::vector<int64_t> first;
+    first.reserve((size_t)N);
+    const char* base = static_cast<const char*>(text);
+    for (int64_t r = 0; r < N; ++r) {
+        const int64_t id = ids.text(base + out.id_start[r] * kind, out.id_end[r] - out.id_start[r], kind);
+        if (id == (int64_t)first.size()) {
+            first.push_back(r);
+        } else {
+            out.dup_record = r;
+            out.dup_first = first[(size_t)id];
+            break;
+        }
+    }
+}
+
+void match_records(const void* ref_text, int ref_kind, const Records& ref, const void* hyp_text,
+                   int hyp_kind, const Records& hyp, int64_t* hyp_of_ref, uint8_t* hyp_used) {
+    check_kind("match_records", ref_kind);
+    check_kind("match_records", hyp_kind);
+    const int64_t R = ref.size(), H = hyp.size();
+    if ((R && !hyp_of_ref) || (H && !hyp_used)) throw std::invalid_argument("match_records: null output");
+    // reference ids get ids 0..R-1 (they are unique); a hypothesis id below R is matched
+    TokenInterner ids(R + H);
+    const char* rt = static_cast<const char*>(ref_text);
+    const char* ht = static_cast<const char*>(hyp_text);
+    for (int64_t r = 0; r < R; ++r) {
+        hyp_of_ref[r] = -1;
+        if (ids.text(rt + ref.id_start[r] * ref_kind, ref.id_end[r] - ref.id_start[r], ref_kind) != r)
+            throw std::invalid_argument("match_records: duplicate reference ids");
+    }
+    for (int64_t h = 0; h < H; ++h) {
+        const int64_t id = ids.text(ht + hyp.id_start[h] * hyp_kind, hyp.id_end[h] - hyp.id_start[h], hyp_kind);
+        hyp_used[h] = id < R;
+        if (id < R) hyp_of_ref[id] = h;
+    }
+}
+
+int64_t intern_texts(const TextRef* texts, int64_t n, int64_t* ids, int64_t* first) {
+    if (n < 0 || (n > 0 && (!texts || !ids || !first)))
+        throw std::invalid_argument("intern_texts: bad arguments");
+    TokenInterner in(16);
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        check_kind("intern_texts", texts[i].kind);
+        ids[i] = in.text(texts[i].data, texts[i].length, texts[i].kind);
+        if (ids[i] == k) first[k++] = i;
+    }
+    return k;
+}
+
+void csv_rows(const TextRef* id, const TextRef* speaker, const TextRef* ref, const TextRef* hyp,
+              const int64_t* counts, int64_t n, int64_t id_base, std::string& out) {
+    if (n < 0 || (n > 0 && (!ref || !hyp || !counts)))
+        throw std::invalid_argument("csv_rows: bad arguments");
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t* c = counts + 6 * i;
+        const int64_t H = c[0], S = c[1], D = c[2], I = c[3], nh = c[4], nr = c[5];
+        const int64_t err = S + D + I;
+        if (id && id[i].data)
+            field(id[i], out);
+        else
+            append_int(id_base + i, out);
+        out.push_back(',');
+        if (speaker) field(speaker[i], out);
+        for (int64_t v : {nr, nh, H, S, D, I, err}) {
+            out.push_back(',');
+            append_int(v, out);
+        }
+        out.push_back(',');
+        round6_repr(nr > 0 ? (double)err / (double)nr : (double)I, out);
+        out.push_back(',');
+        field(ref[i], out);
+        out.push_back(',');
+        field(hyp[i], out);
+        out.push_back('\n');
+    }
+}
+
+std::string py_round6_repr(double x) {
+    std::string s;
+    round6_repr(x, s);
+    return s;
+}
+
+}  // namespace seqloss
