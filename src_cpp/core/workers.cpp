@@ -75,15 +75,20 @@ public:
 
 private:
     // Starts helper threads up to `n` (they live as long as the process).
+    // Called before the job's generation is published: a new helper starts
+    // from the generation before it, so it joins the job it was started for
+    // (reading the generation itself when it gets to run - usually after the
+    // caller published the job - made it wait for the next job instead, and
+    // the first parallel call of a process ran on the caller alone).
     void grow(int n) {
+        const uint32_t before = gen_of(state_.load(std::memory_order_acquire));
         while (started_ < n) {
-            std::thread(&Pool::helper, this).detach();
+            std::thread(&Pool::helper, this, before).detach();
             ++started_;
         }
     }
 
-    void helper() {
-        uint32_t seen = gen_of(state_.load(std::memory_order_acquire));
+    void helper(uint32_t seen) {
         for (;;) {
             uint64_t s = wait_for_job(seen);
             seen = gen_of(s);
