@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from . import _validate as V
+
 
 def _progress(args):
     if args.progress is None:
@@ -100,7 +102,7 @@ def _column(x):
     return SpanTexts.of_strings(x)
 
 
-def write_csv(f, report):
+def write_csv(f, report, n_threads=None):
     """The per-utterance CSV (UTF-8 bytes to the binary file ``f``), formatted in
     C++ in chunks of rows (RFC 4180 quoting as Python's csv module; ids are row
     numbers when the input had none)."""
@@ -110,14 +112,33 @@ def write_csv(f, report):
     ids, spk = _column(report.ids), _column(report.utterance_speakers)
     refs, hyps = _column(report.references), _column(report.hypotheses)
     f.write((",".join(report.PER_UTTERANCE_FIELDS) + "\n").encode("ascii"))
-    for i0 in range(0, u.shape[0], _CSV_ROWS):
+
+    def chunk(i0):
         i1 = min(u.shape[0], i0 + _CSV_ROWS)
-        f.write(_edit.csv_chunk(None if ids is None else ids.slice(i0, i1),
-                                None if spk is None else spk.slice(i0, i1),
-                                refs.slice(i0, i1), hyps.slice(i0, i1), u[i0:i1], i0))
+        return _edit.csv_chunk(None if ids is None else ids.slice(i0, i1),
+                               None if spk is None else spk.slice(i0, i1),
+                               refs.slice(i0, i1), hyps.slice(i0, i1), u[i0:i1], i0)
+    starts = list(range(0, u.shape[0], _CSV_ROWS))
+    nt = min(V.resolve_n_threads(n_threads), len(starts))
+    if nt <= 1:
+        for i0 in starts:
+            f.write(chunk(i0))
+        return
+    # chunks formatted on nt threads (the C++ formatter releases the GIL), written
+    # in order, at most 2 * nt chunks held at once
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(nt) as ex:
+        pending = deque()
+        for i0 in starts:
+            pending.append(ex.submit(chunk, i0))
+            if len(pending) >= 2 * nt:
+                f.write(pending.popleft().result())
+        while pending:
+            f.write(pending.popleft().result())
 
 
-def _write_per_utt(report, path, usage_error):
+def _write_per_utt(report, path, usage_error, n_threads=None):
     try:
         if path.endswith(".jsonl"):
             header, rows = report.per_utterance_rows()
@@ -126,7 +147,7 @@ def _write_per_utt(report, path, usage_error):
                 f.writelines(enc(dict(zip(header, r))) + "\n" for r in rows)
         else:
             with open(path, "wb") as f:
-                write_csv(f, report)
+                write_csv(f, report, n_threads)
     except OSError as e:
         raise usage_error("cannot write %s: %s" % (path, e.strerror or e)) from None
 
@@ -226,7 +247,7 @@ def output(report, args, dropped, usage_error):
         except OSError as e:
             raise usage_error("cannot write %s: %s" % (args.json, e.strerror or e)) from None
     if args.per_utt:
-        _write_per_utt(report, args.per_utt, usage_error)
+        _write_per_utt(report, args.per_utt, usage_error, args.jobs)
     if args.plot:
         _plot(report, args.plot, usage_error)
     return 0

@@ -225,16 +225,24 @@ class ErrorCounts:
 
     @classmethod
     def _from_pair_counts(cls, unit, H, S, D, I, n_ref, n_hyp, speakers=None):
-        err = (S + D + I).astype(np.int64)
-        c = cls(unit=unit, utterances=int(err.shape[0]),
+        u = np.stack([H, S, D, I, n_hyp, n_ref], axis=1).astype(np.int64)
+        return cls._from_counts(unit, u, speakers)
+
+    @classmethod
+    def _from_counts(cls, unit, u, speakers=None):
+        """The counts of an (N, 6) int64 array of per-utterance hits, substitutions,
+        deletions, insertions, hypothesis and reference lengths (kept, not copied)."""
+        tot = u.sum(axis=0) if u.shape[0] else np.zeros(6, np.int64)
+        err = u[:, 1] + u[:, 2] + u[:, 3]
+        c = cls(unit=unit, utterances=int(u.shape[0]),
                 utterances_with_errors=int(np.count_nonzero(err)),
-                hits=int(H.sum()), substitutions=int(S.sum()), deletions=int(D.sum()),
-                insertions=int(I.sum()), reference_length=int(n_ref.sum()),
-                hypothesis_length=int(n_hyp.sum()),
-                utterance_counts=np.stack([H, S, D, I, n_hyp, n_ref], axis=1).astype(np.int64))
+                hits=int(tot[0]), substitutions=int(tot[1]), deletions=int(tot[2]),
+                insertions=int(tot[3]), reference_length=int(tot[5]),
+                hypothesis_length=int(tot[4]), utterance_counts=u)
         if speakers is not None:
             c.speakers = _speaker_totals(speakers, [np.ones_like(err), (err > 0).astype(np.int64),
-                                                    H, S, D, I, n_ref, n_hyp])
+                                                    u[:, 0], u[:, 1], u[:, 2], u[:, 3], u[:, 5],
+                                                    u[:, 4]])
         return c
 
     def _add_confusions(self, al):
@@ -686,8 +694,7 @@ def _count(hyps, refs, unit, speakers, confusions, alignments, n_threads, progre
         out = _counts_and_tallies(hyps, refs, unit, n_threads, progress)
         if out is not None:
             u, tallies = out
-            c = ErrorCounts._from_pair_counts(unit, *(u[:, j] for j in (0, 1, 2, 3, 5, 4)),
-                                              speakers=speakers)
+            c = ErrorCounts._from_counts(unit, u, speakers=speakers)
             c._subs = c._dels = c._ins = None
             c._pending = tallies
             return c, None

@@ -40,9 +40,9 @@ struct PairText {
     PairTokens ids{};
 };
 
-// split_words' hash of the one-code-point token c (Word::hash of a word of
+// token_hash of the one-code-point token c (Word::hash of a word of
 // length 1), so every token of a call hashes alike.
-inline uint64_t char_hash(uint32_t c) { return hash_finish((kHashSeed ^ (uint64_t)c) * kHashMul, 1); }
+inline uint64_t char_hash(uint32_t c) { return token_hash(&c, 1, &c + 1); }
 
 // Token a of one side as (code points, length, hash) -> its id in `vocab`.
 template <typename U>

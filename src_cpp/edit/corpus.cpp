@@ -2,6 +2,7 @@
 // (see corpus.hpp; compiled once, into seqloss._edit).
 #include "edit/corpus.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -189,10 +190,21 @@ void field(const TextRef& x, std::string& out) {
     }
 }
 
+// Decimal digits of v (no sign) into the end of buf[0, 20); returns where they start.
+inline char* digits_of(uint64_t v, char* end) {
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 void append_int(int64_t v, std::string& out) {
     char buf[24];
-    const int k = std::snprintf(buf, sizeof buf, "%lld", (long long)v);
-    out.append(buf, (size_t)k);
+    char* end = buf + sizeof buf;
+    char* b = digits_of(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, end);
+    if (v < 0) *--b = '-';
+    out.append(b, (size_t)(end - b));
 }
 
 // The shortest decimal string that reads back as x (x finite, > 0), as
@@ -255,17 +267,26 @@ void py_repr(double x, std::string& out) {
 // rounded, a '.' before its last six digits, trailing zeros dropped; else
 // round through printf (exact, ties to even, as Python's round) and repr.
 void round6_repr(double x, std::string& out) {
+    if (x == 0) {
+        out += "0.0";
+        return;
+    }
     const double m = x * 1e6;
     if (m >= 100.0 && m < 1e15) {
         const double k = std::nearbyint(m);
         const double frac = std::fabs(m - std::floor(m) - 0.5);
         if (frac > 1e-6 * (1.0 + m * 1e-9)) {  // far from a tie: k is the exact rounding
+            const uint64_t ki = (uint64_t)k;
             char buf[32];
-            const long long ki = (long long)k;
-            const long long ip = ki / 1000000, fp = ki % 1000000;
-            int len = std::snprintf(buf, sizeof buf, "%lld.%06lld", ip, fp);
-            while (len > 0 && buf[len - 1] == '0' && buf[len - 2] != '.') --len;
-            out.append(buf, (size_t)len);
+            char* end = buf + sizeof buf;
+            uint64_t fp = ki % 1000000;
+            int decimals = 6;
+            while (decimals > 1 && fp % 10 == 0) fp /= 10, --decimals;  // trailing zeros
+            char* b = end;
+            for (int d = 0; d < decimals; ++d) *--b = (char)('0' + fp % 10), fp /= 10;
+            *--b = '.';
+            b = digits_of(ki / 1000000, b);
+            out.append(b, (size_t)(end - b));
             return;
         }
     }
@@ -348,6 +369,14 @@ void csv_rows(const TextRef* id, const TextRef* speaker, const TextRef* ref, con
     if (n < 0 || (n > 0 && (!ref || !hyp || !counts)))
         throw std::invalid_argument("csv_rows: bad arguments");
     for (int64_t i = 0; i < n; ++i) {
+#if defined(__GNUC__) || defined(__clang__)
+        if (i + 8 < n) {  // the texts of a corpus are scattered: fetch ahead
+            for (const TextRef* col : {ref, hyp, id, speaker})
+                if (col)
+                    for (int64_t o = 0; o < std::min<int64_t>(col[i + 8].length * col[i + 8].kind, 512); o += 64)
+                        __builtin_prefetch(static_cast<const char*>(col[i + 8].data) + o);
+        }
+#endif
         const int64_t* c = counts + 6 * i;
         const int64_t H = c[0], S = c[1], D = c[2], I = c[3], nh = c[4], nr = c[5];
         const int64_t err = S + D + I;

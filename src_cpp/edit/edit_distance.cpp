@@ -45,11 +45,9 @@ void* tokenizer_thread_state() {
 }
 
 template <typename U>
-void split_unit(const U* t, int64_t n, int unit, std::vector<Word>& words) {
-    if (unit == UNIT_MIXED)
-        split_words<true>(t, n, words);
-    else
-        split_words<false>(t, n, words);
+int64_t split_unit(const U* t, int64_t n, int unit, std::vector<Word>& words) {
+    if (unit == UNIT_MIXED) return split_words<true>(t, n, words);
+    return split_words<false>(t, n, words);
 }
 
 // Token ids of one pair of code-point buffers (see PairTokens).
@@ -62,9 +60,8 @@ PairTokens pair_tokens(TokenizerState& st, const UH* h, int64_t hn, const UR* r,
     last.hyp_kind = (int32_t)sizeof(UH);
     if (unit != UNIT_CHAR) {
         WordIds<UR>& ids = st.ids(r);
-        split_unit(r, rn, unit, s.rwords);
-        split_unit(h, hn, unit, s.hwords);
-        const int64_t m = (int64_t)s.rwords.size(), n = (int64_t)s.hwords.size();
+        const int64_t m = split_unit(r, rn, unit, s.rwords);
+        const int64_t n = split_unit(h, hn, unit, s.hwords);
         ids.reset(m);
         s.pid.resize(m);
         s.tid.resize(n);

@@ -94,8 +94,24 @@ inline int64_t chunk_for(int64_t N, int n_threads) {
             for (int64_t o_ = 0; o_ < rb_; o_ += 64) __builtin_prefetch(rn_ + o_);        \
         }                                                                                  \
     } while (0)
+// The same for text pair `ahead` of a PairSource (the first 1 KB of each side):
+// the strings of a corpus are scattered (a hypothesis file in another order
+// than the reference's), and the first touch of each missed every cache.
+#define SEQLOSS_PREFETCH_TEXT(SRC, AHEAD)                                                   \
+    do {                                                                                   \
+        const int64_t ahead_ = (AHEAD);                                                    \
+        if (ahead_ < N) {                                                                  \
+            const TextRef& h_ = (SRC).hyps[ahead_];                                        \
+            const TextRef& r_ = (SRC).refs[ahead_];                                        \
+            const int64_t hb_ = std::min<int64_t>(h_.length * h_.kind, 1024);              \
+            const int64_t rb_ = std::min<int64_t>(r_.length * r_.kind, 1024);              \
+            for (int64_t o_ = 0; o_ < hb_; o_ += 64) __builtin_prefetch((const char*)h_.data + o_); \
+            for (int64_t o_ = 0; o_ < rb_; o_ += 64) __builtin_prefetch((const char*)r_.data + o_); \
+        }                                                                                  \
+    } while (0)
 #else
 #define SEQLOSS_PREFETCH_PAIR(AHEAD) ((void)0)
+#define SEQLOSS_PREFETCH_TEXT(SRC, AHEAD) ((void)0)
 #endif
 
 // Offset of sequence i of one side (see SeqBatch).
@@ -273,10 +289,12 @@ void error_counts_t(const PairSource& src, int64_t N, int64_t* counts,
             for (int64_t i = begin; i < end; ++i) {
                 int64_t* c = counts + 6 * i;
                 PairTokens p;
-                if constexpr (Tokens)
+                if constexpr (Tokens) {
                     p = token_pair(*src.hyp_tokens, *src.ref_tokens, i, s);
-                else
+                } else {
+                    SEQLOSS_PREFETCH_TEXT(src, i + 4);
                     p = tokenizer.tokenize(st.tokens, src.hyps[i], src.refs[i], src.unit);
+                }
                 if constexpr (Record) {
                     OpSink sink(s.ops);
                     sdi_run(p.ref_ids, p.n_ref, p.hyp_ids, p.n_hyp, p.n_ids, s, sink, c);

@@ -26,9 +26,7 @@ public:
 
     // id of the string of `len` code points at `data` (`kind` bytes each)
     int64_t text(const void* data, int64_t len, int kind) {
-        uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)len;
-        for (int64_t i = 0; i < len; ++i) h = (h ^ code_point(data, kind, i)) * UINT64_C(0x100000001b3);
-        h ^= h >> 29;
+        uint64_t h = text_hash(data, len, kind);
         h |= 1;  // odd: never equal to an integer's slot hash (even)
         uint64_t i = h & mask_;
         for (;;) {
@@ -64,6 +62,35 @@ private:
         int64_t id;        // -1 = empty
     };
 
+    // A function of the code points alone: 8 at a time as bytes when they are all
+    // below 256 (any width), else one at a time.
+    static uint64_t text_hash(const void* data, int64_t len, int kind) {
+        uint64_t any = 0;
+        if (kind != 1)
+            for (int64_t i = 0; i < len; ++i) any |= code_point(data, kind, i);
+        uint64_t h = UINT64_C(0xcbf29ce484222325) ^ ((uint64_t)len * UINT64_C(0x9E3779B97F4A7C15));
+        if (any < 256) {
+            for (int64_t k = 0; k < len; k += 8) {
+                uint64_t x = 0;
+                const int64_t m = len - k < 8 ? len - k : 8;
+                if (kind == 1 && m == 8 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+                    std::memcpy(&x, static_cast<const char*>(data) + k, 8);
+                else
+                    for (int64_t j = 0; j < m; ++j) x |= (uint64_t)code_point(data, kind, k + j) << (8 * j);
+                h = (h ^ x) * UINT64_C(0x9E3779B97F4A7C15);
+                h ^= h >> 29;
+            }
+        } else {
+            h = ~h;
+            for (int64_t i = 0; i < len; ++i) {
+                h = (h ^ code_point(data, kind, i)) * UINT64_C(0x9E3779B97F4A7C15);
+                h ^= h >> 29;
+            }
+        }
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        return h ^ (h >> 33);
+    }
     static uint32_t code_point(const void* d, int kind, int64_t i) {
         if (kind == 1) return static_cast<const uint8_t*>(d)[i];
         if (kind == 2) return static_cast<const uint16_t*>(d)[i];

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "core/isa.hpp"
@@ -14,14 +15,64 @@
 SEQLOSS_ISA_BEGIN
 namespace {
 
-// Word tokenizer (jiwer's default word transform) fused with word hashing:
-// appends (start, length, hash) of each word of t[0, L), positions relative to t.
+// The hash of a token (a word, or one code point): a function of its code
+// points alone, whatever the buffer's width.  Tokens whose code points are all
+// below 256 are hashed as bytes, 8 at a time; others as 32-bit code points.
 constexpr uint64_t kHashSeed = UINT64_C(0xcbf29ce484222325);
-constexpr uint64_t kHashMul = UINT64_C(0x100000001b3);
+constexpr uint64_t kHashMul = UINT64_C(0x9E3779B97F4A7C15);
 
-inline uint64_t hash_finish(uint64_t h, int64_t n) {
-    h ^= (uint64_t)n * UINT64_C(0x9E3779B97F4A7C15);
+inline uint64_t hash_mix(uint64_t h) {  // (MurmurHash3's finaliser)
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    return h ^ (h >> 33);
+}
+
+inline uint64_t hash_step(uint64_t h, uint64_t x) {
+    h = (h ^ x) * kHashMul;
     return h ^ (h >> 29);
+}
+
+// t[0, n) as bytes (every code point < 256); `limit`: the end of the readable
+// buffer (a tail block is read whole, then masked, when it fits before it).
+template <typename U>
+inline uint64_t token_bytes_hash(const U* t, int64_t n, const U* limit) {
+    uint64_t h = kHashSeed ^ ((uint64_t)n * UINT64_C(0x2545F4914F6CDD1D));
+    int64_t k = 0;
+    if constexpr (sizeof(U) == 1 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
+        for (; k + 8 <= n; k += 8) {
+            uint64_t x;
+            std::memcpy(&x, t + k, 8);
+            h = hash_step(h, x);
+        }
+        if (k < n && t + k + 8 <= limit) {
+            uint64_t x;
+            std::memcpy(&x, t + k, 8);
+            return hash_mix(hash_step(h, x & (~UINT64_C(0) >> (64 - 8 * (n - k)))));
+        }
+    }
+    for (; k < n; k += 8) {
+        uint64_t x = 0;
+        const int64_t m = n - k < 8 ? n - k : 8;
+        for (int64_t j = 0; j < m; ++j) x |= (uint64_t)(uint8_t)t[k + j] << (8 * j);
+        h = hash_step(h, x);
+    }
+    return hash_mix(h);
+}
+
+template <typename U>
+inline uint64_t token_hash(const U* t, int64_t n, const U* limit) {
+    if constexpr (sizeof(U) > 1) {
+        uint32_t any = 0;
+        for (int64_t j = 0; j < n; ++j) any |= (uint32_t)t[j];
+        if (any >= 256) {
+            uint64_t h = ~kHashSeed ^ (uint64_t)n;
+            for (int64_t j = 0; j < n; ++j) h = hash_step(h, (uint64_t)t[j]);
+            return hash_mix(h);
+        }
+    }
+    return token_bytes_hash(t, n, limit);
 }
 
 template <typename U>
@@ -53,36 +104,42 @@ inline bool cjk_at(const U* t, int64_t i) {
         return is_cjk_cp((uint32_t)t[i]);
 }
 
-// Appends (start, length, hash) of each word of t[0, L), positions relative
-// to t: jiwer's default word transform (runs of >= 2 whitespace characters
-// are one space, strip, split on single spaces; a lone non-space whitespace
-// character stays inside its word).  Mixed: as if a space were inserted
-// before and after every CJK code point (is_cjk_cp) first, i.e. each is a
-// word of its own, and a lone whitespace character next to one separates.
+// Writes (start, length, hash) of each word of t[0, L) to `words` (grown to
+// at least L + 1 entries, never shrunk: the count is returned), positions
+// relative to t: jiwer's default word transform (runs of >= 2 whitespace
+// characters are one space, strip, split on single spaces; a lone non-space
+// whitespace character stays inside its word).  Mixed: as if a space were
+// inserted before and after every CJK code point (is_cjk_cp) first, i.e.
+// each is a word of its own, and a lone whitespace character next to one
+// separates.
 template <bool Mixed = false, typename U>
-void split_words(const U* t, int64_t L, std::vector<Word>& words) {
-    words.clear();
+int64_t split_words(const U* t, int64_t L, std::vector<Word>& words) {
+    if ((int64_t)words.size() < L + 1) words.resize((size_t)(L + 1));
+    Word* out = words.data();
+    int64_t n = 0;
+    const U* const limit = t + L;
     int64_t i = 0;
     while (i < L && space_at(t, i)) ++i;  // strip
     int64_t end = L;
     while (end > i && space_at(t, end - 1)) --end;
     int64_t ws = i;
-    uint64_t h = kHashSeed;
+    auto word = [&](int64_t a, int64_t b) {
+        out[n++] = Word{(int32_t)a, (int32_t)(b - a), token_hash(t + a, b - a, limit)};
+    };
     while (i < end) {
         // the run of non-space characters
-        while (i < end && !space_at(t, i)) {
-            if constexpr (Mixed && sizeof(U) > 1) {
+        if constexpr (Mixed && sizeof(U) > 1) {
+            while (i < end && !space_at(t, i)) {
                 if (cjk_at(t, i)) {  // ends the word before it, and is a word
-                    if (i > ws) words.push_back(Word{(int32_t)ws, (int32_t)(i - ws), hash_finish(h, i - ws)});
-                    const uint64_t hc = (kHashSeed ^ (uint64_t)t[i]) * kHashMul;
-                    words.push_back(Word{(int32_t)i, 1, hash_finish(hc, 1)});
+                    if (i > ws) word(ws, i);
+                    word(i, i + 1);
                     ws = ++i;
-                    h = kHashSeed;
                     continue;
                 }
+                ++i;
             }
-            h = (h ^ (uint64_t)t[i]) * kHashMul;
-            ++i;
+        } else {
+            while (i < end && !space_at(t, i)) ++i;
         }
         if (i >= end) break;
         const uint32_t c = (uint32_t)t[i];
@@ -94,15 +151,13 @@ void split_words(const U* t, int64_t L, std::vector<Word>& words) {
             separator = separator || (i > 0 && cjk_at(t, i - 1)) || (j < end && cjk_at(t, j));
         }
         if (separator) {
-            if (i > ws) words.push_back(Word{(int32_t)ws, (int32_t)(i - ws), hash_finish(h, i - ws)});
+            if (i > ws) word(ws, i);
             ws = j;
-            h = kHashSeed;
-        } else {  // a lone non-space whitespace character stays in the word
-            h = (h ^ c) * kHashMul;
-        }
+        }  // else a lone non-space whitespace character stays in the word
         i = j;
     }
-    if (end > ws) words.push_back(Word{(int32_t)ws, (int32_t)(end - ws), hash_finish(h, end - ws)});
+    if (end > ws) word(ws, end);
+    return n;
 }
 
 template <typename A, typename B>
