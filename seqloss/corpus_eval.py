@@ -727,8 +727,9 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
         raise ValueError("Expected unit to be one or more of %s, but got %r"
                          % (", ".join(UNITS), unit))
     units = list(dict.fromkeys(units))
-    hyps = hypotheses if isinstance(hypotheses, SpanTexts) else list(hypotheses)
-    refs = references if isinstance(references, SpanTexts) else list(references)
+    def texts(x):  # (a str is one utterance, as in error_rates)
+        return x if isinstance(x, SpanTexts) else [x] if isinstance(x, str) else list(x)
+    hyps, refs = texts(hypotheses), texts(references)
     if len(hyps) != len(refs):
         raise ValueError("Expected hypotheses and references to have the same number of "
                          "utterances, but got %d and %d" % (len(hyps), len(refs)))
@@ -752,7 +753,7 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[str], *,
                                   bootstrap, seed)
     system_b = paired = None
     if hypotheses_b is not None:
-        hb = hypotheses_b if isinstance(hypotheses_b, SpanTexts) else list(hypotheses_b)
+        hb = texts(hypotheses_b)
         if len(hb) != len(refs):
             raise ValueError("Expected the second hypotheses to have %d utterances, but got %d"
                              % (len(refs), len(hb)))

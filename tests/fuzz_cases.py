@@ -977,7 +977,7 @@ def er_build(s, name):
             hyps = [h for h, _ in pairs]
             refs = [r for _, r in pairs]
     args = dict(hypotheses=hyps, references=refs)
-    if name in ("error_rates", "align"):
+    if name in ("error_rates", "align", "evaluate"):
         args["unit"] = s["unit"]
     if s["n_threads"] is not None:
         args["n_threads"] = s["n_threads"]
@@ -1028,7 +1028,23 @@ def er_check(s, name):
             align_check(s, got)
             return
         w, counts = er_reference(s, name)
-        if name == "error_rates":
+        if name == "evaluate":
+            assert isinstance(got, seqloss.Report), "type %s" % type(got).__name__
+            p = got.primary
+            c = (p.hits, p.substitutions, p.deletions, p.insertions, p.hypothesis_length,
+                 p.reference_length)
+            assert c[0] + c[1] + c[2] == counts[0] + counts[1] + counts[2] and \
+                c[4:] == counts[4:] and c[1] + c[2] + c[3] == sum(counts[1:4]), \
+                "counts %s, reference %s" % (c, counts)
+            u = got.utterance
+            assert u.shape == (len(er_pairs(s, name)), 6) and \
+                int(u[:, 1:4].sum()) == sum(counts[1:4]), "per-utterance counts %s" % (u,)
+            subs = sum(p.substitution_pairs.values())
+            assert (subs, sum(p.deleted.values()), sum(p.inserted.values())) == c[1:4], \
+                "confusion totals %s, counts %s" % ((subs, sum(p.deleted.values()),
+                                                     sum(p.inserted.values())), c[1:4])
+            got = p.error_rate
+        elif name == "error_rates":
             c = (got.hits, got.substitutions, got.deletions, got.insertions,
                  got.hypothesis_length, got.reference_length)
             assert c[0] + c[1] + c[2] == counts[0] + counts[1] + counts[2] and \
@@ -2282,6 +2298,7 @@ _FNS = [
     Fn("wer", "er", ("hypotheses", "references")),
     Fn("cer", "er", ("hypotheses", "references")),
     Fn("align", "er", ("hypotheses", "references")),
+    Fn("evaluate", "er", ("hypotheses", "references")),
     Fn("ctc_greedy_decode", "dec", ("log_probs", "input_lengths")),
     Fn("ctc_beam_search", "dec", ("log_probs", "input_lengths")),
     Fn("NgramLM", "lm", ("path_or_text",), method="from_arpa"),
@@ -3115,7 +3132,7 @@ def er_items(c):
     if how in ("np_str", "str") and not text:
         return None  # (a list of str tokens is a list of sentences)
     if how == "unit":
-        if c.fn.name not in ("error_rates", "align"):
+        if c.fn.name not in ("error_rates", "align", "evaluate"):
             return None
         s["unit"] = c.draw.choice(["words", "", None, "CHAR", 1])
         return c.case("er_items:unit", spec=s)
