@@ -109,6 +109,8 @@ cdef extern from "edit/corpus.hpp" namespace "seqloss":
                   const TextRef* hyp, const int64_t* counts, int64_t n, int64_t id_base,
                   string& out) except + nogil
     string py_round6_repr(double x) except +
+    void gather_texts(const TextRef* texts, int64_t n, int kind, char* out, int64_t* starts,
+                      int64_t* ends) except + nogil
 
 cdef extern from "core/parallel.hpp" namespace "seqloss":
     void install_workers(const void* api)
@@ -982,3 +984,31 @@ def csv_chunk(object ids,                   # span column, or None: row numbers
 def round6_repr(double x):
     """repr(round(x, 6)) as the CSV writer computes it (for tests)."""
     return py_round6_repr(x).decode("ascii")
+
+
+cdef extern from "Python.h":
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+
+
+def gather_column(list column):
+    """(text, starts, ends): the strings of a span column copied one after the other
+    into a new str (the smallest width that holds them), so later passes read them
+    in order instead of jumping around the texts they came from."""
+    cdef vector[TextRef] t
+    _fill_column(column, t)
+    cdef int64_t n = t.size(), i, total = 0
+    cdef int kind = 1
+    for i in range(n):
+        total += t[i].length
+        if t[i].kind > kind:
+            kind = t[i].kind
+    starts = np.empty(n, dtype=np.int64)
+    ends = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] sv = starts
+    cdef int64_t[::1] ev = ends
+    cdef vector[char] buf
+    buf.resize(max(total, 1) * kind)
+    cdef int64_t ds = 0, de = 0
+    with nogil:
+        gather_texts(t.data(), n, kind, buf.data(), &sv[0] if n else &ds, &ev[0] if n else &de)
+    return PyUnicode_FromKindAndData(kind, buf.data(), total), starts, ends

@@ -46,13 +46,26 @@ def _read(args, usage_error):
                                     id_field=args.id_field, **kw)
             hyp2 = None
         else:
-            ref = io.read_transcripts(args.ref, text_field=args.ref_field,
-                                      id_field=args.id_field, role="ref", **kw)
-            hyp = io.read_transcripts(args.hyp, text_field=args.hyp_field,
-                                      id_field=args.id_field, role="hyp", **kw)
-            hyp2 = (io.read_transcripts(args.hyp2, text_field=args.hyp_field,
-                                        id_field=args.id_field, role="hyp", **kw)
-                    if args.hyp2 is not None else None)
+            # the files are read at once (reading and the in-place parser release the
+            # GIL); a mistake is reported for the first file named that has one
+            jobs = [(args.ref, args.ref_field, "ref"), (args.hyp, args.hyp_field, "hyp")]
+            if args.hyp2 is not None:
+                jobs.append((args.hyp2, args.hyp_field, "hyp"))
+
+            def read(job):
+                path, field, role = job
+                return io.read_transcripts(path, text_field=field, id_field=args.id_field,
+                                           role=role, **kw)
+            nt = min(len(jobs), V.resolve_n_threads(args.jobs))
+            if nt > 1:
+                from concurrent.futures import ThreadPoolExecutor
+                with ThreadPoolExecutor(nt) as ex:
+                    futures = [ex.submit(read, job) for job in jobs]
+                    done = [f.result() for f in futures]
+            else:
+                done = [read(job) for job in jobs]
+            ref, hyp = done[0], done[1]
+            hyp2 = done[2] if len(done) > 2 else None
         ids, refs, hyps, speakers, dropped = io.match(ref, hyp, missing=args.missing)
         hyps2 = None
         if hyp2 is not None:

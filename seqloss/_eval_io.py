@@ -238,6 +238,9 @@ def read_text_file(path, encoding: str = "utf-8") -> str:
                 data = f.read()
         else:
             with open(name, "rb") as f:
+                text = _decode_mapped(f, encoding)
+                if text is not None:
+                    return text[1:] if text.startswith("\ufeff") else text
                 data = f.read()
     except FileNotFoundError:
         raise InputError("%s: no such file" % name) from None
@@ -257,6 +260,20 @@ def read_text_file(path, encoding: str = "utf-8") -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
+
+
+def _decode_mapped(f, encoding: str) -> Optional[str]:
+    """The file decoded straight from a memory map (no copy of its bytes first), or
+    None when it cannot be mapped or does not decode (the caller then reads it and
+    reports where decoding fails)."""
+    import mmap
+
+    try:
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            with memoryview(mm) as view:
+                return str(view, encoding)
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
 
 
 def split_lines(text: str) -> List[str]:
@@ -1020,6 +1037,7 @@ def _span_speakers(t: Transcripts, index) -> Optional["SpanTexts"]:
 def _match_in_place(ref: Transcripts, hyp: Transcripts, missing: str) -> Matched:
     """match() of two files read in place: index arrays instead of dicts."""
     from . import _edit
+    from ._spans import SpanTexts
 
     if ref.ids is None or hyp.ids is None:
         if len(ref) != len(hyp):
@@ -1050,7 +1068,10 @@ def _match_in_place(ref: Transcripts, hyp: Transcripts, missing: str) -> Matched
     none = np.full(tail.shape[0], -1, np.int64)
     ids = ref.ids.take(ref_idx) + hyp.ids.take(tail)
     refs = ref.texts.take(np.concatenate([ref_idx, none]))
-    hyps = hyp.texts.take(np.concatenate([hyp_idx, tail]))
+    # the hypotheses in the reference's order, copied together: later passes (the
+    # kernels, the CSV) then read them in order instead of all over the file
+    hyps = SpanTexts([_edit.gather_column(hyp.texts.take(np.concatenate([hyp_idx, tail]))
+                                          .column)])
 
     def speakers():
         # as _matched_speakers: the speakers of a file count only when every id of

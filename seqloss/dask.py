@@ -79,6 +79,44 @@ def evaluate(data: Any, *, unit: str = "word", confusions: bool = True,
     return total
 
 
+def _score_columns(hyp_col, ref_col, spk_col, unit, confusions) -> ErrorCounts:
+    """ErrorCounts of span columns (on a worker: their texts are the scattered strs)."""
+    from ._spans import SpanTexts
+
+    return ErrorCounts.from_pairs(SpanTexts(hyp_col), SpanTexts(ref_col), unit=unit,
+                                  speakers=None if spk_col is None else SpanTexts(spk_col),
+                                  confusions=confusions, n_threads=1)
+
+
+def _score_on_cluster(client, hyps, refs, speakers, units, slots) -> dict:
+    """{unit: ErrorCounts} of the corpus scored on the cluster: each text the columns
+    are spans of is sent to every worker once, a task per thread scores a range of
+    utterances (only its span arrays travel), one task adds the parts."""
+    from ._spans import SpanTexts
+
+    cols = [x if x is None or isinstance(x, SpanTexts) else SpanTexts.of_strings(x)
+            for x in (hyps, refs, speakers)]
+    texts = {}
+    for col in cols:
+        for text, _, _ in (col.column if col is not None else ()):
+            texts[id(text)] = text
+    keys = list(texts)
+    remote = dict(zip(keys, client.scatter([texts[k] for k in keys], broadcast=True)))
+    n = len(cols[0])
+    bounds = [n * k // slots for k in range(slots + 1)]
+
+    def part(col, a, b):
+        return None if col is None else [(remote[id(t)], s, e) for t, s, e in col.slice(a, b)]
+    out = {}
+    for k, u in enumerate(units):
+        parts = [client.submit(_score_columns, *(part(c, a, b) for c in cols), u, k == 0,
+                               pure=False)
+                 for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        total = client.submit(_add, parts, pure=False).result() if parts else None
+        out[u] = total if total is not None else ErrorCounts(unit=u)
+    return out
+
+
 def run_cli(args, usage_error) -> int:
     """``seqloss eval --scheduler ADDRESS``: read and normalise the inputs on this
     machine (any path fsspec opens), score them in partitions on the cluster, sum
@@ -99,12 +137,10 @@ def run_cli(args, usage_error) -> int:
         raise usage_error("cannot connect to the Dask scheduler at %s: %s"
                           % (args.scheduler, e)) from None
     try:
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        rows = list(zip(hyps, refs, speakers)) if speakers is not None else \
-            list(zip(hyps, refs))
-        bag = db.from_sequence(rows, npartitions=max(1, min(len(rows), 4 * n_workers)))
+        workers = client.scheduler_info().get("workers", {})
+        slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
         units = args.unit
-        counts = {u: evaluate(bag, unit=u, confusions=(k == 0)) for k, u in enumerate(units)}
+        counts = _score_on_cluster(client, hyps, refs, speakers, units, slots)
     finally:
         client.close()
     primary = counts[units[0]]

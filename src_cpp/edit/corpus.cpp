@@ -45,6 +45,16 @@ int64_t speaker_end(const U* t, int64_t a, int64_t b) {
 template <typename U>
 void parse(const U* t, int64_t n, int format, Records& R) {
     int64_t ln = 0;
+    {  // room for every line (one pass of memchr / a count)
+        int64_t lines = 1;
+        if constexpr (sizeof(U) == 1) {
+            for (const U* p = t; (p = static_cast<const U*>(std::memchr(p, '\n', (size_t)(t + n - p)))); ++p) ++lines;
+        } else {
+            for (int64_t i = 0; i < n; ++i) lines += t[i] == (U)'\n';
+        }
+        for (auto* v : {&R.id_start, &R.id_end, &R.text_start, &R.text_end, &R.line, &R.speaker_end})
+            v->reserve((size_t)lines);
+    }
     for (int64_t s = 0; s < n;) {
         const void* nl = nullptr;
         int64_t e = s;
@@ -313,20 +323,17 @@ void parse_records(const void* text, int kind, int64_t n, int format, Records& o
     if (format == FORMAT_LINES || out.bad_line) return;
     // duplicate ids: the first repeat and the record it repeats
     const int64_t N = out.size();
-    TokenInterner ids(N);
-    std::vector<int64_t> first;
-    first.reserve((size_t)N);
+    auto ids = std::make_shared<TokenInterner>(N);
     const char* base = static_cast<const char*>(text);
     for (int64_t r = 0; r < N; ++r) {
-        const int64_t id = ids.text(base + out.id_start[r] * kind, out.id_end[r] - out.id_start[r], kind);
-        if (id == (int64_t)first.size()) {
-            first.push_back(r);
-        } else {
+        const int64_t id = ids->text(base + out.id_start[r] * kind, out.id_end[r] - out.id_start[r], kind);
+        if (id != r) {  // (ids are numbered in order of first appearance)
             out.dup_record = r;
-            out.dup_first = first[(size_t)id];
-            break;
+            out.dup_first = id;
+            return;
         }
     }
+    out.ids = std::move(ids);
 }
 
 void match_records(const void* ref_text, int ref_kind, const Records& ref, const void* hyp_text,
@@ -335,19 +342,21 @@ void match_records(const void* ref_text, int ref_kind, const Records& ref, const
     check_kind("match_records", hyp_kind);
     const int64_t R = ref.size(), H = hyp.size();
     if ((R && !hyp_of_ref) || (H && !hyp_used)) throw std::invalid_argument("match_records: null output");
-    // reference ids get ids 0..R-1 (they are unique); a hypothesis id below R is matched
-    TokenInterner ids(R + H);
-    const char* rt = static_cast<const char*>(ref_text);
+    // the reference's ids were interned in record order when it was parsed (id r =
+    // record r: they are unique); each hypothesis id is looked up there
+    if (!ref.ids || ref.dup_record >= 0)
+        throw std::invalid_argument("match_records: the reference has no unique ids");
+    const TokenInterner& ids = *ref.ids;
+    (void)ref_text;
     const char* ht = static_cast<const char*>(hyp_text);
-    for (int64_t r = 0; r < R; ++r) {
-        hyp_of_ref[r] = -1;
-        if (ids.text(rt + ref.id_start[r] * ref_kind, ref.id_end[r] - ref.id_start[r], ref_kind) != r)
-            throw std::invalid_argument("match_records: duplicate reference ids");
-    }
+    for (int64_t r = 0; r < R; ++r) hyp_of_ref[r] = -1;
     for (int64_t h = 0; h < H; ++h) {
-        const int64_t id = ids.text(ht + hyp.id_start[h] * hyp_kind, hyp.id_end[h] - hyp.id_start[h], hyp_kind);
-        hyp_used[h] = id < R;
-        if (id < R) hyp_of_ref[id] = h;
+#if defined(__GNUC__) || defined(__clang__)
+        if (h + 8 < H) __builtin_prefetch(ht + hyp.id_start[h + 8] * hyp_kind);
+#endif
+        const int64_t id = ids.find_text(ht + hyp.id_start[h] * hyp_kind, hyp.id_end[h] - hyp.id_start[h], hyp_kind);
+        hyp_used[h] = id >= 0;
+        if (id >= 0) hyp_of_ref[id] = h;
     }
 }
 
@@ -397,6 +406,36 @@ void csv_rows(const TextRef* id, const TextRef* speaker, const TextRef* ref, con
         out.push_back(',');
         field(hyp[i], out);
         out.push_back('\n');
+    }
+}
+
+void gather_texts(const TextRef* texts, int64_t n, int kind, char* out, int64_t* starts,
+                  int64_t* ends) {
+    check_kind("gather_texts", kind);
+    int64_t at = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const TextRef& t = texts[i];
+        check_kind("gather_texts", t.kind);
+        if (t.kind > kind) throw std::invalid_argument("gather_texts: a string wider than kind");
+#if defined(__GNUC__) || defined(__clang__)
+        if (i + 8 < n) __builtin_prefetch(texts[i + 8].data);  // (scattered strings)
+#endif
+        starts[i] = at;
+        char* dst = out + at * kind;
+        if (t.kind == kind) {
+            if (t.length) std::memcpy(dst, t.data, (size_t)(t.length * kind));
+        } else {
+            for (int64_t j = 0; j < t.length; ++j) {
+                const uint32_t c = t.kind == 1 ? static_cast<const uint8_t*>(t.data)[j]
+                                               : static_cast<const uint16_t*>(t.data)[j];
+                if (kind == 2)
+                    reinterpret_cast<uint16_t*>(dst)[j] = (uint16_t)c;
+                else
+                    reinterpret_cast<uint32_t*>(dst)[j] = c;
+            }
+        }
+        at += t.length;
+        ends[i] = at;
     }
 }
 

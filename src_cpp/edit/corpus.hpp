@@ -32,12 +32,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "edit/edit_distance.hpp"  // TextRef
 
 namespace seqloss {
+
+class TokenInterner;  // edit/intern.hpp
 
 enum RecordFormat : int {
     FORMAT_LINES = 0,
@@ -52,6 +55,9 @@ struct Records {
     int64_t dup_record = -1;       // first record whose id an earlier record has, else -1
     int64_t dup_first = -1;        // that earlier record
     bool all_speakers = true;      // every record's id gives a speaker
+    // the ids interned in record order (id k = record k when they are unique);
+    // match_records looks the other file's ids up in it
+    std::shared_ptr<const TokenInterner> ids;
     int64_t size() const { return (int64_t)line.size(); }
 };
 
@@ -85,6 +91,11 @@ int64_t intern_texts(const TextRef* texts, int64_t n, int64_t* ids /* (N,) */,
 void csv_rows(const TextRef* id, const TextRef* speaker, const TextRef* ref,
               const TextRef* hyp, const int64_t* counts, int64_t n, int64_t id_base,
               std::string& out);
+
+// Copies the N strings one after the other to out (code points of `kind`
+// bytes, at least each string's own width): string i at [starts[i], ends[i]).
+void gather_texts(const TextRef* texts, int64_t n, int kind, char* out,
+                  int64_t* starts /* (N,) */, int64_t* ends /* (N,) */);
 
 // Python's repr(round(x, 6)) of a finite x >= 0 (exposed for tests).
 std::string py_round6_repr(double x);

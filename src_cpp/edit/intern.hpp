@@ -37,6 +37,18 @@ public:
         }
     }
 
+    // id of the string, or -1 when it was never added
+    int64_t find_text(const void* data, int64_t len, int kind) const {
+        const uint64_t h = text_hash(data, len, kind) | 1;
+        uint64_t i = h & mask_;
+        for (;;) {
+            const Slot& s = slots_[i];
+            if (s.id < 0) return -1;
+            if (s.hash == h && s.kind != 0 && s.len == len && same_text(s, data, len, kind)) return s.id;
+            i = (i + 1) & mask_;
+        }
+    }
+
     // id of the integer v
     int64_t integer(int64_t v) {
         uint64_t h = (uint64_t)v * UINT64_C(0x9E3779B97F4A7C15);
