@@ -365,9 +365,28 @@ def run_seqloss(paths, rundir, tag, args):
 
 
 def run_seqloss_dask(paths, rundir, tag, args):
-    """(c) through ``--scheduler`` on a fresh 2-worker LocalCluster."""
+    """(c) through ``--scheduler`` on a fresh 2-worker LocalCluster, started by a
+    child process of its own (a cluster's threads left in this process would take
+    CPU from the runs measured after it)."""
+    spec = {"paths": paths, "rundir": rundir, "tag": tag,
+            "args": {"bootstrap": args.bootstrap, "seed": args.seed,
+                     "eval_jobs": args.eval_jobs}}
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--dask-run",
+                           json.dumps(spec)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or ["exit status %d" % proc.returncode]
+        return {"error": "dask run: " + lines[-1]}
+    return _read_eval_json(json.loads(proc.stdout.strip().splitlines()[-1]), rundir)
+
+
+def dask_run(spec):
+    """The child of run_seqloss_dask: start the cluster, measure the run, print the
+    result as one JSON line."""
     from distributed import Client, LocalCluster
 
+    sys.path.insert(0, HERE)
+    paths, rundir, tag = spec["paths"], spec["rundir"], spec["tag"]
+    args = argparse.Namespace(**spec["args"])
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         res = measure(eval_argv(paths, rundir, args, scheduler=cluster.scheduler_address),
@@ -378,7 +397,7 @@ def run_seqloss_dask(paths, rundir, tag, args):
         cloudpickle.register_pickle_by_value(_common)  # the workers need not import it
         with Client(cluster) as client:
             res["worker_peaks_mib"] = sorted(client.run(_common.peak_rss_mib).values())
-    return _read_eval_json(res, rundir)
+    print(json.dumps(res))
 
 
 # ------------------------------------------------------------------ checks
@@ -633,9 +652,13 @@ def main():
     ap.add_argument("--out", default=None, help="keep the corpora and outputs in this folder")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--jiwer-job", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--dask-run", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
         launcher(json.loads(args.measure))
+        return
+    if args.dask_run:
+        dask_run(json.loads(args.dask_run))
         return
     if args.jiwer_job:
         jiwer_job(*json.loads(args.jiwer_job))

@@ -1066,8 +1066,10 @@ def _match_in_place(ref: Transcripts, hyp: Transcripts, missing: str) -> Matched
         hyp_idx = hyp_of_ref
         tail = only_hyp_idx if missing == "empty" else np.zeros(0, np.int64)
     none = np.full(tail.shape[0], -1, np.int64)
-    ids = ref.ids.take(ref_idx) + hyp.ids.take(tail)
-    refs = ref.texts.take(np.concatenate([ref_idx, none]))
+    whole = ref_idx.shape[0] == R           # every reference record, in order
+    ids = (ref.ids if whole else ref.ids.take(ref_idx)) + hyp.ids.take(tail)
+    refs = ref.texts if whole and not tail.shape[0] else \
+        ref.texts.take(np.concatenate([ref_idx, none]))
     # the hypotheses in the reference's order, copied together: later passes (the
     # kernels, the CSV) then read them in order instead of all over the file
     hyps = SpanTexts([_edit.gather_column(hyp.texts.take(np.concatenate([hyp_idx, tail]))

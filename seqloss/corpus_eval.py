@@ -60,6 +60,39 @@ def _speaker_totals(speakers, cols) -> Dict[str, np.ndarray]:
     return {speakers[int(f)]: tot[i] for i, f in enumerate(first.tolist())}
 
 
+def _merge_pending(p, q):
+    """The confusion arrays of two parts added (vocabularies joined, equal keys
+    summed), or None when one of them is not in that form (Counters, or token
+    ids without a vocabulary)."""
+    if p is None or q is None or p[0] is None or q[0] is None:
+        return None
+    index = {w: k for k, w in enumerate(p[0])}
+    remap = np.fromiter((index.setdefault(w, len(index)) for w in q[0]), dtype=np.int64,
+                        count=len(q[0]))
+    voc = list(index)
+    V = max(len(voc), 1)
+
+    def ids(x, side):
+        return x if side == 0 else remap[x]
+
+    def merged(keys, counts):
+        if keys.shape[0] == 0:
+            return keys, counts
+        order = np.argsort(keys, kind="stable")
+        k, c = keys[order], counts[order]
+        first = np.concatenate([[True], k[1:] != k[:-1]])
+        at = np.flatnonzero(first)
+        return k[at], np.add.reduceat(c, at)
+
+    (r1, h1, n1), (r2, h2, n2) = p[1], q[1]
+    key, n = merged(np.concatenate([r1 * V + h1, ids(r2, 1) * V + ids(h2, 1)]),
+                    np.concatenate([n1, n2]))
+    out = [voc, (key // V, key % V, n)]
+    for a, b in ((p[2], q[2]), (p[3], q[3])):
+        out.append(merged(np.concatenate([a[0], ids(b[0], 1)]), np.concatenate([a[1], b[1]])))
+    return tuple(out)
+
+
 @dataclass
 class ErrorCounts:
     """Error counts of a corpus (or of a part of one) in one unit, exactly mergeable.
@@ -260,11 +293,13 @@ class ErrorCounts:
             raise ValueError("Expected counts of the same unit, but got %r and %r"
                              % (self.unit, other.unit))
         spk = {k: v.copy() for k, v in self.speakers.items()}
-        self._materialise()
-        other._materialise()
         for k, v in other.speakers.items():
             spk[k] = spk[k] + v if k in spk else v.copy()
-        return ErrorCounts(
+        pending = _merge_pending(self._pending_or_empty(), other._pending_or_empty())
+        if pending is None:
+            self._materialise()
+            other._materialise()
+        out = ErrorCounts(
             unit=self.unit,
             utterances=self.utterances + other.utterances,
             utterances_with_errors=self.utterances_with_errors + other.utterances_with_errors,
@@ -274,9 +309,23 @@ class ErrorCounts:
             reference_length=self.reference_length + other.reference_length,
             hypothesis_length=self.hypothesis_length + other.hypothesis_length,
             utterance_counts=np.concatenate([self.utterance_counts, other.utterance_counts]),
-            speakers=spk,
-            _subs=self._subs + other._subs, _dels=self._dels + other._dels,
-            _ins=self._ins + other._ins)
+            speakers=spk)
+        if pending is not None:
+            out._pending = pending
+        else:
+            out._subs, out._dels = self._subs + other._subs, self._dels + other._dels
+            out._ins = self._ins + other._ins
+        return out
+
+    def _pending_or_empty(self):
+        """The confusion arrays (``_pending``), empty ones when none were counted, or
+        None when the counts are Counters already."""
+        if self._pending is not None:
+            return self._pending
+        if self._subs is None or not (self._subs or self._dels or self._ins):
+            z = np.zeros(0, np.int64)
+            return [], (z, z, z), (z, z), (z, z)
+        return None
 
     def __radd__(self, other):
         if other == 0:  # sum(parts)

@@ -79,40 +79,45 @@ def evaluate(data: Any, *, unit: str = "word", confusions: bool = True,
     return total
 
 
-def _score_columns(hyp_col, ref_col, spk_col, unit, confusions) -> ErrorCounts:
-    """ErrorCounts of span columns (on a worker: their texts are the scattered strs)."""
+def _column(packed):
+    """A span column from gather_column(..., as_bytes=True)'s tuple (or None)."""
     from ._spans import SpanTexts
 
-    return ErrorCounts.from_pairs(SpanTexts(hyp_col), SpanTexts(ref_col), unit=unit,
-                                  speakers=None if spk_col is None else SpanTexts(spk_col),
-                                  confusions=confusions, n_threads=1)
+    if packed is None:
+        return None
+    data, encoding, starts, ends = packed
+    return SpanTexts([(data.decode(encoding, "surrogatepass"), starts, ends)])
+
+
+def _score_columns(hyp_col, ref_col, spk_col, unit, confusions) -> ErrorCounts:
+    """ErrorCounts of packed span columns (on a worker)."""
+    return ErrorCounts.from_pairs(_column(hyp_col), _column(ref_col), unit=unit,
+                                  speakers=_column(spk_col), confusions=confusions,
+                                  n_threads=1)
 
 
 def _score_on_cluster(client, hyps, refs, speakers, units, slots) -> dict:
-    """{unit: ErrorCounts} of the corpus scored on the cluster: each text the columns
-    are spans of is sent to every worker once, a task per thread scores a range of
-    utterances (only its span arrays travel), one task adds the parts."""
+    """{unit: ErrorCounts} of the corpus scored on the cluster: one range of
+    utterances per worker thread, its strings copied together into one buffer per
+    column (bytes: no Python object per utterance, nothing to encode) and sent to
+    one worker; one task adds the parts (their confusion counts stay arrays)."""
+    from . import _edit
     from ._spans import SpanTexts
 
     cols = [x if x is None or isinstance(x, SpanTexts) else SpanTexts.of_strings(x)
             for x in (hyps, refs, speakers)]
-    texts = {}
-    for col in cols:
-        for text, _, _ in (col.column if col is not None else ()):
-            texts[id(text)] = text
-    keys = list(texts)
-    remote = dict(zip(keys, client.scatter([texts[k] for k in keys], broadcast=True)))
     n = len(cols[0])
     bounds = [n * k // slots for k in range(slots + 1)]
-
-    def part(col, a, b):
-        return None if col is None else [(remote[id(t)], s, e) for t, s, e in col.slice(a, b)]
+    parts = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b > a:
+            part = [None if c is None else _edit.gather_column(c.slice(a, b), as_bytes=True)
+                    for c in cols]
+            parts.append(client.scatter(part, hash=False, direct=True))
     out = {}
     for k, u in enumerate(units):
-        parts = [client.submit(_score_columns, *(part(c, a, b) for c in cols), u, k == 0,
-                               pure=False)
-                 for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-        total = client.submit(_add, parts, pure=False).result() if parts else None
+        done = [client.submit(_score_columns, *p, u, k == 0, pure=False) for p in parts]
+        total = client.submit(_add, done, pure=False).result() if done else None
         out[u] = total if total is not None else ErrorCounts(unit=u)
     return out
 
@@ -122,15 +127,15 @@ def run_cli(args, usage_error) -> int:
     machine (any path fsspec opens), score them in partitions on the cluster, sum
     the counts there, print the same reports as a local run."""
     from . import _eval_cli
-    try:
-        from distributed import Client
-    except ImportError:
-        raise usage_error("--scheduler needs distributed: pip install 'seqloss[dask]'") \
-            from None
+    import importlib.util
+    if importlib.util.find_spec("distributed") is None:
+        raise usage_error("--scheduler needs distributed: pip install 'seqloss[dask]'")
     if "alignments" in args.report or args.hyp2 is not None:
         raise usage_error("--scheduler does not support the alignments report or HYP2 yet")
     ids, refs, hyps, hyps2, speakers, dropped = _eval_cli._read(args, usage_error)
     refs, hyps, _ = _eval_cli._normalise(args, [refs, hyps, None], usage_error)
+    # (imported only now: its background threads slow the reading threads down)
+    from distributed import Client
     try:
         client = Client(args.scheduler, timeout="10s")
     except Exception as e:

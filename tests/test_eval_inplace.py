@@ -247,3 +247,23 @@ def test_cli_in_place_equals_general(tmp_path, monkeypatch):
                      open(d / "o.csv", "rb").read()))
         monkeypatch.setattr(io_mod, "read_transcripts", orig)
     assert outs[0] == outs[1]
+
+
+@SETTINGS
+@given(pairs=st.lists(st.tuples(words, words), max_size=16), cuts=st.lists(
+    st.integers(0, 16), max_size=3), materialise=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_parts_add_up_with_array_confusions(pairs, cuts, materialise):
+    """Parts whose confusion counts are still arrays add up (arrays merged, or
+    Counters when one part has them) to the counts of the whole corpus."""
+    hyps = [h for h, _ in pairs]
+    refs = [r for _, r in pairs]
+    bounds = sorted(set([0, len(pairs)] + [min(c, len(pairs)) for c in cuts]))
+    parts = [E.ErrorCounts.from_pairs(hyps[a:b], refs[a:b]) for a, b in zip(bounds[:-1],
+                                                                          bounds[1:])]
+    for p, m in zip(parts, materialise):
+        if m:
+            p.substitution_pairs  # -> Counters
+    whole = E.ErrorCounts.from_pairs(hyps, refs)
+    total = sum(parts) if parts else E.ErrorCounts()
+    assert total == whole
+    assert total.top_confusions(5) == whole.top_confusions(5)
