@@ -388,9 +388,16 @@ def _classes(*cols):
     if a.shape[0] == 0:
         return a, np.zeros(0, np.int64)
     lo, span = a.min(axis=0), a.max(axis=0) - a.min(axis=0) + 1
-    if float(np.prod(span.astype(np.float64))) < 2.0**62:
+    size = float(np.prod(span.astype(np.float64)))
+    if size < 2.0**62:
         mult = np.concatenate([np.cumprod(span[::-1])[::-1][1:], [1]]).astype(np.int64)
-        keys, counts = np.unique((a - lo) @ mult, return_counts=True)
+        key = (a - lo) @ mult
+        if size <= 4 * a.shape[0] + 65536:      # few possible rows: count them, no sort
+            counts = np.bincount(key, minlength=int(size))
+            keys = np.flatnonzero(counts)
+            counts = counts[keys]
+        else:
+            keys, counts = np.unique(key, return_counts=True)
         u = np.empty((keys.shape[0], a.shape[1]), np.int64)
         for j in range(a.shape[1]):
             u[:, j] = keys // mult[j] % span[j] + lo[j]

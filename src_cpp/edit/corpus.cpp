@@ -42,6 +42,79 @@ int64_t speaker_end(const U* t, int64_t a, int64_t b) {
     return cut > a ? cut : -1;
 }
 
+}  // namespace
+
+// Utterance id -> record of one file: open addressing over 16-byte (hash,
+// record) slots (a million ids in 32 MB), ids compared by code point against
+// the file's text.
+class IdIndex {
+public:
+    IdIndex(const void* text, int kind, const Records& R)
+        : text_(static_cast<const char*>(text)), kind_(kind), R_(R) {
+        uint64_t cap = 64;
+        while (cap < 2 * (uint64_t)R.size()) cap <<= 1;
+        slots_.assign(cap, Slot{0, -1});
+        mask_ = cap - 1;
+    }
+    // The hash of record r's id.
+    uint64_t hash_of(int64_t r) const {
+        return TokenInterner::text_hash(text_ + R_.id_start[r] * kind_, R_.id_end[r] - R_.id_start[r], kind_);
+    }
+    // Adds record r (h: hash_of(r)); the earlier record with the same id (not added), or -1.
+    int64_t add(int64_t r, uint64_t h) {
+        const void* d = text_ + R_.id_start[r] * kind_;
+        const int64_t len = R_.id_end[r] - R_.id_start[r];
+        for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
+            Slot& s = slots_[i];
+            if (s.record < 0) {
+                s = Slot{h, r};
+                return -1;
+            }
+            if (s.hash == h && same(s.record, d, len, kind_)) return s.record;
+        }
+    }
+    // The record whose id is the string data[0, len) (`kind` bytes a code point)
+    // of hash h (TokenInterner::text_hash), or -1.
+    int64_t find(const void* data, int64_t len, int kind, uint64_t h) const {
+        for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
+            const Slot& s = slots_[i];
+            if (s.record < 0) return -1;
+            if (s.hash == h && same(s.record, data, len, kind)) return s.record;
+        }
+    }
+
+    // Asks for the slot of hash h (and the id text it points at, if filled) ahead of a find.
+    void prefetch(uint64_t h) const {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(&slots_[h & mask_]);
+#else
+        (void)h;
+#endif
+    }
+
+private:
+    struct Slot {
+        uint64_t hash;
+        int64_t record;  // -1 = empty
+    };
+    bool same(int64_t r, const void* data, int64_t len, int kind) const {
+        if (R_.id_end[r] - R_.id_start[r] != len) return false;
+        const char* mine = text_ + R_.id_start[r] * kind_;
+        if (kind == kind_) return std::memcmp(mine, data, (size_t)(len * kind)) == 0;
+        for (int64_t i = 0; i < len; ++i)
+            if (TokenInterner::code_point(mine, kind_, i) != TokenInterner::code_point(data, kind, i))
+                return false;
+        return true;
+    }
+    const char* text_;
+    int kind_;
+    const Records& R_;
+    std::vector<Slot> slots_;
+    uint64_t mask_ = 0;
+};
+
+namespace {
+
 template <typename U>
 void parse(const U* t, int64_t n, int format, Records& R) {
     int64_t ln = 0;
@@ -323,13 +396,17 @@ void parse_records(const void* text, int kind, int64_t n, int format, Records& o
     if (format == FORMAT_LINES || out.bad_line) return;
     // duplicate ids: the first repeat and the record it repeats
     const int64_t N = out.size();
-    auto ids = std::make_shared<TokenInterner>(N);
-    const char* base = static_cast<const char*>(text);
+    auto ids = std::make_shared<IdIndex>(text, kind, out);
+    constexpr int64_t kAhead = 16;  // hashes computed and slots fetched this far ahead
+    uint64_t ahead[kAhead];
+    for (int64_t r = 0; r < std::min(kAhead, N); ++r) ids->prefetch(ahead[r] = ids->hash_of(r));
     for (int64_t r = 0; r < N; ++r) {
-        const int64_t id = ids->text(base + out.id_start[r] * kind, out.id_end[r] - out.id_start[r], kind);
-        if (id != r) {  // (ids are numbered in order of first appearance)
+        const uint64_t h = ahead[r % kAhead];
+        if (r + kAhead < N) ids->prefetch(ahead[r % kAhead] = ids->hash_of(r + kAhead));
+        const int64_t first = ids->add(r, h);
+        if (first >= 0) {
             out.dup_record = r;
-            out.dup_first = id;
+            out.dup_first = first;
             return;
         }
     }
@@ -346,15 +423,22 @@ void match_records(const void* ref_text, int ref_kind, const Records& ref, const
     // record r: they are unique); each hypothesis id is looked up there
     if (!ref.ids || ref.dup_record >= 0)
         throw std::invalid_argument("match_records: the reference has no unique ids");
-    const TokenInterner& ids = *ref.ids;
+    const IdIndex& ids = *ref.ids;
     (void)ref_text;
     const char* ht = static_cast<const char*>(hyp_text);
     for (int64_t r = 0; r < R; ++r) hyp_of_ref[r] = -1;
+    // the hashes of the ids a few records ahead, their slots fetched meanwhile
+    constexpr int64_t kAhead = 16;
+    uint64_t ahead[kAhead];
+    auto hash_of = [&](int64_t h) {
+        return TokenInterner::text_hash(ht + hyp.id_start[h] * hyp_kind, hyp.id_end[h] - hyp.id_start[h],
+                                        hyp_kind);
+    };
+    for (int64_t h = 0; h < std::min(kAhead, H); ++h) ids.prefetch(ahead[h] = hash_of(h));
     for (int64_t h = 0; h < H; ++h) {
-#if defined(__GNUC__) || defined(__clang__)
-        if (h + 8 < H) __builtin_prefetch(ht + hyp.id_start[h + 8] * hyp_kind);
-#endif
-        const int64_t id = ids.find_text(ht + hyp.id_start[h] * hyp_kind, hyp.id_end[h] - hyp.id_start[h], hyp_kind);
+        const uint64_t hh = ahead[h % kAhead];
+        if (h + kAhead < H) ids.prefetch(ahead[h % kAhead] = hash_of(h + kAhead));
+        const int64_t id = ids.find(ht + hyp.id_start[h] * hyp_kind, hyp.id_end[h] - hyp.id_start[h], hyp_kind, hh);
         hyp_used[h] = id >= 0;
         if (id >= 0) hyp_of_ref[id] = h;
     }

@@ -40,7 +40,7 @@
 
 namespace seqloss {
 
-class TokenInterner;  // edit/intern.hpp
+class IdIndex;  // edit/corpus.cpp
 
 enum RecordFormat : int {
     FORMAT_LINES = 0,
@@ -55,9 +55,10 @@ struct Records {
     int64_t dup_record = -1;       // first record whose id an earlier record has, else -1
     int64_t dup_first = -1;        // that earlier record
     bool all_speakers = true;      // every record's id gives a speaker
-    // the ids interned in record order (id k = record k when they are unique);
-    // match_records looks the other file's ids up in it
-    std::shared_ptr<const TokenInterner> ids;
+    // the ids' hash index (when they are unique): match_records looks the other
+    // file's ids up in it.  It refers to this object and to the parsed text, so
+    // both must outlive it (a copy of a Records still uses the original's).
+    std::shared_ptr<const IdIndex> ids;
     int64_t size() const { return (int64_t)line.size(); }
 };
 

@@ -37,18 +37,6 @@ public:
         }
     }
 
-    // id of the string, or -1 when it was never added
-    int64_t find_text(const void* data, int64_t len, int kind) const {
-        const uint64_t h = text_hash(data, len, kind) | 1;
-        uint64_t i = h & mask_;
-        for (;;) {
-            const Slot& s = slots_[i];
-            if (s.id < 0) return -1;
-            if (s.hash == h && s.kind != 0 && s.len == len && same_text(s, data, len, kind)) return s.id;
-            i = (i + 1) & mask_;
-        }
-    }
-
     // id of the integer v
     int64_t integer(int64_t v) {
         uint64_t h = (uint64_t)v * UINT64_C(0x9E3779B97F4A7C15);
@@ -65,17 +53,9 @@ public:
 
     int64_t size() const { return size_; }
 
-private:
-    struct Slot {
-        uint64_t hash;
-        const void* data;  // string tokens
-        int64_t len;       // code points, or the integer's value when kind == 0
-        int32_t kind;      // 0 = integer token
-        int64_t id;        // -1 = empty
-    };
-
     // A function of the code points alone: 8 at a time as bytes when they are all
     // below 256 (any width), else one at a time.
+    // (also the hash of corpus.cpp's id index)
     static uint64_t text_hash(const void* data, int64_t len, int kind) {
         uint64_t any = 0;
         if (kind != 1)
@@ -108,6 +88,16 @@ private:
         if (kind == 2) return static_cast<const uint16_t*>(d)[i];
         return static_cast<const uint32_t*>(d)[i];
     }
+
+private:
+    struct Slot {
+        uint64_t hash;
+        const void* data;  // string tokens
+        int64_t len;       // code points, or the integer's value when kind == 0
+        int32_t kind;      // 0 = integer token
+        int64_t id;        // -1 = empty
+    };
+
     static bool same_text(const Slot& s, const void* data, int64_t len, int kind) {
         if (s.kind == kind) return std::memcmp(s.data, data, (size_t)(len * kind)) == 0;
         for (int64_t i = 0; i < len; ++i)
