@@ -88,7 +88,7 @@ Ids are compared exactly (sclite folds case by default; Kaldi does not).
 Speed
 -----
 ``text``, ``kaldi`` and ``trn`` files are read in place (``in_place=True``, the
-default): memory-mapped, decoded, parsed by C++ into spans of the decoded text
+default): decoded, then parsed by C++ into spans of the decoded text
 (about 0.2 s for a million lines of 20 words, no Python string per line). The
 general reader, also used for TSV and JSONL, runs a handful of C-level passes over
 all lines: a million lines take about 0.3 s as text, 1-1.4 s as kaldi or trn, about
@@ -240,9 +240,6 @@ def read_text_file(path, encoding: str = "utf-8") -> str:
                 data = f.read()
         else:
             with open(name, "rb") as f:
-                text = _decode_mapped(f, encoding)
-                if text is not None:
-                    return text[1:] if text.startswith("\ufeff") else text
                 data = f.read()
     except FileNotFoundError:
         raise InputError("%s: no such file" % name) from None
@@ -262,20 +259,6 @@ def read_text_file(path, encoding: str = "utf-8") -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
-
-
-def _decode_mapped(f, encoding: str) -> Optional[str]:
-    """The file decoded straight from a memory map (no copy of its bytes first), or
-    None when it cannot be mapped or does not decode (the caller then reads it and
-    reports where decoding fails)."""
-    import mmap
-
-    try:
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            with memoryview(mm) as view:
-                return str(view, encoding)
-    except (ValueError, OSError, UnicodeDecodeError):
-        return None
 
 
 def split_lines(text: str) -> List[str]:

@@ -10,13 +10,17 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/parallel.hpp"  // parallel_for, check_interrupt
 #include "edit/intern.hpp"  // TokenInterner
 
 namespace seqloss {
 
 namespace {
 
+using SEQLOSS_ISA_NS::check_interrupt;
 using SEQLOSS_ISA_NS::is_space_cp;
+using SEQLOSS_ISA_NS::parallel_for;
+using SEQLOSS_ISA_NS::Schedule;
 
 template <typename U>
 inline bool sp(const U* t, int64_t i) {
@@ -117,6 +121,7 @@ namespace {
 
 template <typename U>
 void parse(const U* t, int64_t n, int format, Records& R) {
+    if (n <= 0) return;
     int64_t ln = 0;
     {  // room for every line (one pass of memchr / a count)
         int64_t lines = 1;
@@ -137,7 +142,7 @@ void parse(const U* t, int64_t n, int format, Records& R) {
         } else {
             while (e < n && t[e] != (U)'\n') ++e;
         }
-        ++ln;
+        if ((++ln & 0xFFFF) == 0) check_interrupt();  // (Ctrl-C in a huge file)
         const int64_t next = e + 1;  // past the '\n' (past n at the end)
         if (format == FORMAT_LINES) {
             R.id_start.push_back(s);
@@ -386,31 +391,33 @@ void parse_records(const void* text, int kind, int64_t n, int format, Records& o
         throw std::invalid_argument("parse_records: unknown format " + std::to_string(format));
     if (n < 0 || (n > 0 && !text)) throw std::invalid_argument("parse_records: bad buffer");
     out = Records();
-    if (n > 0) {
+    // one item through parallel_for: a long parse stops on Ctrl-C like a batch
+    parallel_for(1, 1, Schedule::blocks(), [&](int64_t, int64_t) {
         switch (kind) {
             case 1: parse(static_cast<const uint8_t*>(text), n, format, out); break;
             case 2: parse(static_cast<const uint16_t*>(text), n, format, out); break;
             default: parse(static_cast<const uint32_t*>(text), n, format, out); break;
         }
-    }
-    if (format == FORMAT_LINES || out.bad_line) return;
-    // duplicate ids: the first repeat and the record it repeats
-    const int64_t N = out.size();
-    auto ids = std::make_shared<IdIndex>(text, kind, out);
-    constexpr int64_t kAhead = 16;  // hashes computed and slots fetched this far ahead
-    uint64_t ahead[kAhead];
-    for (int64_t r = 0; r < std::min(kAhead, N); ++r) ids->prefetch(ahead[r] = ids->hash_of(r));
-    for (int64_t r = 0; r < N; ++r) {
-        const uint64_t h = ahead[r % kAhead];
-        if (r + kAhead < N) ids->prefetch(ahead[r % kAhead] = ids->hash_of(r + kAhead));
-        const int64_t first = ids->add(r, h);
-        if (first >= 0) {
-            out.dup_record = r;
-            out.dup_first = first;
-            return;
+        if (format == FORMAT_LINES || out.bad_line) return;
+        // duplicate ids: the first repeat and the record it repeats
+        const int64_t N = out.size();
+        auto ids = std::make_shared<IdIndex>(text, kind, out);
+        constexpr int64_t kAhead = 16;  // hashes computed and slots fetched this far ahead
+        uint64_t ahead[kAhead];
+        for (int64_t r = 0; r < std::min(kAhead, N); ++r) ids->prefetch(ahead[r] = ids->hash_of(r));
+        for (int64_t r = 0; r < N; ++r) {
+            if ((r & 0xFFFF) == 0xFFFF) check_interrupt();
+            const uint64_t h = ahead[r % kAhead];
+            if (r + kAhead < N) ids->prefetch(ahead[r % kAhead] = ids->hash_of(r + kAhead));
+            const int64_t first = ids->add(r, h);
+            if (first >= 0) {
+                out.dup_record = r;
+                out.dup_first = first;
+                return;
+            }
         }
-    }
-    out.ids = std::move(ids);
+        out.ids = std::move(ids);
+    });
 }
 
 void match_records(const void* ref_text, int ref_kind, const Records& ref, const void* hyp_text,
