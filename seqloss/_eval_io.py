@@ -1007,7 +1007,7 @@ def _read_in_place(name: str, text: str, fmt: str, auto: bool) -> Transcripts:
     return Transcripts(name, fmt, texts, ids=ids, speakers=_FROM_IDS, records=(rec, a))
 
 
-def _span_speakers(t: Transcripts, index) -> Optional["SpanTexts"]:
+def _span_speakers(t: Transcripts, index):
     """sclite's speakers of records ``index`` of a file read in place, or None if
     one of them has none."""
     from ._spans import SpanTexts

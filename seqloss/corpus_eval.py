@@ -72,10 +72,7 @@ def _merge_pending(p, q):
     voc = list(index)
     V = max(len(voc), 1)
 
-    def ids(x, side):
-        return x if side == 0 else remap[x]
-
-    def merged(keys, counts):
+    def merged(keys, counts):  # (distinct keys, summed counts)
         if keys.shape[0] == 0:
             return keys, counts
         order = np.argsort(keys, kind="stable")
@@ -85,11 +82,11 @@ def _merge_pending(p, q):
         return k[at], np.add.reduceat(c, at)
 
     (r1, h1, n1), (r2, h2, n2) = p[1], q[1]
-    key, n = merged(np.concatenate([r1 * V + h1, ids(r2, 1) * V + ids(h2, 1)]),
+    key, n = merged(np.concatenate([r1 * V + h1, remap[r2] * V + remap[h2]]),
                     np.concatenate([n1, n2]))
     out = [voc, (key // V, key % V, n)]
     for a, b in ((p[2], q[2]), (p[3], q[3])):
-        out.append(merged(np.concatenate([a[0], ids(b[0], 1)]), np.concatenate([a[1], b[1]])))
+        out.append(merged(np.concatenate([a[0], remap[b[0]]]), np.concatenate([a[1], b[1]])))
     return tuple(out)
 
 

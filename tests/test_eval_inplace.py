@@ -117,9 +117,10 @@ def python_csv(report):
 
 @SETTINGS
 @given(refs=st.lists(texts, min_size=0, max_size=8), data=st.data())
-def test_csv_matches_csv_module(refs, data):
-    """The C++ CSV writer writes what the csv module writes for the same records:
-    quoting, unicode, ids by row number, empty speakers, rates as repr(round(x, 6))."""
+def test_csv_matches_row_formatter_and_reads_back(refs, data):
+    """The C++ CSV writer writes the row-by-row formatter's bytes (quoting, unicode,
+    ids by row number, empty speakers, rates as repr(round(x, 6))), and the csv
+    module reads every field back."""
     hyps = data.draw(st.lists(texts, min_size=len(refs), max_size=len(refs)))
     ids = data.draw(st.one_of(st.none(), st.lists(texts, min_size=len(refs),
                                                   max_size=len(refs))))
@@ -130,6 +131,12 @@ def test_csv_matches_csv_module(refs, data):
     f = io.BytesIO()
     _eval_cli.write_csv(f, rep)
     assert f.getvalue() == python_csv(rep)
+    header, rows = rep.per_utterance_rows()
+    back = list(csv.reader(io.StringIO(f.getvalue().decode("utf-8"), newline="")))
+    assert back[0] == header and len(back) == len(refs) + 1
+    for got, want in zip(back[1:], rows):
+        assert got[:9] + got[10:] == [str(x) for x in want[:9] + want[10:]]
+        assert float(got[9]) == want[9]
 
 
 @given(err=st.integers(0, 10**6), n=st.integers(0, 10**6), ins=st.integers(0, 10**9))
