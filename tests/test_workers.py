@@ -76,4 +76,3 @@ def test_forked_child_starts_a_fresh_pool():
     p.join(timeout=60)
     assert p.exitcode == 0
     assert got == want
-
