@@ -566,9 +566,7 @@ def vocabulary(AlignRecord rec):
     cdef int64_t[::1] sv = starts
     cdef uint32_t dcp = 0
     align_vocab(rec.call, &cv[0] if cps.shape[0] else &dcp, &sv[0])
-    text = cps.tobytes().decode("utf-32-le", "surrogatepass")
-    st = starts.tolist()
-    return [text[st[i]:st[i + 1]] for i in range(V)]
+    return _decode_vocab(cps, starts)
 
 
 cdef int _token_kind(object tok):
